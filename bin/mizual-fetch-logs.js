@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { run } from '../dist/fetch-logs.js';
+await run(process.argv);

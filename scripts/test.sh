@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: build, bring up the real Docker engine and S3 gateway (installing the
+# Debian packages when run as root), then run every test with node's test runner.
+# Without root and without the services it stops and says exactly what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MIZUAL_TEST_STATE="${MIZUAL_TEST_STATE:-/tmp/mizual-test}"
+
+node scripts/build.mjs
+bash test/harness/docker-up.sh
+bash test/harness/s3-up.sh
+set -a
+# shellcheck disable=SC1091
+. "$MIZUAL_TEST_STATE/s3.env"
+set +a
+
+if [ "$#" -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
+exec node --import tsx --test --test-concurrency=1 "${files[@]}"

@@ -1,0 +1,221 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { UsageError } from './errors.js';
+import { parsePositiveInt } from './units.js';
+
+/** Every variable we read. Anything else in a `.env` file is never kept, exported or printed. */
+export const KNOWN_VARIABLES = [
+  'S3_BUCKET_NAME',
+  'S3_ENDPOINT_URL',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'S3_REGION',
+  'STORAGE_PATH_PREFIX',
+  'MIZUAL_HOSTNAME',
+  'MIZUAL_CONTAINERS',
+  'MIZUAL_LOG_DIR',
+  'MIZUAL_STATE_DIR',
+  'MIZUAL_ALERT_LOG',
+  'MIZUAL_RETENTION_DAYS',
+  'MIZUAL_ALERT_WEBHOOK_URL',
+  'MIZUAL_ALERT_WEBHOOK_FORMAT',
+  'MIZUAL_HEALTH_URL',
+  'MIZUAL_ALERT_CPU',
+  'MIZUAL_ALERT_MEMORY',
+  'MIZUAL_ALERT_DISK',
+  'DOCKER_HOST',
+] as const;
+export type KnownVariable = (typeof KNOWN_VARIABLES)[number];
+
+export const DEFAULT_ENV_FILE = '/opt/mizual/.env';
+export const DEFAULT_CONTAINERS = 'backend,celery,registry,watchtower';
+
+export interface ConfigSources {
+  /** `--env-file PATH` from the command line. */
+  envFileFlag?: string;
+  /** The process environment (tests pass their own). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where `/opt/mizual/.env` lives (tests point it elsewhere). */
+  defaultEnvFile?: string;
+}
+
+/** Find the `.env` file: `--env-file`, else `$MIZUAL_ENV_FILE`, else `./.env`, else `/opt/mizual/.env`. */
+export function findEnvFile(sources: ConfigSources): string | undefined {
+  const env = sources.env ?? process.env;
+  const explicit = sources.envFileFlag ?? (env.MIZUAL_ENV_FILE || undefined);
+  if (explicit !== undefined) {
+    const origin = sources.envFileFlag !== undefined ? '--env-file' : 'MIZUAL_ENV_FILE';
+    if (!existsSync(explicit)) throw new UsageError(`${origin}: no such file: ${explicit}`);
+    return explicit;
+  }
+  const local = path.join(sources.cwd ?? process.cwd(), '.env');
+  if (existsSync(local)) return local;
+  const fallback = sources.defaultEnvFile ?? DEFAULT_ENV_FILE;
+  if (existsSync(fallback)) return fallback;
+  return undefined;
+}
+
+/** Read only our own variables from a `.env` file; never touches `process.env`. */
+export function readEnvFile(file: string): Partial<Record<KnownVariable, string>> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new UsageError(`cannot read env file ${file}: ${code}`);
+  }
+  const parsed = parseDotenv(text);
+  const ours: Partial<Record<KnownVariable, string>> = {};
+  for (const name of KNOWN_VARIABLES) {
+    const value = parsed[name];
+    if (value !== undefined) ours[name] = value;
+  }
+  return ours;
+}
+
+export interface ContainerSpec {
+  /** Short name used in file names and prefixes (`backend`). */
+  short: string;
+  /** Docker container name (`mizual-backend`). */
+  name: string;
+}
+
+export interface S3Settings {
+  bucket: string;
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface Config {
+  envFile: string | undefined;
+  hostname: string;
+  /** `prod` or `dev`, from STORAGE_PATH_PREFIX. */
+  env: 'prod' | 'dev';
+  containers: ContainerSpec[];
+  logDir: string;
+  stateDir: string;
+  alertLog: string;
+  retentionDays: number;
+  webhookUrl: string | undefined;
+  webhookFormat: string | undefined;
+  healthUrl: string | undefined;
+  dockerHost: string | undefined;
+  thresholds: { cpu: string | undefined; memory: string | undefined; disk: string | undefined };
+  /** The raw values, for settings a single tool reads. */
+  lookup: (name: KnownVariable) => string | undefined;
+}
+
+/** Load configuration with the contract's precedence: flag > process environment > `.env` file. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const envFile = findEnvFile(sources);
+  const fromFile = envFile ? readEnvFile(envFile) : {};
+  const lookup = (name: KnownVariable): string | undefined => {
+    const value = env[name] ?? fromFile[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const hostname = lookup('MIZUAL_HOSTNAME') ?? osHostname();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(hostname)) {
+    throw new UsageError(`MIZUAL_HOSTNAME must be letters, digits, '.', '_' or '-' (got '${hostname}')`);
+  }
+  return {
+    envFile,
+    hostname,
+    env: lookup('STORAGE_PATH_PREFIX') === 'production' ? 'prod' : 'dev',
+    containers: parseContainers(lookup('MIZUAL_CONTAINERS') ?? DEFAULT_CONTAINERS),
+    logDir: lookup('MIZUAL_LOG_DIR') ?? '/var/log/mizual',
+    stateDir: lookup('MIZUAL_STATE_DIR') ?? '/var/lib/mizual',
+    alertLog: lookup('MIZUAL_ALERT_LOG') ?? '/var/log/mizual-alerts.log',
+    retentionDays: parsePositiveInt(lookup('MIZUAL_RETENTION_DAYS') ?? '90', 'MIZUAL_RETENTION_DAYS'),
+    webhookUrl: optionalUrl(lookup, 'MIZUAL_ALERT_WEBHOOK_URL'),
+    webhookFormat: lookup('MIZUAL_ALERT_WEBHOOK_FORMAT'),
+    healthUrl: optionalUrl(lookup, 'MIZUAL_HEALTH_URL'),
+    dockerHost: lookup('DOCKER_HOST'),
+    thresholds: {
+      cpu: lookup('MIZUAL_ALERT_CPU'),
+      memory: lookup('MIZUAL_ALERT_MEMORY'),
+      disk: lookup('MIZUAL_ALERT_DISK'),
+    },
+    lookup,
+  };
+}
+
+/** The S3 settings ship and fetch need; a missing or malformed one is a usage error naming it. */
+export function requireS3(config: Config): S3Settings {
+  const need = (name: KnownVariable): string => {
+    const value = config.lookup(name);
+    if (value === undefined) {
+      const where = config.envFile ? `the environment or ${config.envFile}` : 'the environment or a .env file';
+      throw new UsageError(`${name} is not set (set it in ${where})`);
+    }
+    return value;
+  };
+  const bucket = need('S3_BUCKET_NAME');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new UsageError(`S3_BUCKET_NAME is not a valid bucket name (got '${bucket}')`);
+  }
+  const endpoint = need('S3_ENDPOINT_URL');
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new UsageError(`S3_ENDPOINT_URL is not a URL (expected e.g. https://s3.us-east-005.backblazeb2.com)`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError(`S3_ENDPOINT_URL must start with https:// (got '${url.protocol}')`);
+  }
+  const accessKeyId = need('S3_ACCESS_KEY_ID');
+  const secretAccessKey = need('S3_SECRET_ACCESS_KEY');
+  return {
+    bucket,
+    endpoint: url.origin,
+    region: config.lookup('S3_REGION') ?? regionFromEndpoint(url.hostname),
+    accessKeyId,
+    secretAccessKey,
+  };
+}
+
+/** B2 endpoints name their region (`s3.us-east-005.backblazeb2.com`); anything else signs as us-east-1. */
+export function regionFromEndpoint(host: string): string {
+  const match = /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/i.exec(host);
+  return match?.[1] ?? 'us-east-1';
+}
+
+/** Parse `MIZUAL_CONTAINERS`: `short=container` or bare `short` (→ `mizual-<short>`). */
+export function parseContainers(text: string): ContainerSpec[] {
+  const specs: ContainerSpec[] = [];
+  const name = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+  for (const item of text.split(',').map((s) => s.trim())) {
+    if (item === '') continue;
+    const [short, container, extra] = item.split('=').map((s) => s.trim());
+    if (extra !== undefined || !short || !name.test(short) || (container !== undefined && !name.test(container))) {
+      throw new UsageError(`MIZUAL_CONTAINERS must be a comma list of short=container or short (bad item '${item}')`);
+    }
+    if (specs.some((s) => s.short === short)) {
+      throw new UsageError(`MIZUAL_CONTAINERS names '${short}' twice`);
+    }
+    specs.push({ short, name: container ?? `mizual-${short}` });
+  }
+  if (specs.length === 0) throw new UsageError('MIZUAL_CONTAINERS is empty');
+  return specs;
+}
+
+function optionalUrl(lookup: (name: KnownVariable) => string | undefined, name: KnownVariable): string | undefined {
+  const value = lookup(name);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${name} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError(`${name} must be an http:// or https:// URL`);
+  }
+  return value;
+}

@@ -1,0 +1,60 @@
+import { UsageError } from './errors.js';
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parse a duration such as `30m`, `1h`, `90s`, `2d` or `1h30m` into milliseconds. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const trimmed = text.trim();
+  const re = /(\d+(?:\.\d+)?)([smhd])/gy;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(trimmed); m; m = re.exec(trimmed)) {
+    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
+    consumed = re.lastIndex;
+  }
+  if (trimmed === '' || consumed !== trimmed.length || total <= 0) {
+    throw new UsageError(`${what} must look like 30m, 1h, 90s or 2d (got '${text}')`);
+  }
+  return total;
+}
+
+/** Parse a percentage threshold in (0, 100]. */
+export function parsePercent(text: string, what: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > 100) {
+    throw new UsageError(`${what} must be a number above 0 and at most 100 (got '${text}')`);
+  }
+  return value;
+}
+
+/** Parse a positive integer, naming the setting in the error. */
+export function parsePositiveInt(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0) {
+    throw new UsageError(`${what} must be a positive whole number (got '${text}')`);
+  }
+  return Number(text);
+}
+
+/** Format a byte count in binary units, e.g. `1.5 GiB`. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = Math.abs(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const sign = bytes < 0 ? '-' : '';
+  return `${sign}${unit === 0 ? value.toFixed(0) : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Format seconds as `3d 4h 12m`. */
+export function formatUptime(seconds: number): string {
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3_600);
+  const m = Math.floor((seconds % 3_600) / 60);
+  if (d > 0) return `${d}d ${h}h ${m}m`;
+  if (h > 0) return `${h}h ${m}m`;
+  return `${m}m`;
+}
