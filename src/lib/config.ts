@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
-import { parse as parseDotenv } from 'dotenv';
+import { parseEnv } from 'node:util';
 import { UsageError } from './errors.js';
 import { parsePositiveInt } from './units.js';
 
@@ -67,7 +67,8 @@ export function readEnvFile(file: string): Partial<Record<KnownVariable, string>
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new UsageError(`cannot read env file ${file}: ${code}`);
   }
-  const parsed = parseDotenv(text);
+  // node's own .env parser (Node >= 20.12): silent, no dependency, never touches process.env.
+  const parsed = parseEnv(text);
   const ours: Partial<Record<KnownVariable, string>> = {};
   for (const name of KNOWN_VARIABLES) {
     const value = parsed[name];

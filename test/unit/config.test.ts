@@ -52,16 +52,16 @@ describe('.env discovery', () => {
     assert.equal(findEnvFile({ ...base, env: { MIZUAL_ENV_FILE: viaVar } }), viaVar);
     assert.equal(findEnvFile({ ...base, env: {} }), path.join(cwdWithEnv, '.env'));
     assert.equal(findEnvFile({ cwd: emptyCwd, defaultEnvFile: fallback, env: {} }), fallback);
-    assert.equal(
-      findEnvFile({ cwd: emptyCwd, defaultEnvFile: path.join(scratch.dir, 'none'), env: {} }),
-      undefined,
-    );
+    assert.equal(findEnvFile({ cwd: emptyCwd, defaultEnvFile: path.join(scratch.dir, 'none'), env: {} }), undefined);
   });
 
   it('an explicit file that does not exist is a usage error naming where it came from', () => {
     const msg = usageMessage(() => findEnvFile({ envFileFlag: '/nonexistent/.env', env: {} }));
     assert.match(msg, /--env-file: no such file: \/nonexistent\/.env/);
-    assert.match(usageMessage(() => findEnvFile({ env: { MIZUAL_ENV_FILE: '/nope' } })), /MIZUAL_ENV_FILE/);
+    assert.match(
+      usageMessage(() => findEnvFile({ env: { MIZUAL_ENV_FILE: '/nope' } })),
+      /MIZUAL_ENV_FILE/,
+    );
   });
 });
 
@@ -93,12 +93,19 @@ describe('precedence and secrecy', () => {
       ['staging', 'dev'],
       [undefined, 'dev'],
     ] as const) {
-      assert.equal(loadConfig({ env: { STORAGE_PATH_PREFIX: value }, cwd: scratch.dir, defaultEnvFile: '/x' }).env, expected);
+      assert.equal(
+        loadConfig({ env: { STORAGE_PATH_PREFIX: value }, cwd: scratch.dir, defaultEnvFile: '/x' }).env,
+        expected,
+      );
     }
   });
 
   it('a missing S3 variable is one line naming it, without any secret', () => {
-    const config = loadConfig({ env: { S3_SECRET_ACCESS_KEY: 'topsecret', S3_BUCKET_NAME: 'b-1' }, cwd: scratch.dir, defaultEnvFile: '/x' });
+    const config = loadConfig({
+      env: { S3_SECRET_ACCESS_KEY: 'topsecret', S3_BUCKET_NAME: 'b-1' },
+      cwd: scratch.dir,
+      defaultEnvFile: '/x',
+    });
     const msg = usageMessage(() => requireS3(config));
     assert.match(msg, /^S3_ENDPOINT_URL is not set/);
     assert.equal(msg.includes('topsecret'), false);
@@ -107,19 +114,30 @@ describe('precedence and secrecy', () => {
   it('a malformed endpoint or bucket is a usage error naming the variable', () => {
     const base = { S3_BUCKET_NAME: 'ok-bucket', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's' };
     const bad = loadConfig({ env: { ...base, S3_ENDPOINT_URL: 'not a url' }, cwd: scratch.dir, defaultEnvFile: '/x' });
-    assert.match(usageMessage(() => requireS3(bad)), /^S3_ENDPOINT_URL is not a URL/);
+    assert.match(
+      usageMessage(() => requireS3(bad)),
+      /^S3_ENDPOINT_URL is not a URL/,
+    );
     const ftp = loadConfig({ env: { ...base, S3_ENDPOINT_URL: 'ftp://x' }, cwd: scratch.dir, defaultEnvFile: '/x' });
-    assert.match(usageMessage(() => requireS3(ftp)), /^S3_ENDPOINT_URL must start with https/);
+    assert.match(
+      usageMessage(() => requireS3(ftp)),
+      /^S3_ENDPOINT_URL must start with https/,
+    );
     const bucket = loadConfig({
       env: { ...base, S3_ENDPOINT_URL: 'http://127.0.0.1:1', S3_BUCKET_NAME: 'Bad_Bucket' },
       cwd: scratch.dir,
       defaultEnvFile: '/x',
     });
-    assert.match(usageMessage(() => requireS3(bucket)), /^S3_BUCKET_NAME is not a valid bucket name/);
+    assert.match(
+      usageMessage(() => requireS3(bucket)),
+      /^S3_BUCKET_NAME is not a valid bucket name/,
+    );
   });
 
   it('MIZUAL_RETENTION_DAYS must be a positive whole number', () => {
-    const msg = usageMessage(() => loadConfig({ env: { MIZUAL_RETENTION_DAYS: '-3' }, cwd: scratch.dir, defaultEnvFile: '/x' }));
+    const msg = usageMessage(() =>
+      loadConfig({ env: { MIZUAL_RETENTION_DAYS: '-3' }, cwd: scratch.dir, defaultEnvFile: '/x' }),
+    );
     assert.match(msg, /^MIZUAL_RETENTION_DAYS must be a positive whole number/);
   });
 });
@@ -131,9 +149,18 @@ describe('values', () => {
       { short: 'api', name: 'my-api' },
       { short: 'celery', name: 'mizual-celery' },
     ]);
-    assert.match(usageMessage(() => parseContainers('a=b=c')), /MIZUAL_CONTAINERS/);
-    assert.match(usageMessage(() => parseContainers('x,x')), /twice/);
-    assert.match(usageMessage(() => parseContainers('../etc')), /bad item/);
+    assert.match(
+      usageMessage(() => parseContainers('a=b=c')),
+      /MIZUAL_CONTAINERS/,
+    );
+    assert.match(
+      usageMessage(() => parseContainers('x,x')),
+      /twice/,
+    );
+    assert.match(
+      usageMessage(() => parseContainers('../etc')),
+      /bad item/,
+    );
   });
 
   it('derives the signing region from a B2 endpoint host, else us-east-1', () => {
