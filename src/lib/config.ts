@@ -181,10 +181,14 @@ export function requireS3(config: Config): S3Settings {
   };
 }
 
-/** B2 endpoints name their region (`s3.us-east-005.backblazeb2.com`); anything else signs as us-east-1. */
+/** The region a B2 endpoint host names (`s3.us-east-005.backblazeb2.com` → `us-east-005`), else undefined. */
+export function b2RegionOf(host: string): string | undefined {
+  return /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/i.exec(host)?.[1]?.toLowerCase();
+}
+
+/** B2 endpoints name their region; anything else signs as us-east-1. */
 export function regionFromEndpoint(host: string): string {
-  const match = /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/i.exec(host);
-  return match?.[1] ?? 'us-east-1';
+  return b2RegionOf(host) ?? 'us-east-1';
 }
 
 /** Parse `MIZUAL_CONTAINERS`: `short=container` or bare `short` (→ `mizual-<short>`). */

@@ -1,0 +1,422 @@
+// The S3/B2 object store: the only module that imports `@aws-sdk/*`.
+// B2's S3 API rejects the SDK's default integrity headers (x-amz-checksum-*, aws-chunked bodies),
+// so checksums are only sent where the API requires them, and batch DeleteObjects (which always
+// carries one) is never used.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { b2RegionOf } from './config.js';
+import { MizualError, oneLine } from './errors.js';
+
+// The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
+// client is constructed, and the SDK itself is only loaded lazily below, after this line has run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export interface StoreConfig {
+  endpoint: string;
+  /** Signing region; defaults to the one named by a B2 endpoint, else us-east-1. */
+  region?: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  /** Milliseconds to establish a connection (default 5 s). */
+  connectionTimeoutMs?: number;
+  /** Milliseconds a request's socket may stay silent before it is given up (default 60 s). */
+  socketTimeoutMs?: number;
+  /** Attempts per request, including the first (default 3). */
+  maxAttempts?: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ObjectHead {
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ObjectVersion {
+  key: string;
+  versionId: string;
+  isLatest: boolean;
+  isDeleteMarker: boolean;
+  /** 0 for delete markers. */
+  size: number;
+  lastModified: Date;
+}
+
+export interface VersionRef {
+  key: string;
+  versionId: string;
+}
+
+export interface ListOptions {
+  /** Keys per page request (S3's MaxKeys, at most 1000); small values only make sense in tests. */
+  pageSize?: number;
+}
+
+export interface Store {
+  readonly bucket: string;
+  readonly endpoint: string;
+  readonly region: string;
+  /** Upload a local file (multipart above 8 MiB, two parts in flight); returns what the server holds. */
+  putFile(key: string, path: string): Promise<ObjectInfo>;
+  /** Size, ETag and time of an object, or null when there is none. */
+  headObject(key: string): Promise<ObjectHead | null>;
+  /** Every object under a prefix, following pagination. */
+  listKeys(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
+  /** The "directories" directly under a prefix (each ends with the delimiter). */
+  listCommonPrefixes(prefix: string, delimiter?: string, options?: ListOptions): Promise<string[]>;
+  /** The body of an object as a stream; throws a MizualError when it does not exist. */
+  getObjectStream(key: string): Promise<Readable>;
+  /** Every version and delete marker under a prefix (a versioned bucket keeps both). */
+  listVersions(prefix: string, options?: ListOptions): Promise<ObjectVersion[]>;
+  /** Delete exact versions, one request each; returns how many were deleted. */
+  deleteVersions(refs: VersionRef[]): Promise<number>;
+  /** Delete the current version of each key (a versioned bucket then keeps a delete marker). */
+  deleteKeys(keys: string[]): Promise<number>;
+  /** Release sockets so the process can exit promptly. */
+  close(): void;
+}
+
+const PART_SIZE = 8 * 1024 * 1024;
+const UPLOAD_QUEUE = 2;
+const DELETE_CONCURRENCY = 4;
+
+/** The region a B2 endpoint names (`https://s3.us-east-005.backblazeb2.com` → `us-east-005`), else undefined. */
+export function regionFromEndpoint(endpoint: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`).hostname;
+  } catch {
+    return undefined;
+  }
+  return b2RegionOf(host);
+}
+
+/** Pick the signing region: explicit S3_REGION, else the endpoint's, else us-east-1. */
+export function resolveRegion(endpoint: string, region?: string): string {
+  return region || regionFromEndpoint(endpoint) || 'us-east-1';
+}
+
+/** Build a store over one bucket. Loads the AWS SDK on first use, so callers pay for it only here. */
+export async function createStore(cfg: StoreConfig): Promise<Store> {
+  let endpointUrl: URL;
+  try {
+    endpointUrl = new URL(cfg.endpoint);
+  } catch {
+    throw new MizualError(`S3 endpoint is not a URL: ${cfg.endpoint}`);
+  }
+  const region = resolveRegion(cfg.endpoint, cfg.region);
+  const s3 = await import('@aws-sdk/client-s3');
+  const client = new s3.S3Client({
+    endpoint: endpointUrl.toString(),
+    region,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    // B2 serves buckets by path; virtual-host names also break on loopback test servers.
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: cfg.maxAttempts ?? 3,
+    // Options for the SDK's own NodeHttpHandler, so we need not depend on @smithy/node-http-handler.
+    // An idle-socket limit rather than requestTimeout: the latter caps a whole 8 MiB part upload on a
+    // slow uplink, and unless told to throw it only prints a warning to the console.
+    requestHandler: {
+      connectionTimeout: cfg.connectionTimeoutMs ?? 5_000,
+      socketTimeout: cfg.socketTimeoutMs ?? 60_000,
+    },
+  });
+  const ctx: ErrorContext = { bucket: cfg.bucket, endpoint: endpointUrl.origin, secret: cfg.secretAccessKey };
+  const bucket = cfg.bucket;
+
+  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw translateError(err, operation, ctx);
+    }
+  }
+
+  async function headObject(key: string): Promise<ObjectHead | null> {
+    try {
+      const out = await client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: out.ContentLength ?? 0, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (!isNotFound(err)) throw translateError(err, 'HeadObject', ctx);
+    }
+    // HeadObject has no body, so a missing key and a missing bucket both arrive as a bare 404.
+    try {
+      await client.send(new s3.HeadBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      if (isNotFound(err)) throw new MizualError(`bucket not found: ${bucket}`, 1, { cause: err });
+      throw translateError(err, 'HeadBucket', ctx);
+    }
+    return null;
+  }
+
+  async function putFile(key: string, path: string): Promise<ObjectInfo> {
+    const local = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      throw new MizualError(`cannot read ${path}: ${err.code ?? 'error'}`);
+    });
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    await call('Upload', async () => {
+      const body = createReadStream(path);
+      try {
+        const upload = new Upload({
+          client,
+          params: { Bucket: bucket, Key: key, Body: body, ContentLength: local.size },
+          partSize: PART_SIZE,
+          queueSize: UPLOAD_QUEUE,
+          // Abort the multipart upload on failure: orphaned parts are billed and invisible in listings.
+          leavePartsOnError: false,
+        });
+        await upload.done();
+      } finally {
+        body.destroy();
+      }
+    });
+    // Some servers answer CompleteMultipartUpload with an empty ETag; ask for what actually landed.
+    const head = await headObject(key);
+    if (!head) throw new MizualError(`upload of ${key} finished but the object is not there`);
+    if (head.size !== local.size) {
+      throw new MizualError(`upload of ${key} stored ${head.size} bytes, expected ${local.size}`);
+    }
+    return { key, ...head };
+  }
+
+  async function listKeys(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      const page = await call('ListObjectsV2', () =>
+        client.send(
+          new s3.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            MaxKeys: options.pageSize,
+          }),
+        ),
+      );
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        found.push({
+          key: item.Key,
+          size: item.Size ?? 0,
+          etag: item.ETag ?? '',
+          lastModified: item.LastModified ?? new Date(0),
+        });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
+  }
+
+  async function listCommonPrefixes(prefix: string, delimiter = '/', options: ListOptions = {}): Promise<string[]> {
+    const found: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await call('ListObjectsV2', () =>
+        client.send(
+          new s3.ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            Delimiter: delimiter,
+            ContinuationToken: token,
+            MaxKeys: options.pageSize,
+          }),
+        ),
+      );
+      for (const item of page.CommonPrefixes ?? []) if (item.Prefix !== undefined) found.push(item.Prefix);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
+  }
+
+  async function getObjectStream(key: string): Promise<Readable> {
+    try {
+      const out = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
+      // In Node the body is an http.IncomingMessage with the SDK's helpers mixed in.
+      return out.Body as Readable;
+    } catch (err) {
+      if (errorName(err) === 'NoSuchKey') throw new MizualError(`object not found: ${key}`, 1, { cause: err });
+      throw translateError(err, 'GetObject', ctx);
+    }
+  }
+
+  async function listVersions(prefix: string, options: ListOptions = {}): Promise<ObjectVersion[]> {
+    const found: ObjectVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      const page = await call('ListObjectVersions', () =>
+        client.send(
+          new s3.ListObjectVersionsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionMarker,
+            MaxKeys: options.pageSize,
+          }),
+        ),
+      );
+      for (const v of page.Versions ?? []) {
+        if (v.Key === undefined) continue;
+        found.push({
+          key: v.Key,
+          versionId: v.VersionId ?? 'null',
+          isLatest: v.IsLatest ?? false,
+          isDeleteMarker: false,
+          size: v.Size ?? 0,
+          lastModified: v.LastModified ?? new Date(0),
+        });
+      }
+      for (const m of page.DeleteMarkers ?? []) {
+        if (m.Key === undefined) continue;
+        found.push({
+          key: m.Key,
+          versionId: m.VersionId ?? 'null',
+          isLatest: m.IsLatest ?? false,
+          isDeleteMarker: true,
+          size: 0,
+          lastModified: m.LastModified ?? new Date(0),
+        });
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      versionMarker = page.NextVersionIdMarker;
+      if (keyMarker === undefined) break;
+    }
+    return found;
+  }
+
+  async function deleteVersions(refs: VersionRef[]): Promise<number> {
+    await runBounded(refs, DELETE_CONCURRENCY, (ref) =>
+      call('DeleteObject', () =>
+        client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: ref.key, VersionId: ref.versionId })),
+      ),
+    );
+    return refs.length;
+  }
+
+  async function deleteKeys(keys: string[]): Promise<number> {
+    await runBounded(keys, DELETE_CONCURRENCY, (key) =>
+      call('DeleteObject', () => client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }))),
+    );
+    return keys.length;
+  }
+
+  return {
+    bucket,
+    endpoint: endpointUrl.origin,
+    region,
+    putFile,
+    headObject,
+    listKeys,
+    listCommonPrefixes,
+    getObjectStream,
+    listVersions,
+    deleteVersions,
+    deleteKeys,
+    close: () => client.destroy(),
+  };
+}
+
+/** Run `work` over `items` with at most `limit` in flight; the first failure wins after in-flight ones settle. */
+async function runBounded<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure) throw failure.err;
+}
+
+export interface ErrorContext {
+  bucket: string;
+  endpoint: string;
+  secret: string;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+const HINTS: Record<string, string> = {
+  SignatureDoesNotMatch: 'check S3_SECRET_ACCESS_KEY',
+  InvalidAccessKeyId: 'check S3_ACCESS_KEY_ID',
+  AccessDenied: "check the key's permissions on the bucket",
+  InvalidAccessKey: 'check S3_ACCESS_KEY_ID',
+  AuthorizationHeaderMalformed: 'check S3_REGION',
+};
+
+function errorName(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return '';
+  const e = err as { name?: unknown; Code?: unknown };
+  return typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : '';
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(err: unknown): boolean {
+  const name = errorName(err);
+  return name === 'NotFound' || name === 'NoSuchKey' || (httpStatus(err) === 404 && name !== 'NoSuchBucket');
+}
+
+/** Find a network error code anywhere along the cause chain (the SDK wraps some). */
+function networkCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    const name = (e as { name?: unknown }).name;
+    if (name === 'TimeoutError' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return 'timed out';
+    e = (e as { cause?: unknown }).cause;
+  }
+  const message = err instanceof Error ? err.message : '';
+  if (/socket hang up/i.test(message)) return 'connection closed';
+  if (/timed? ?out/i.test(message)) return 'timed out';
+  return undefined;
+}
+
+/** Turn an SDK or network error into one MizualError line that never carries the secret. */
+export function translateError(err: unknown, operation: string, ctx: ErrorContext): MizualError {
+  if (err instanceof MizualError) return err;
+  const redact = (text: string): string => (ctx.secret ? text.split(ctx.secret).join('***') : text);
+  const net = networkCode(err);
+  if (net !== undefined && httpStatus(err) === undefined) {
+    return new MizualError(`S3 endpoint not reachable: ${ctx.endpoint} (${net})`, 1, { cause: err });
+  }
+  const name = errorName(err);
+  if (name === 'NoSuchBucket') return new MizualError(`bucket not found: ${ctx.bucket}`, 1, { cause: err });
+  const status = httpStatus(err);
+  const hint = HINTS[name];
+  const label = name && name !== 'Error' && name !== 'Unknown' ? name : status ? `HTTP ${status}` : 'error';
+  if (hint) return new MizualError(`S3 request failed: ${label} on ${operation} (${hint})`, 1, { cause: err });
+  // Unknown errors keep the server's message, which is ours to show once the secret is masked.
+  const message =
+    err instanceof Error && err.message && err.message !== name ? `: ${redact(oneLine(err.message))}` : '';
+  return new MizualError(`S3 request failed: ${label} on ${operation}${message}`, 1, { cause: err });
+}
