@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from '../helpers/cli.js';
+
+const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
+
+describe('examples', () => {
+  it('the CloudWatch agent configuration is valid JSON with the seed setup metrics', () => {
+    const config = JSON.parse(read('examples/amazon-cloudwatch-agent.json')) as {
+      agent: { metrics_collection_interval: number };
+      metrics: {
+        namespace: string;
+        metrics_collected: Record<string, { measurement: string[]; resources?: string[] }>;
+      };
+    };
+    assert.equal(config.metrics.namespace, 'Mizual');
+    assert.equal(config.agent.metrics_collection_interval, 60);
+    const collected = config.metrics.metrics_collected;
+    assert.deepEqual(collected.cpu?.measurement, ['cpu_usage_idle', 'cpu_usage_iowait']);
+    assert.deepEqual(collected.disk?.measurement, ['used_percent', 'free']);
+    assert.deepEqual(collected.disk?.resources, ['/']);
+    assert.deepEqual(collected.mem?.measurement, ['mem_used_percent', 'mem_available']);
+    assert.deepEqual(collected.netstat?.measurement, ['tcp_established']);
+  });
+
+  it('Dozzle and cAdvisor publish their ports on loopback only', () => {
+    const compose = read('examples/docker-compose.monitoring.yml');
+    const published = [...compose.matchAll(/^\s+- '([^']+:\d+)'$/gm)].map((m) => m[1] as string);
+    assert.deepEqual(published, ['127.0.0.1:8080:8080', '127.0.0.1:8081:8080']);
+  });
+
+  it('every systemd timer is persistent and has a service of the same name', () => {
+    for (const unit of ['mizual-alerts', 'mizual-ship-logs', 'mizual-prune-logs']) {
+      assert.match(read(`examples/systemd/${unit}.timer`), /^Persistent=true$/m);
+      assert.match(read(`examples/systemd/${unit}.service`), /^ExecStart=\/usr\/local\/bin\/mizual-/m);
+    }
+  });
+
+  it('crontab.example schedules alerts every 5 minutes, shipping every 30 and prune at midnight', () => {
+    const lines = read('crontab.example')
+      .split('\n')
+      .filter((l) => /^[*0-9]/.test(l));
+    assert.ok(lines.some((l) => l.startsWith('*/5 * * * * /usr/local/bin/mizual-alerts ')));
+    assert.ok(lines.some((l) => l.startsWith('*/30 * * * * /usr/local/bin/mizual-ship-logs ')));
+    assert.ok(lines.some((l) => l.startsWith('0 0 * * * /usr/local/bin/mizual-ship-logs --prune ')));
+    for (const l of lines) assert.match(l, />> \/var\/log\/mizual-[a-z-]+\.log 2>&1$/);
+  });
+});
