@@ -1,13 +1,199 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { runChecks } from '../lib/alert-checks.js';
+import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../lib/alert-log.js';
+import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../lib/alert-state.js';
+import type { CheckResult } from '../lib/alert-state.js';
 import { configureProgram, runCli } from '../lib/cli.js';
-import { MizualError } from '../lib/errors.js';
+import { loadConfig } from '../lib/config.js';
+import { EXIT_USAGE, MizualError } from '../lib/errors.js';
+import { shouldColor, writeJson, writeText } from '../lib/output.js';
+import { acquireLock } from '../lib/state-files.js';
+import { resolveThresholds, type Thresholds } from '../lib/thresholds.js';
+import { parseDuration, parsePositiveInt } from '../lib/units.js';
 import { VERSION } from '../lib/version.js';
+import type { DeliveryReport } from '../lib/webhook.js';
 
-/** Entry point of `mizual-alerts` (not built yet: a later issue implements it). */
+const UNKNOWN = 3;
+const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
+
+export interface AlertsOptions {
+  envFile?: string;
+  cpu?: string;
+  memory?: string;
+  disk?: string;
+  cpuFor?: number;
+  cpuSampleMs?: number;
+  repeatMs?: number;
+  shipMaxAgeMs?: number;
+  logMaxBytes?: number;
+  noDocker?: boolean;
+  dryRun?: boolean;
+  procRoot?: string;
+  now?: Date;
+}
+
+export interface AlertsReport {
+  host: string;
+  time: string;
+  status: (typeof STATUS_NAMES)[number];
+  exitCode: number;
+  dryRun: boolean;
+  thresholds: Thresholds;
+  checks: CheckResult[];
+  /** Lines appended to the alert log (with --dry-run: the lines that would be). */
+  logged: string[];
+  webhook: DeliveryReport | null;
+  /** Problems worth a line on stderr (corrupt state replaced, webhook down). */
+  diagnostics: string[];
+}
+
+/** Evaluate every check, and unless dryRun, log changes, keep state and notify. Prints nothing. */
+export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport> {
+  const config = loadConfig({ envFileFlag: options.envFile });
+  const thresholds = resolveThresholds(options, config);
+  const now = options.now ?? new Date();
+  const repeatMs = options.repeatMs ?? 3_600_000;
+  const dryRun = Boolean(options.dryRun);
+  // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
+  const webhookLib = config.webhookUrl ? await import('../lib/webhook.js') : null;
+  const format =
+    webhookLib && config.webhookUrl ? webhookLib.resolveWebhookFormat(config.webhookFormat, config.webhookUrl) : null;
+  const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
+  if (lock && 'heldBy' in lock) {
+    throw new MizualError(`another mizual-alerts run (pid ${lock.heldBy ?? '?'}) is still running`, UNKNOWN);
+  }
+  try {
+    const diagnostics: string[] = [];
+    const loaded = await loadAlertState(config.stateDir);
+    if (loaded.problem) diagnostics.push(loaded.problem);
+    const { observations, cpu } = await runChecks({
+      procRoot: options.procRoot,
+      thresholds,
+      cpuFor: options.cpuFor ?? 2,
+      cpuSampleMs: options.cpuSampleMs ?? 3_000,
+      previousCpu: loaded.state.cpu,
+      containers: options.noDocker ? null : config.containers,
+      dockerHost: config.dockerHost,
+      healthUrl: config.healthUrl,
+      stateDir: config.stateDir,
+      shipMaxAgeMs: options.shipMaxAgeMs ?? 3_600_000,
+      now,
+    });
+    const { results, events, records } = applyObservations(loaded.state.checks, observations, now, repeatMs);
+    const logged = events.map((e) => formatAlertLine(now, e.severity, e.check, e.message));
+    let webhook: DeliveryReport | null = null;
+    if (!dryRun) {
+      // The log line first: a failing webhook or state write must never lose it.
+      await appendAlertLines(config.alertLog, logged, { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
+      await saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu });
+      if (webhookLib && format && config.webhookUrl) {
+        webhook = await webhookLib.deliverNotifications({
+          url: config.webhookUrl,
+          format,
+          stateDir: config.stateDir,
+          events,
+          ctx: { host: config.hostname, repeatMs },
+          now,
+        });
+        if (webhook.outboxProblem) diagnostics.push(webhook.outboxProblem);
+        if (webhook.error) {
+          diagnostics.push(`webhook ${webhook.target} failed (${webhook.error}); ${webhook.queued} kept in the outbox`);
+        }
+        if (webhook.dropped > 0) {
+          const line = formatAlertLine(
+            now,
+            'WARNING',
+            'webhook',
+            `dropped ${webhook.dropped} undelivered notifications`,
+          );
+          await appendAlertLines(config.alertLog, [line], { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
+          logged.push(line);
+        }
+      }
+    }
+    const exitCode = exitCodeFor(results);
+    const status = STATUS_NAMES[exitCode];
+    return {
+      host: config.hostname,
+      time: now.toISOString(),
+      status,
+      exitCode,
+      dryRun,
+      thresholds,
+      checks: results,
+      logged,
+      webhook,
+      diagnostics,
+    };
+  } finally {
+    if (lock && 'release' in lock) await lock.release();
+  }
+}
+
+function buildProgram(): Command {
+  return configureProgram(new Command('mizual-alerts'))
+    .description('Check CPU, memory, filesystems, containers, the health URL and log shipping; log and notify changes.')
+    .version(VERSION)
+    .option('--cpu <percent>', 'CPU busy threshold, WARNING (default MIZUAL_ALERT_CPU or 80)')
+    .option('--memory <percent>', 'memory used threshold, WARNING (default MIZUAL_ALERT_MEMORY or 85)')
+    .option('--disk <percent>', 'filesystem space and inode threshold, CRITICAL (default MIZUAL_ALERT_DISK or 90)')
+    .option('--cpu-for <runs>', 'raise the CPU WARNING after this many consecutive runs above the threshold', '2')
+    .option(
+      '--cpu-sample <duration>',
+      'CPU sampling wait when the previous run is older than 15m (0: never wait)',
+      '3s',
+    )
+    .option('--repeat <duration>', 'repeat a still-active alert in the log at most this often', '1h')
+    .option('--ship-max-age <duration>', 'WARNING when the last successful log upload is older than this', '1h')
+    .option('--log-max-size <size>', 'rotate the alert log (log.1 … log.5) before it grows past this', '10M')
+    .option('--no-docker', 'skip the Docker engine and container checks')
+    .option('--json', 'print every check as one JSON document')
+    .option('--dry-run', 'evaluate and print; write no state, log line or webhook')
+    .option('--env-file <path>', 'read settings from this .env file')
+    .addOption(new Option('--proc <dir>', 'procfs root (for testing)').default('/proc').hideHelp())
+    .option('--debug', 'print stack traces on errors')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).\n' +
+        'Examples:\n  */5 * * * * root mizual-alerts >/dev/null\n  mizual-alerts --dry-run\n  mizual-alerts --json --no-docker',
+    );
+}
+
+/** Entry point of `mizual-alerts`: monitoring-plugin exit codes, 3 for usage errors and failures. */
 export async function run(argv: string[]): Promise<void> {
-  await runCli('mizual-alerts', argv, async (args) => {
-    const program = configureProgram(new Command('mizual-alerts')).version(VERSION).allowUnknownOption(true);
-    program.parse(args);
-    throw new MizualError('not implemented yet', 1);
-  });
+  await runCli(
+    'mizual-alerts',
+    argv,
+    async (args) => {
+      const program = buildProgram();
+      program.parse(args);
+      const o = program.opts<Record<string, string | boolean | undefined>>();
+      const str = (key: string): string | undefined => (typeof o[key] === 'string' ? (o[key] as string) : undefined);
+      const sample = str('cpuSample') ?? '3s';
+      const report = await checkAlerts({
+        envFile: str('envFile'),
+        cpu: str('cpu'),
+        memory: str('memory'),
+        disk: str('disk'),
+        cpuFor: parsePositiveInt(str('cpuFor') ?? '2', '--cpu-for'),
+        cpuSampleMs: /^0+(\.0*)?[smhd]?$/.test(sample.trim()) ? 0 : parseDuration(sample, '--cpu-sample'),
+        repeatMs: parseDuration(str('repeat') ?? '1h', '--repeat'),
+        shipMaxAgeMs: parseDuration(str('shipMaxAge') ?? '1h', '--ship-max-age'),
+        logMaxBytes: parseSize(str('logMaxSize') ?? '10M', '--log-max-size'),
+        noDocker: o.docker === false,
+        dryRun: o.dryRun === true,
+        procRoot: str('proc'),
+      }).catch((err: unknown) => {
+        // Any failure (state dir not writable, /proc unreadable) is UNKNOWN for a monitoring plugin.
+        if (err instanceof MizualError && err.exitCode !== EXIT_USAGE) throw new MizualError(err.message, UNKNOWN);
+        throw err;
+      });
+      for (const line of report.diagnostics) process.stderr.write(`mizual-alerts: ${line}\n`);
+      if (o.json) writeJson(report);
+      else writeText((await import('../lib/alert-render.js')).renderAlerts(report, shouldColor()));
+      return report.exitCode;
+    },
+    { usageExitCode: UNKNOWN, failureExitCode: UNKNOWN },
+  );
 }

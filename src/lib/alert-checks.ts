@@ -1,0 +1,291 @@
+/**
+ * The checks of mizual-alerts: each reads the system once and returns observations; the state
+ * module decides what they mean over time. Checks run in parallel, so a CPU sampling wait costs
+ * no more than the slowest other check.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CpuBaseline, Observation } from './alert-state.js';
+import type { ContainerSpec } from './config.js';
+import { createDockerClient, DockerApiError, type ContainerDetails } from './docker.js';
+import { describeError } from './errors.js';
+import { computeCpuPercent, readCpuTimes, readFilesystems, readMemory, type CpuTimes } from './host.js';
+import { describeUrl, requestUrl } from './http-client.js';
+import { readJsonState } from './state-files.js';
+import type { Thresholds } from './thresholds.js';
+import { formatUptime } from './units.js';
+
+export const SHIP_STATE_FILE = 'ship-state.json';
+/** A stored CPU baseline older than this is not used (the delta would average too much away). */
+export const CPU_BASELINE_MAX_AGE_MS = 15 * 60_000;
+const HEALTH_TIMEOUT_MS = 5_000;
+
+export interface CheckOptions {
+  procRoot?: string;
+  thresholds: Thresholds;
+  cpuFor: number;
+  /** Sampling wait when there is no usable baseline; 0 never waits (CPU is skipped until a baseline exists). */
+  cpuSampleMs: number;
+  previousCpu: CpuBaseline | null;
+  /** null skips the container checks. */
+  containers: ContainerSpec[] | null;
+  dockerHost?: string;
+  healthUrl?: string;
+  stateDir: string;
+  shipMaxAgeMs: number;
+  now: Date;
+}
+
+/** Run every check; also returns the CPU counters to store as the next run's baseline. */
+export async function runChecks(
+  options: CheckOptions,
+): Promise<{ observations: Observation[]; cpu: CpuBaseline | null }> {
+  const [cpu, memory, disks, containers, health, shipping] = await Promise.all([
+    checkCpu(options),
+    checkMemory(options),
+    checkDisks(options),
+    options.containers ? checkContainers(options.containers, options.dockerHost) : [],
+    options.healthUrl ? checkHealthUrl(options.healthUrl) : [],
+    checkShipping(path.join(options.stateDir, SHIP_STATE_FILE), options.shipMaxAgeMs, options.now),
+  ]);
+  return {
+    observations: [cpu.observation, memory, ...disks, ...containers, ...health, shipping],
+    cpu: cpu.baseline,
+  };
+}
+
+const pct = (n: number): string => `${Number.isInteger(n) ? n : n.toFixed(1)}%`;
+
+/**
+ * CPU busy % since the previous run's counters when they are fresh (no wait, and the figure covers
+ * the whole interval between cron runs), else over a real sampling wait.
+ */
+export async function checkCpu(
+  options: Pick<CheckOptions, 'procRoot' | 'thresholds' | 'cpuFor' | 'cpuSampleMs' | 'previousCpu'>,
+): Promise<{ observation: Observation; baseline: CpuBaseline | null }> {
+  const threshold = options.thresholds.cpu;
+  const base = { check: 'cpu', severity: 'warning' as const, threshold, forRuns: options.cpuFor };
+  let before: CpuTimes | CpuBaseline;
+  let after: CpuTimes;
+  let windowMs: number;
+  try {
+    const first = await readCpuTimes({ procRoot: options.procRoot });
+    const startedAt = Date.now();
+    const prev = options.previousCpu;
+    const age = prev ? startedAt - prev.takenAt : Infinity;
+    if (prev && age > 0 && age <= CPU_BASELINE_MAX_AGE_MS && first.total > prev.total && first.busy >= prev.busy) {
+      [before, after, windowMs] = [prev, first, age];
+    } else if (options.cpuSampleMs > 0) {
+      await sleep(options.cpuSampleMs);
+      [before, after, windowMs] = [first, await readCpuTimes({ procRoot: options.procRoot }), options.cpuSampleMs];
+    } else {
+      const baseline = { busy: first.busy, total: first.total, takenAt: startedAt };
+      const note = 'no recent baseline: measured from the next run on';
+      return { observation: { ...base, value: null, message: 'cpu not measured yet', skipped: true, note }, baseline };
+    }
+    const percent = computeCpuPercent({ ...before, cores: 1 }, after);
+    const seconds = windowMs / 1000;
+    const over = seconds < 60 ? `${seconds.toFixed(1)}s` : `${Math.floor(seconds / 60)}m ${Math.round(seconds % 60)}s`;
+    return {
+      observation: {
+        ...base,
+        value: percent,
+        measure: { value: percent, threshold },
+        message: `cpu ${pct(percent)} busy over ${over} (threshold ${pct(threshold)})`,
+      },
+      baseline: { busy: after.busy, total: after.total, takenAt: Date.now() },
+    };
+  } catch (err) {
+    return {
+      observation: { ...base, value: null, message: `cpu: ${describeError(err)}`, unknown: true },
+      baseline: null,
+    };
+  }
+}
+
+/** Memory used as (MemTotal - MemAvailable) / MemTotal. */
+export async function checkMemory(options: Pick<CheckOptions, 'procRoot' | 'thresholds'>): Promise<Observation> {
+  const threshold = options.thresholds.memory;
+  const base = { check: 'memory', severity: 'warning' as const, threshold };
+  try {
+    const mem = await readMemory({ procRoot: options.procRoot });
+    const value = mem.usedPercent;
+    const message = `memory ${pct(value)} used (threshold ${pct(threshold)})`;
+    return { ...base, value, measure: { value, threshold }, message };
+  } catch (err) {
+    return { ...base, value: null, message: `memory: ${describeError(err)}`, unknown: true };
+  }
+}
+
+/** Space (`disk:<mount>`) and inodes (`inodes:<mount>`) of every real filesystem, CRITICAL above the threshold. */
+export async function checkDisks(options: Pick<CheckOptions, 'procRoot' | 'thresholds'>): Promise<Observation[]> {
+  const threshold = options.thresholds.disk;
+  try {
+    const disks = await readFilesystems({ procRoot: options.procRoot });
+    return disks.flatMap((d) => {
+      const space: Observation = {
+        check: `disk:${d.mount}`,
+        severity: 'critical',
+        value: d.usedPercent,
+        threshold,
+        measure: { value: d.usedPercent, threshold },
+        message: `disk ${d.mount} ${pct(d.usedPercent)} used (threshold ${pct(threshold)})`,
+      };
+      if (d.inodesTotal === 0) return [space];
+      const inodes: Observation = {
+        check: `inodes:${d.mount}`,
+        severity: 'critical',
+        value: d.inodesUsedPercent,
+        threshold,
+        measure: { value: d.inodesUsedPercent, threshold },
+        message: `inodes ${d.mount} ${pct(d.inodesUsedPercent)} used (threshold ${pct(threshold)})`,
+      };
+      return [space, inodes];
+    });
+  } catch (err) {
+    const message = `disks: ${describeError(err)}`;
+    return [{ check: 'disk', severity: 'critical', value: null, threshold, message, unknown: true }];
+  }
+}
+
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
+
+/** Whether a container is in trouble, and why (exit code, signal, OOM kill, restarts, health). */
+export function describeContainer(
+  spec: ContainerSpec,
+  details: ContainerDetails | null,
+): { failing: boolean; state: string; message: string } {
+  const name = `container ${spec.name}`;
+  if (!details) return { failing: true, state: 'missing', message: `${name} does not exist` };
+  const code = details.exitCode;
+  const signal = code > 128 ? SIGNALS[code - 128] : undefined;
+  const exit = `exit code ${code}${signal ? `, ${signal}` : ''}${details.oomKilled ? ', OOM-killed' : ''}`;
+  switch (details.state) {
+    case 'running':
+      if (details.health === 'unhealthy') return { failing: true, state: 'unhealthy', message: `${name} unhealthy` };
+      return {
+        failing: false,
+        state: 'running',
+        message: `${name} running${details.health === 'none' ? '' : ` (${details.health})`}`,
+      };
+    case 'exited':
+      return { failing: true, state: 'exited', message: `${name} exited (${exit})` };
+    case 'restarting':
+      return {
+        failing: true,
+        state: 'restarting',
+        message: `${name} restarting (${exit}, ${details.restartCount} restarts)`,
+      };
+    case 'dead':
+      return { failing: true, state: 'dead', message: `${name} dead (${exit})` };
+    case 'created':
+      return { failing: true, state: 'created', message: `${name} created but never started` };
+    default:
+      return { failing: true, state: details.state, message: `${name} ${details.state}` };
+  }
+}
+
+/** Inspect each configured container by exact name; an unreachable engine is one CRITICAL `docker` check. */
+export async function checkContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Observation[]> {
+  const client = createDockerClient({ host: dockerHost });
+  try {
+    const found = await Promise.all(
+      specs.map(async (spec) => {
+        try {
+          const details = await client.inspectContainer(spec.name);
+          // Inspect also matches an id prefix: only the exact name counts.
+          return { spec, details: details.name === spec.name ? details : null };
+        } catch (err) {
+          if (err instanceof DockerApiError && err.statusCode === 404) return { spec, details: null };
+          return { spec, error: err };
+        }
+      }),
+    );
+    const failure = found.find((f) => 'error' in f);
+    if (failure && 'error' in failure) {
+      const reason = describeError(failure.error);
+      const unknown = specs.map((spec) => ({
+        check: `container:${spec.short}`,
+        severity: 'critical' as const,
+        value: null,
+        threshold: null,
+        message: `container ${spec.name}: not checked`,
+        unknown: true,
+      }));
+      return [
+        { check: 'docker', severity: 'critical', value: null, threshold: null, message: reason, failing: true },
+        ...unknown,
+      ];
+    }
+    const docker: Observation = {
+      check: 'docker',
+      severity: 'critical',
+      value: 'reachable',
+      threshold: null,
+      message: `Docker engine reachable at ${client.endpoint.display}`,
+      failing: false,
+    };
+    return [
+      docker,
+      ...found.map(({ spec, details }) => {
+        const c = describeContainer(spec, details ?? null);
+        return {
+          check: `container:${spec.short}`,
+          severity: 'critical' as const,
+          value: c.state,
+          threshold: null,
+          message: c.message,
+          failing: c.failing,
+        };
+      }),
+    ];
+  } finally {
+    client.close();
+  }
+}
+
+/** GET the health URL: a 2xx within 5 s is healthy, anything else CRITICAL. */
+export async function checkHealthUrl(url: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<Observation[]> {
+  const shown = describeUrl(url);
+  const base = { check: 'health', severity: 'critical' as const, threshold: null };
+  try {
+    const answer = await requestUrl(url, { timeoutMs });
+    const ok = answer.status >= 200 && answer.status < 300;
+    const message = `${shown} answered HTTP ${answer.status} in ${answer.elapsedMs} ms`;
+    return [{ ...base, value: answer.status, message, failing: !ok }];
+  } catch (err) {
+    return [{ ...base, value: null, message: `${shown}: ${describeError(err)}`, failing: true }];
+  }
+}
+
+/**
+ * The shipper's own health: `ship-state.json` must show a successful upload within maxAgeMs. No file
+ * means the shipper has not run here yet (skipped, with a note); no `lastUploadAt` means it never uploaded
+ * (raised once that has lasted maxAgeMs).
+ */
+export async function checkShipping(file: string, maxAgeMs: number, now: Date): Promise<Observation> {
+  const limit = formatUptime(maxAgeMs / 1000);
+  const base = { check: 'shipping', severity: 'warning' as const, threshold: limit };
+  const read = await readJsonState(file);
+  if (read.status === 'missing') {
+    const note = `${file} not found: mizual-ship-logs has not run here yet`;
+    return { ...base, value: null, message: 'log shipping not checked', skipped: true, note };
+  }
+  if (read.status === 'corrupt') return { ...base, value: null, message: `${file}: ${read.reason}`, failing: true };
+  const last = (read.data as { lastUploadAt?: unknown } | null)?.lastUploadAt;
+  const at = typeof last === 'string' ? Date.parse(last) : NaN;
+  if (Number.isNaN(at)) {
+    // The shipper has run but never uploaded: give it the same grace as a stale upload before warning.
+    const message = 'log shipping has no successful upload recorded';
+    return { ...base, value: null, message, failing: true, forMs: maxAgeMs };
+  }
+  const ageMs = Math.max(0, now.getTime() - at);
+  const ago = formatUptime(ageMs / 1000);
+  const stamp = new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    ...base,
+    value: stamp,
+    message: `last successful log upload ${ago} ago at ${stamp} (limit ${limit})`,
+    failing: ageMs > maxAgeMs,
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * One HTTP request with a hard deadline, over node:http/https (https is loaded only for https URLs,
+ * and no fetch/undici start-up cost). Used for the health URL and webhooks.
+ */
+import http from 'node:http';
+import { describeError, MizualError } from './errors.js';
+
+export interface HttpAnswer {
+  status: number;
+  elapsedMs: number;
+}
+
+/** Send a request and resolve with the status once the whole answer arrived; rejects after timeoutMs in total. */
+export async function requestUrl(
+  url: string,
+  options: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string>; timeoutMs: number },
+): Promise<HttpAnswer> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
+  const started = Date.now();
+  const body = options.body === undefined ? undefined : Buffer.from(options.body);
+  const headers: Record<string, string | number> = { 'User-Agent': 'mizual-monitoring', ...options.headers };
+  if (body) headers['Content-Length'] = body.length;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method: options.method ?? 'GET', headers, agent: false });
+    const timer = setTimeout(() => {
+      req.destroy(new MizualError(`no answer within ${Math.round(options.timeoutMs / 100) / 10} s`));
+    }, options.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      const code = (err as NodeJS.ErrnoException).code;
+      reject(err instanceof MizualError ? err : new MizualError(code ?? describeError(err), undefined, { cause: err }));
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, elapsedMs: Date.now() - started });
+      });
+    });
+    req.end(body);
+  });
+}
+
+/** A URL safe to print: scheme, host and path only (webhook paths and queries often carry tokens). */
+export function describeUrl(url: string, withPath = true): string {
+  try {
+    const u = new URL(url);
+    return withPath ? `${u.protocol}//${u.host}${u.pathname}` : `${u.protocol}//${u.host}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
