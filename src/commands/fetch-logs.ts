@@ -1,13 +1,218 @@
 import { Command } from 'commander';
+import path from 'node:path';
 import { configureProgram, runCli } from '../lib/cli.js';
-import { MizualError } from '../lib/errors.js';
+import { loadConfig, requireS3 } from '../lib/config.js';
+import { MizualError, UsageError } from '../lib/errors.js';
+import type { CatSink } from '../lib/fetch-cat.js';
+import type { DownloadOutcome } from '../lib/fetch-download.js';
+import type { ExtractResult } from '../lib/fetch-extract.js';
+import { isValidDate, type LogEnv } from '../lib/keys.js';
+import { writeJson, writeText } from '../lib/output.js';
+import { parsePositiveInt } from '../lib/units.js';
 import { VERSION } from '../lib/version.js';
 
-/** Entry point of `mizual-fetch-logs` (not built yet: a later issue implements it). */
+const TOOL = 'mizual-fetch-logs';
+
+export interface FetchOptions {
+  env: LogEnv;
+  date?: string;
+  host?: string;
+  out: string;
+  list?: boolean;
+  extract?: boolean;
+  cat?: boolean;
+  container?: string;
+  grep?: RegExp;
+  json?: boolean;
+  concurrency: number;
+  envFile?: string;
+}
+
+/** Check the flags before anything touches the network; every mistake is exit 2 with the expected form. */
+export function parseFetchOptions(o: Record<string, string | boolean | undefined>): FetchOptions {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const env = str(o.env);
+  if (env === undefined) throw new UsageError('--env is required (dev or prod)');
+  if (env !== 'dev' && env !== 'prod') throw new UsageError(`--env must be dev or prod (got '${env}')`);
+  const date = str(o.date);
+  if (date === undefined && !o.list) throw new UsageError('--date is required (YYYY-MM-DD), or use --list');
+  if (date !== undefined && !isValidDate(date)) throw new UsageError(`--date must be YYYY-MM-DD (got '${date}')`);
+  const host = str(o.host);
+  if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(host)) {
+    throw new UsageError(`--host must be a host name: letters, digits, '.', '_' or '-' (got '${host}')`);
+  }
+  let grep: RegExp | undefined;
+  if (str(o.grep) !== undefined) {
+    try {
+      grep = new RegExp(str(o.grep) as string);
+    } catch (err) {
+      throw new UsageError(`--grep is not a valid regular expression: ${(err as Error).message}`);
+    }
+  }
+  if (o.list && (o.extract || o.cat)) throw new UsageError('--list cannot be combined with --extract or --cat');
+  if (o.json && o.cat) throw new UsageError('choose one of --json and --cat');
+  if (!o.cat && (o.container !== undefined || grep)) throw new UsageError('--container and --grep need --cat');
+  return {
+    env,
+    date,
+    host,
+    out: str(o.out) ?? 'mizual-logs',
+    list: Boolean(o.list),
+    extract: Boolean(o.extract),
+    cat: Boolean(o.cat),
+    container: str(o.container),
+    grep,
+    json: Boolean(o.json),
+    concurrency: parsePositiveInt(str(o.concurrency) ?? '4', '--concurrency'),
+    envFile: str(o.envFile),
+  };
+}
+
+/** stdout for --cat: waits for the pipe, and stops quietly when the reader (`head`, `less`) goes away. */
+function stdoutSink(): CatSink {
+  let closed = false;
+  process.stdout.on('error', () => (closed = true));
+  return {
+    get closed() {
+      return closed;
+    },
+    write: (chunk) => new Promise((resolve) => (closed ? resolve() : process.stdout.write(chunk, () => resolve()))),
+  };
+}
+
+function warn(line: string): void {
+  process.stderr.write(`${TOOL}: ${line}\n`);
+}
+
+/** Run one invocation from explicit options; returns the exit code. */
+export async function fetchLogs(o: FetchOptions): Promise<number> {
+  const config = loadConfig({ envFileFlag: o.envFile });
+  const s3 = requireS3(config);
+  const { createStore } = await import('../lib/store.js');
+  const list = await import('../lib/fetch-list.js');
+  const render = await import('../lib/fetch-render.js');
+  const store = await createStore(s3);
+  try {
+    if (o.list && o.date === undefined) {
+      const dates = await list.listAvailability(store, o.env, o.host);
+      if (o.json) writeJson({ env: o.env, host: o.host ?? null, dates });
+      else writeText(render.renderDates(o.host ? `${o.env}/${o.host}` : o.env, dates));
+      return 0;
+    }
+    const date = o.date as string;
+    const archives = await list.listDayArchives(store, o.env, date, o.host);
+    if (archives.length === 0) {
+      const dates = (await list.listAvailability(store, o.env, o.host)).map((d) => d.date);
+      const where = o.host ? `${o.env}/${o.host}` : o.env;
+      const nearby = dates.length ? `dates with archives: ${list.nearestDates(dates, date).join(', ')}` : 'none at all';
+      throw new MizualError(`no archives for ${where} on ${date} in bucket ${s3.bucket} (${nearby})`);
+    }
+    if (o.list) {
+      if (o.json) writeJson({ env: o.env, date, archives });
+      else writeText(render.renderArchives(archives));
+      return 0;
+    }
+    const { downloadArchives } = await import('../lib/fetch-download.js');
+    const { extractArchive } = await import('../lib/fetch-extract.js');
+    const root = path.resolve(o.out);
+    const extracted = new Map<string, ExtractResult | { error: string }>();
+    let failed = false;
+    const tty = Boolean(process.stderr.isTTY);
+    const started = Date.now();
+    let drawn = 0;
+    const outcomes = await downloadArchives(
+      store,
+      archives.map((a) => ({ archive: a, file: path.join(root, o.env, a.host, date, a.name) })),
+      {
+        concurrency: o.concurrency,
+        onProgress: (p) => {
+          if (!tty || (Date.now() - drawn < 100 && p.doneFiles < p.files)) return;
+          drawn = Date.now();
+          process.stderr.write(`\r\x1b[K${render.renderProgress(p, drawn - started)}`);
+        },
+        onReady: async (outcome: DownloadOutcome) => {
+          if (!o.extract || outcome.status === 'failed') return;
+          const dir = outcome.file.replace(/\.tar\.gz$/, '');
+          try {
+            extracted.set(outcome.archive.key, await extractArchive(outcome.file, dir, root));
+          } catch (err) {
+            extracted.set(outcome.archive.key, { error: (err as Error).message });
+          }
+        },
+      },
+    );
+    if (tty) process.stderr.write('\r\x1b[K');
+    const human = !o.json && !o.cat;
+    for (const outcome of outcomes) {
+      const label = `${outcome.archive.host} ${outcome.archive.name}`;
+      if (outcome.status === 'failed') {
+        failed = true;
+        warn(`download of ${outcome.archive.key} failed: ${outcome.error}`);
+        continue;
+      }
+      if (human) writeText(render.renderOutcome(outcome));
+      const x = extracted.get(outcome.archive.key);
+      if (x === undefined) continue;
+      if ('error' in x) {
+        failed = true;
+        warn(`cannot extract ${label}: ${x.error}`);
+        continue;
+      }
+      for (const r of x.refused) warn(`refused ${label}: entry '${r.name}': ${r.reason}`);
+      for (const m of x.mismatches) warn(`verification failed ${label}: ${m.name}: ${m.reason}`);
+      failed ||= x.refused.length > 0 || x.mismatches.length > 0;
+      if (human) writeText(render.renderExtract(x));
+    }
+    if (o.json) {
+      const rows = outcomes.map((x) => ({ ...x.archive, file: x.file, status: x.status, error: x.error ?? null }));
+      writeJson({ env: o.env, date, out: root, archives: rows, extracted: Object.fromEntries(extracted) });
+    }
+    if (o.cat) {
+      const { catArchives } = await import('../lib/fetch-cat.js');
+      const ready = outcomes.filter((x) => x.status !== 'failed');
+      const sources = ready.map((x) => ({ host: x.archive.host, file: x.file }));
+      await catArchives(sources, { container: o.container, grep: o.grep }, stdoutSink());
+    }
+    return failed ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
+
+function buildProgram(): Command {
+  return configureProgram(new Command(TOOL))
+    .description('Find, download, verify, extract and read the log archives shipped by mizual-ship-logs.')
+    .version(VERSION)
+    .option('--env <env>', 'dev or prod (required)')
+    .option('--date <YYYY-MM-DD>', 'UTC day of the archives (required unless --list)')
+    .option('--host <name>', 'only this host (default: every host with archives that day)')
+    .option('--out <dir>', 'download directory; files land in DIR/<env>/<host>/<date>/', 'mizual-logs')
+    .option('--list', 'list dates and hosts (or, with --date, archives and sizes) instead of downloading')
+    .option('--extract', 'unpack each archive next to it and verify it against its manifest.json')
+    .option('--cat', 'print the logs merged in timestamp order, prefixed by host and container')
+    .option('--container <name>', 'with --cat: only this container (short or full name, or alerts)')
+    .option('--grep <regex>', 'with --cat: only lines matching this regular expression')
+    .option('--json', 'print one JSON document')
+    .option('--concurrency <n>', 'downloads in flight', '4')
+    .option('--env-file <path>', 'read settings from this .env file')
+    .option('--debug', 'print stack traces on errors')
+    .addHelpText(
+      'after',
+      '\nNeeds S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY.\nExamples:\n' +
+        '  mizual-fetch-logs --env prod --list\n  mizual-fetch-logs --env prod --date 2025-01-23 --extract\n' +
+        '  mizual-fetch-logs --env prod --date 2025-01-23 --cat --container backend --grep ERROR | less',
+    );
+}
+
+/** Entry point of `mizual-fetch-logs`. */
 export async function run(argv: string[]): Promise<void> {
-  await runCli('mizual-fetch-logs', argv, async (args) => {
-    const program = configureProgram(new Command('mizual-fetch-logs')).version(VERSION).allowUnknownOption(true);
+  // `--list | head -1` must not crash on EPIPE; --cat installs its own handling as well.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+  await runCli(TOOL, argv, async (args) => {
+    const program = buildProgram();
     program.parse(args);
-    throw new MizualError('not implemented yet', 1);
+    return fetchLogs(parseFetchOptions(program.opts()));
   });
 }

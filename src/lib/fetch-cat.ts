@@ -1,0 +1,388 @@
+// `--cat`: the lines of many archives merged in timestamp order without loading them. Each log file
+// inside an archive is already sorted, so this is a k-way merge of streams: per host, the archives are
+// read one after the other (the shipper's windows of one host never overlap) and the files of one
+// archive are merged; the hosts are merged with each other. Lines stay bytes (invalid UTF-8 kept).
+// A gzipped tar can only be read front to back, so the files of the archive being merged are first
+// spooled, in one pass, to unlinked temp files beside it (disk, not memory; nothing left behind).
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { readArchive } from './archive-read.js';
+
+const MONTHS: Record<string, string> = {
+  Jan: '01',
+  Feb: '02',
+  Mar: '03',
+  Apr: '04',
+  May: '05',
+  Jun: '06',
+  Jul: '07',
+  Aug: '08',
+  Sep: '09',
+  Oct: '10',
+  Nov: '11',
+  Dec: '12',
+};
+const ISO =
+  /^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2}|\s?UTC)?\]?(?:\s|$)/;
+// `date`'s default output, as the old bash alert script wrote it: `[Thu Jan 23 14:05:01 UTC 2025]`.
+const DATE_CMD =
+  /^\[?(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (?:([A-Z]{1,5}) )?(\d{4})\]?/;
+
+/** A sortable UTC key `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn` for a line's leading timestamp, or undefined. */
+export function lineTimeKey(line: Buffer | string): string | undefined {
+  const head = typeof line === 'string' ? line.slice(0, 64) : line.subarray(0, 64).toString('latin1');
+  const iso = ISO.exec(head);
+  if (iso) {
+    const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = iso as unknown as string[];
+    const nanos = (frac as string).padEnd(9, '0');
+    const z = (zone as string).trim();
+    let seconds = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
+    if (z !== 'Z' && z !== 'UTC' && z !== '') {
+      const m = /^([+-])(\d{2}):?(\d{2})$/.exec(z);
+      const offset = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+      const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offset * 60_000;
+      if (!Number.isNaN(t)) seconds = new Date(t).toISOString().slice(0, 19);
+    }
+    return `${seconds}.${nanos}`;
+  }
+  const old = DATE_CMD.exec(head);
+  if (old) {
+    const [, mon, day, h, mi, s, , y] = old as unknown as string[];
+    // Zone names other than UTC cannot be resolved reliably; the servers ran in UTC.
+    return `${y}-${MONTHS[mon as string]}-${(day as string).padStart(2, '0')}T${h}:${mi}:${s}.000000000`;
+  }
+  return undefined;
+}
+
+/** A sorted source of lines; `advance` is synchronous while a batch lasts, to keep the merge fast. */
+interface Cursor {
+  key: string;
+  line: Buffer;
+  prefix: Buffer;
+  /** Move to the next line; false when exhausted. */
+  advance(): boolean | Promise<boolean>;
+}
+
+export interface CatFilter {
+  /** A short name (`backend`), a container name (`mizual-backend`) or `alerts`. */
+  container?: string;
+  grep?: RegExp;
+}
+
+const NL = 0x0a;
+
+/** The lines of one log file inside one archive, read in batches. */
+class FileCursor implements Cursor {
+  key = '';
+  line: Buffer = Buffer.alloc(0);
+  private lines: Buffer[] = [];
+  private keys: string[] = [];
+  private pos = 0;
+  private carry: Buffer[] = [];
+  private lastKey = '';
+  private readonly source: AsyncIterator<Buffer>;
+  constructor(
+    source: AsyncIterable<Buffer>,
+    readonly prefix: Buffer,
+    private readonly grep: RegExp | undefined,
+  ) {
+    this.source = source[Symbol.asyncIterator]();
+  }
+
+  private push(line: Buffer): void {
+    const key = lineTimeKey(line);
+    // A line without a timestamp stays with the line before it.
+    if (key !== undefined) this.lastKey = key;
+    if (this.grep && !this.grep.test(line.toString('utf8'))) return;
+    this.lines.push(line);
+    this.keys.push(this.lastKey);
+  }
+
+  private async fill(): Promise<boolean> {
+    this.lines = [];
+    this.keys = [];
+    this.pos = 0;
+    while (this.lines.length === 0) {
+      const next = await this.source.next();
+      if (next.done) {
+        if (this.carry.length > 0) this.push(Buffer.concat(this.carry));
+        this.carry = [];
+        return this.lines.length > 0;
+      }
+      const chunk = next.value;
+      let start = 0;
+      for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, start)) {
+        const piece = chunk.subarray(start, nl);
+        if (this.carry.length > 0) {
+          this.carry.push(piece);
+          this.push(Buffer.concat(this.carry));
+          this.carry = [];
+        } else this.push(piece);
+        start = nl + 1;
+      }
+      if (start < chunk.length) this.carry.push(chunk.subarray(start));
+    }
+    return true;
+  }
+
+  advance(): boolean | Promise<boolean> {
+    this.pos++;
+    if (this.pos < this.lines.length) {
+      this.line = this.lines[this.pos] as Buffer;
+      this.key = this.keys[this.pos] as string;
+      return true;
+    }
+    return this.fill().then((more) => {
+      if (more) {
+        this.line = this.lines[0] as Buffer;
+        this.key = this.keys[0] as string;
+      }
+      return more;
+    });
+  }
+
+  async start(): Promise<boolean> {
+    this.pos = -1;
+    return this.advance();
+  }
+}
+
+/** Merge sorted cursors with a binary heap; ties keep the order the cursors were given in. */
+class MergeCursor implements Cursor {
+  private heap: { cursor: Cursor; order: number }[] = [];
+  constructor(private readonly pending: Cursor[]) {}
+  get key(): string {
+    return this.heap[0]?.cursor.key ?? '';
+  }
+  get line(): Buffer {
+    return (this.heap[0] as { cursor: Cursor }).cursor.line;
+  }
+  get prefix(): Buffer {
+    return (this.heap[0] as { cursor: Cursor }).cursor.prefix;
+  }
+
+  private less(a: { cursor: Cursor; order: number }, b: { cursor: Cursor; order: number }): boolean {
+    return a.cursor.key < b.cursor.key || (a.cursor.key === b.cursor.key && a.order < b.order);
+  }
+  private up(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+
+  /** Prime every cursor (each already positioned on its first line). */
+  async start(): Promise<boolean> {
+    for (const [order, cursor] of this.pending.entries()) {
+      this.heap.push({ cursor, order });
+      this.up(this.heap.length - 1);
+    }
+    return this.heap.length > 0;
+  }
+
+  advance(): boolean | Promise<boolean> {
+    const top = this.heap[0];
+    if (!top) return false;
+    const moved = top.cursor.advance();
+    if (moved === true) {
+      this.down(0);
+      return true;
+    }
+    if (moved === false) return this.drop();
+    return moved.then((more) => (more ? (this.down(0), true) : this.drop()));
+  }
+
+  private drop(): boolean {
+    const last = this.heap.pop();
+    if (this.heap.length > 0 && last) {
+      this.heap[0] = last;
+      this.down(0);
+    }
+    return this.heap.length > 0;
+  }
+}
+
+export interface CatArchive {
+  host: string;
+  file: string;
+}
+
+interface SpooledFile {
+  entry: string;
+  short: string;
+  handle: FileHandle;
+}
+
+interface ManifestInfo {
+  files?: { name?: string; kind?: string; short?: string; container?: string }[];
+}
+
+const SPOOL_BATCH = 256 * 1024;
+
+/** Could this file belong to the wanted container? Exact names come from manifest.json, read after. */
+function mayMatch(short: string, container: string | undefined): boolean {
+  return container === undefined || container === short || container.includes(short);
+}
+
+/**
+ * The log files of one archive, labelled by short container name (`alerts` for the alert log) and
+ * filtered, each spooled in one pass to an already-unlinked temp file beside the archive.
+ */
+export async function spoolLogFiles(
+  file: string,
+  filter: CatFilter = {},
+): Promise<{ entry: string; label: string; source: AsyncIterable<Buffer> }[]> {
+  const dir = await mkdtemp(path.join(path.dirname(file), '.mizual-cat-'));
+  const spooled: SpooledFile[] = [];
+  let manifest: ManifestInfo | undefined;
+  try {
+    for await (const entry of readArchive(file)) {
+      if (entry.type !== 'file') continue;
+      if (entry.name === 'manifest.json' && entry.size < 16 * 1024 * 1024) {
+        const parts: Buffer[] = [];
+        for await (const chunk of entry.body) parts.push(chunk);
+        try {
+          manifest = JSON.parse(Buffer.concat(parts).toString('utf8')) as ManifestInfo;
+        } catch {
+          manifest = undefined;
+        }
+        continue;
+      }
+      const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)-\d{8}_\d{6}\.log$/.exec(entry.name);
+      if (!m || !mayMatch(m[1] as string, filter.container)) continue;
+      const handle = await open(path.join(dir, String(spooled.length)), 'wx+', 0o600);
+      spooled.push({ entry: entry.name, short: m[1] as string, handle });
+      let batch: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of entry.body) {
+        batch.push(chunk);
+        size += chunk.length;
+        if (size >= SPOOL_BATCH) {
+          await handle.write(Buffer.concat(batch, size));
+          batch = [];
+          size = 0;
+        }
+      }
+      if (size > 0) await handle.write(Buffer.concat(batch, size));
+    }
+  } catch (err) {
+    await Promise.all(spooled.map((s) => s.handle.close()));
+    throw err;
+  } finally {
+    // Open handles keep the bytes readable; the names go now, so an interrupted run leaves nothing.
+    await rm(dir, { recursive: true, force: true });
+  }
+  const described = new Map((manifest?.files ?? []).map((f) => [f.name, f]));
+  const chosen: { entry: string; label: string; source: AsyncIterable<Buffer> }[] = [];
+  for (const s of spooled) {
+    const info = described.get(s.entry);
+    const names = [s.short, info?.short, info?.container, info?.kind === 'alerts' ? 'alerts' : undefined];
+    if (filter.container !== undefined && !names.includes(filter.container)) {
+      await s.handle.close();
+      continue;
+    }
+    const source = s.handle.createReadStream({ start: 0, highWaterMark: 64 * 1024, autoClose: true });
+    chosen.push({ entry: s.entry, label: info?.short ?? s.short, source });
+  }
+  return chosen;
+}
+
+/** Lines of one host's archives (already in window order), merged per archive and chained. */
+class HostCursor implements Cursor {
+  private current: Cursor | undefined;
+  private index = 0;
+  constructor(
+    private readonly archives: CatArchive[],
+    private readonly filter: CatFilter,
+  ) {}
+  get key(): string {
+    return this.current?.key ?? '';
+  }
+  get line(): Buffer {
+    return (this.current as Cursor).line;
+  }
+  get prefix(): Buffer {
+    return (this.current as Cursor).prefix;
+  }
+  /** Open archives until one has a line. */
+  async start(): Promise<boolean> {
+    while (this.index < this.archives.length) {
+      const archive = this.archives[this.index++] as CatArchive;
+      const files = await spoolLogFiles(archive.file, this.filter);
+      const cursors: Cursor[] = [];
+      for (const f of files) {
+        const cursor = new FileCursor(f.source, Buffer.from(`${archive.host} ${f.label} `), this.filter.grep);
+        if (await cursor.start()) cursors.push(cursor);
+      }
+      const merged = new MergeCursor(cursors);
+      if (await merged.start()) {
+        this.current = merged;
+        return true;
+      }
+    }
+    this.current = undefined;
+    return false;
+  }
+  advance(): boolean | Promise<boolean> {
+    const moved = this.current?.advance() ?? false;
+    if (moved === true) return true;
+    if (moved === false) return this.start();
+    return moved.then((more) => more || this.start());
+  }
+}
+
+export interface CatSink {
+  /** Write bytes; resolves when more may be written. */
+  write(chunk: Buffer): Promise<void>;
+  /** True once the reader went away (EPIPE): stop quietly. */
+  readonly closed: boolean;
+}
+
+const FLUSH_BYTES = 64 * 1024;
+
+/** Print the selected archives' lines merged by timestamp, each prefixed `host container `; returns the line count. */
+export async function catArchives(archives: CatArchive[], filter: CatFilter, sink: CatSink): Promise<number> {
+  const hosts = new Map<string, CatArchive[]>();
+  for (const a of archives) hosts.set(a.host, [...(hosts.get(a.host) ?? []), a]);
+  const cursors: Cursor[] = [];
+  for (const list of hosts.values()) {
+    const cursor = new HostCursor(list, filter);
+    if (await cursor.start()) cursors.push(cursor);
+  }
+  const merged = new MergeCursor(cursors);
+  let more = await merged.start();
+  let pieces: Buffer[] = [];
+  let pending = 0;
+  let count = 0;
+  const newline = Buffer.from('\n');
+  while (more && !sink.closed) {
+    pieces.push(merged.prefix, merged.line, newline);
+    pending += merged.prefix.length + merged.line.length + 1;
+    count++;
+    if (pending >= FLUSH_BYTES) {
+      await sink.write(Buffer.concat(pieces, pending));
+      pieces = [];
+      pending = 0;
+    }
+    const moved = merged.advance();
+    more = moved === true || moved === false ? moved : await moved;
+  }
+  if (pending > 0 && !sink.closed) await sink.write(Buffer.concat(pieces, pending));
+  return count;
+}

@@ -1,0 +1,84 @@
+// What exists in the bucket for mizual-fetch-logs: hosts and dates by delimiter listing
+// (`logs/<env>/` then `<host>/`), and the archives of one day.
+import type { RemoteArchive } from './fetch-download.js';
+import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from './keys.js';
+import type { Store } from './store.js';
+
+export interface DateHosts {
+  date: string;
+  hosts: string[];
+}
+
+const LIST_CONCURRENCY = 4;
+
+async function mapBounded<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, lane));
+  return out;
+}
+
+/** Hosts that have anything under `logs/<env>/`, sorted. */
+export async function listHosts(store: Store, env: LogEnv): Promise<string[]> {
+  const prefixes = await store.listCommonPrefixes(`logs/${env}/`);
+  return prefixes
+    .map((p) => p.slice(`logs/${env}/`.length, -1))
+    .filter((h) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(h))
+    .sort();
+}
+
+/** The `YYYY-MM-DD` folders under one host, sorted. */
+export async function listHostDates(store: Store, env: LogEnv, host: string): Promise<string[]> {
+  const base = hostPrefix(env, host);
+  const prefixes = await store.listCommonPrefixes(base);
+  return prefixes
+    .map((p) => p.slice(base.length, -1))
+    .filter(isValidDate)
+    .sort();
+}
+
+/** Dates with archives and the hosts having each (one host when `host` is given), oldest first. */
+export async function listAvailability(store: Store, env: LogEnv, host?: string): Promise<DateHosts[]> {
+  const hosts = host !== undefined ? [host] : await listHosts(store, env);
+  const perHost = await mapBounded(hosts, (h) => listHostDates(store, env, h));
+  const byDate = new Map<string, string[]>();
+  hosts.forEach((h, i) => {
+    for (const date of perHost[i] ?? []) byDate.set(date, [...(byDate.get(date) ?? []), h]);
+  });
+  return [...byDate.keys()].sort().map((date) => ({ date, hosts: byDate.get(date) ?? [] }));
+}
+
+/** Every archive of one day (of one host, or of every host), sorted by host then window end. */
+export async function listDayArchives(
+  store: Store,
+  env: LogEnv,
+  date: string,
+  host?: string,
+): Promise<RemoteArchive[]> {
+  const hosts = host !== undefined ? [host] : await listHosts(store, env);
+  const lists = await mapBounded(hosts, (h) => store.listKeys(datePrefix(env, h, date)));
+  const archives: RemoteArchive[] = [];
+  for (const info of lists.flat()) {
+    const parsed = parseArchiveKey(info.key);
+    // Anything else under the prefix (a stray upload, a temp object) is not ours to fetch.
+    if (!parsed || parsed.env !== env || parsed.date !== date) continue;
+    archives.push({ ...parsed, key: info.key, size: info.size, etag: info.etag, lastModified: info.lastModified });
+  }
+  return archives.sort((a, b) => (a.host === b.host ? a.end.getTime() - b.end.getTime() : a.host < b.host ? -1 : 1));
+}
+
+/** Up to `count` of `dates` nearest to `date` (for "what exists nearby" messages), in calendar order. */
+export function nearestDates(dates: string[], date: string, count = 7): string[] {
+  const day = (d: string): number => Date.parse(`${d}T00:00:00Z`) / 86_400_000;
+  const target = day(date);
+  return [...dates]
+    .sort((a, b) => Math.abs(day(a) - target) - Math.abs(day(b) - target) || (a < b ? -1 : 1))
+    .slice(0, count)
+    .sort();
+}

@@ -1,0 +1,55 @@
+// Human text for mizual-fetch-logs (returned as strings; the command prints them).
+import type { DownloadOutcome, DownloadProgress, RemoteArchive } from './fetch-download.js';
+import type { ExtractResult } from './fetch-extract.js';
+import type { DateHosts } from './fetch-list.js';
+import { formatBytes } from './units.js';
+
+function columns(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i < row.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell)).join('  '))
+    .join('\n');
+}
+
+/** `date  hosts` lines for `--list` without `--date`. */
+export function renderDates(env: string, dates: DateHosts[]): string {
+  if (dates.length === 0) return `no archives for ${env}`;
+  return columns([['date', 'hosts'], ...dates.map((d) => [d.date, d.hosts.join(', ')])]);
+}
+
+/** `host  archive  size  uploaded` lines and a total for `--list --date`. */
+export function renderArchives(archives: RemoteArchive[]): string {
+  const total = archives.reduce((sum, a) => sum + a.size, 0);
+  const rows = archives.map((a) => [
+    a.host,
+    a.name,
+    formatBytes(a.size),
+    a.lastModified.toISOString().replace(/\.\d+Z$/, 'Z'),
+  ]);
+  return `${columns([['host', 'archive', 'size', 'uploaded'], ...rows])}\n${archives.length} archives, ${formatBytes(total)}`;
+}
+
+/** One line per archive fetched or skipped. */
+export function renderOutcome(outcome: DownloadOutcome): string {
+  const size = formatBytes(outcome.archive.size);
+  return outcome.status === 'skipped'
+    ? `skipped     ${outcome.file} (${size}, unchanged)`
+    : `downloaded  ${outcome.file} (${size})`;
+}
+
+/** One line per extracted archive. */
+export function renderExtract(result: ExtractResult): string {
+  const check = result.verified
+    ? result.mismatches.length === 0
+      ? 'verified against manifest.json'
+      : `${result.mismatches.length} not matching manifest.json`
+    : 'no manifest.json to verify against';
+  return `extracted   ${result.dir}/ (${result.files.length} files, ${check})`;
+}
+
+/** The progress line shown on a terminal while downloading. */
+export function renderProgress(p: DownloadProgress, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? (p.doneBytes * 1000) / elapsedMs : 0;
+  return `fetching ${p.doneFiles}/${p.files} archives  ${formatBytes(p.doneBytes)} of ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s`;
+}
