@@ -6,7 +6,7 @@
 import http from 'node:http';
 import os from 'node:os';
 import { access, readFile } from 'node:fs/promises';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { MizualError, UsageError, describeError } from './errors.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -113,6 +113,11 @@ export interface LogOptions {
    * from its start before the first line comes, so the per-request default would be far too short.
    */
   idleTimeoutMs?: number;
+  /**
+   * Return the response bytes as they come (still multiplexed unless the container has a TTY), for
+   * exporters that copy millions of lines without a frame object per line.
+   */
+  raw?: boolean;
 }
 
 export interface LogLine {
@@ -603,7 +608,7 @@ export class DockerClient {
       for await (const chunk of res) chunks.push(chunk as Buffer);
       throw this.apiError(status, Buffer.concat(chunks));
     }
-    const frames = tty ? rawToFrames() : new LogDemuxer();
+    const frames = options.raw ? new PassThrough() : tty ? rawToFrames() : new LogDemuxer();
     const forwardError = (err: unknown) => frames.destroy(err instanceof MizualError ? err : this.unreachable(err));
     req.on('error', forwardError);
     res.on('error', forwardError);

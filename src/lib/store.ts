@@ -55,6 +55,13 @@ export interface VersionRef {
   versionId: string;
 }
 
+export interface PutOptions {
+  /** Multipart part size in bytes (default 8 MiB, at least 5 MiB); each part in flight is held in memory. */
+  partSize?: number;
+  /** Parts uploaded at once (default 2). */
+  queueSize?: number;
+}
+
 export interface ListOptions {
   /** Keys per page request (S3's MaxKeys, at most 1000); small values only make sense in tests. */
   pageSize?: number;
@@ -65,7 +72,7 @@ export interface Store {
   readonly endpoint: string;
   readonly region: string;
   /** Upload a local file (multipart above 8 MiB, two parts in flight); returns what the server holds. */
-  putFile(key: string, path: string): Promise<ObjectInfo>;
+  putFile(key: string, path: string, options?: PutOptions): Promise<ObjectInfo>;
   /** Size, ETag and time of an object, or null when there is none. */
   headObject(key: string): Promise<ObjectHead | null>;
   /** Every object under a prefix, following pagination. */
@@ -159,7 +166,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     return null;
   }
 
-  async function putFile(key: string, path: string): Promise<ObjectInfo> {
+  async function putFile(key: string, path: string, options: PutOptions = {}): Promise<ObjectInfo> {
     const local = await stat(path).catch((err: NodeJS.ErrnoException) => {
       throw new MizualError(`cannot read ${path}: ${err.code ?? 'error'}`);
     });
@@ -170,8 +177,8 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
         const upload = new Upload({
           client,
           params: { Bucket: bucket, Key: key, Body: body, ContentLength: local.size },
-          partSize: PART_SIZE,
-          queueSize: UPLOAD_QUEUE,
+          partSize: Math.max(options.partSize ?? PART_SIZE, 5 * 1024 * 1024),
+          queueSize: options.queueSize ?? UPLOAD_QUEUE,
           // Abort the multipart upload on failure: orphaned parts are billed and invisible in listings.
           leavePartsOnError: false,
         });
