@@ -1,13 +1,158 @@
 import { Command } from 'commander';
 import { configureProgram, runCli } from '../lib/cli.js';
-import { MizualError } from '../lib/errors.js';
+import { loadConfig, requireS3 } from '../lib/config.js';
+import { MizualError, UsageError } from '../lib/errors.js';
+import { writeJson, writeText } from '../lib/output.js';
+import type { PrunedObject } from '../lib/log-prune.js';
+import type { ShipSummary } from '../lib/ship-run.js';
+import { formatBytes, parseDuration } from '../lib/units.js';
 import { VERSION } from '../lib/version.js';
 
-/** Entry point of `mizual-ship-logs` (not built yet: a later issue implements it). */
+const TOOL = 'mizual-ship-logs';
+
+interface Flags {
+  dryRun?: boolean;
+  window: string;
+  upload: boolean;
+  prune?: boolean;
+  json?: boolean;
+  envFile?: string;
+  deadline: string;
+}
+
+function buildProgram(): Command {
+  return configureProgram(new Command(TOOL))
+    .description('Archive the logs of the configured containers and the alert log, upload them to B2, apply retention.')
+    .version(VERSION)
+    .option('--dry-run', 'show the plan (windows, alert bytes, pending uploads); write and upload nothing')
+    .option('--window <duration>', 'window of the first run, when there is no checkpoint yet', '30m')
+    .option('--no-upload', 'archive locally only (no S3 settings needed)')
+    .option('--prune', 'apply retention only: local archives and remote objects older than MIZUAL_RETENTION_DAYS')
+    .option('--json', 'print a JSON summary')
+    .option('--deadline <duration>', 'give up (releasing the lock) after this long', '25m')
+    .option('--env-file <path>', 'read settings from this .env file')
+    .option('--debug', 'print stack traces on errors')
+    .addHelpText(
+      'after',
+      '\nCron (root crontab; see crontab.example):\n' +
+        '  */30 * * * * /usr/local/bin/mizual-ship-logs >> /var/log/mizual-log-shipping.log 2>&1\n' +
+        '  0 0 * * * /usr/local/bin/mizual-ship-logs --prune >> /var/log/mizual-log-shipping.log 2>&1\n' +
+        'State: MIZUAL_STATE_DIR/ship-state.json and ship.lock. Archives: MIZUAL_LOG_DIR.',
+    );
+}
+
+function renderShip(s: ShipSummary): string {
+  const out: string[] = [];
+  if (s.dryRun) out.push(`dry run: window ending ${s.window.end}; nothing written or uploaded`);
+  if (s.skipped) out.push(s.skipped);
+  if (s.archive) out.push(`archive ${s.archive.path} (${formatBytes(s.archive.bytes)})`);
+  for (const f of s.files) {
+    const span = f.since ? ` ${f.since} .. ${f.until}` : '';
+    const size = s.dryRun ? '' : ` ${f.lines} lines, ${formatBytes(f.bytes)}`;
+    out.push(`  ${f.name}${size}${span}`);
+  }
+  if (s.alertBytes !== undefined) out.push(`  alert log: ${formatBytes(s.alertBytes)} not shipped yet`);
+  for (const m of s.missing) out.push(`  missing: ${m.short} (${m.container}): ${m.reason}`);
+  for (const u of s.uploaded) out.push(`uploaded ${u.key} (${formatBytes(u.bytes)})`);
+  if (s.pending.length > 0) out.push(`waiting for upload: ${s.pending.join(', ')}`);
+  for (const d of s.deleted) out.push(`deleted local ${d} (past retention)`);
+  return out.join('\n');
+}
+
+function renderPrune(local: string[], remote: PrunedObject[], dryRun: boolean): string {
+  const verb = dryRun ? 'would delete' : 'deleted';
+  const out = local.map((n) => `${verb} local ${n}`);
+  for (const r of remote) out.push(`${verb} ${r.key} (${r.versions} version(s), ${formatBytes(r.bytes)})`);
+  if (out.length === 0) out.push('nothing is past retention');
+  return out.join('\n');
+}
+
+/** Take the lock and keep it only while this process lives: released on exit, signals and the deadline. */
+async function withLock<T>(stateDir: string, deadlineMs: number, work: () => Promise<T>): Promise<T> {
+  const { acquireShipLock } = await import('../lib/ship-state.js');
+  const lock = await acquireShipLock(stateDir);
+  if (lock.takenOver) process.stderr.write(`${TOOL}: ${lock.takenOver}\n`);
+  const stop = (line: string): void => {
+    lock.release();
+    process.stderr.write(`${TOOL}: ${line}; the next run continues from the last checkpoint\n`);
+    process.exit(1);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => stop(`stopped by ${signal}`);
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  // A hung endpoint must not hold the lock past the next cron start.
+  const timer = setTimeout(() => stop(`gave up after the ${deadlineMs / 1000} s deadline`), deadlineMs);
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGTERM', onSignal).off('SIGINT', onSignal);
+    lock.release();
+  }
+}
+
+/** Entry point of `mizual-ship-logs`. */
 export async function run(argv: string[]): Promise<void> {
-  await runCli('mizual-ship-logs', argv, async (args) => {
-    const program = configureProgram(new Command('mizual-ship-logs')).version(VERSION).allowUnknownOption(true);
+  await runCli(TOOL, argv, async (args) => {
+    const program = buildProgram();
     program.parse(args);
-    throw new MizualError('not implemented yet', 1);
+    const flags = program.opts<Flags>();
+    const windowMs = parseDuration(flags.window, '--window');
+    const deadlineMs = parseDuration(flags.deadline, '--deadline');
+    const config = loadConfig({ envFileFlag: flags.envFile });
+    // Test-only: shift the clock (e.g. across midnight UTC) without touching the system's.
+    const nowMs = Date.now() + Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
+    if (!Number.isFinite(nowMs)) throw new UsageError('MIZUAL_TEST_NOW_OFFSET_MS must be a number');
+    const retryBase = Number(process.env.MIZUAL_TEST_RETRY_DELAY_MS ?? 2000);
+
+    if (flags.prune) {
+      const s3 = requireS3(config);
+      const { pruneRemote } = await import('../lib/log-prune.js');
+      const { applyLocalRetention } = await import('../lib/ship-run.js');
+      const { readShipState } = await import('../lib/ship-state.js');
+      const prune = async () => {
+        const pending = (await readShipState(config.stateDir)).pending;
+        const local = await applyLocalRetention(config.logDir, config.retentionDays, nowMs, pending, flags.dryRun);
+        const remote = await pruneRemote({
+          s3,
+          env: config.env,
+          hostname: config.hostname,
+          retentionDays: config.retentionDays,
+          nowMs,
+          dryRun: !!flags.dryRun,
+        });
+        return { local, remote };
+      };
+      const { local, remote } = flags.dryRun ? await prune() : await withLock(config.stateDir, deadlineMs, prune);
+      if (flags.json) writeJson({ dryRun: !!flags.dryRun, local, remote });
+      else writeText(renderPrune(local, remote, !!flags.dryRun));
+      return 0;
+    }
+
+    const s3 = flags.upload && !flags.dryRun ? requireS3(config) : undefined;
+    const { shipLogs } = await import('../lib/ship-run.js');
+    const warn = (line: string): void => void process.stderr.write(`${TOOL}: ${line}\n`);
+    const ship = () =>
+      shipLogs({
+        config,
+        windowMs,
+        nowMs,
+        dryRun: !!flags.dryRun,
+        s3,
+        retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
+        warn,
+      });
+    const { startGcPacer } = await import('../lib/gc-pacer.js');
+    const stopPacer = startGcPacer();
+    const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship)).finally(stopPacer);
+    for (const g of summary.gaps) {
+      warn(
+        `${g.container} was recreated (${g.oldContainerId.slice(0, 12)} → ${g.newContainerId.slice(0, 12)}); lines after ${g.lastShippedAt} from the old one are gone`,
+      );
+    }
+    if (flags.json) writeJson(summary);
+    else writeText(renderShip(summary));
+    if (summary.uploadError) throw new MizualError(summary.uploadError);
+    return 0;
   });
 }
