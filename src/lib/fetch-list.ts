@@ -1,5 +1,6 @@
 // What exists in the bucket for mizual-fetch-logs: hosts and dates by delimiter listing
 // (`logs/<env>/` then `<host>/`), and the archives of one day.
+import { mapLimit } from './concurrency.js';
 import type { RemoteArchive } from './fetch-download.js';
 import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from './keys.js';
 import type { Store } from './store.js';
@@ -10,19 +11,6 @@ export interface DateHosts {
 }
 
 const LIST_CONCURRENCY = 4;
-
-async function mapBounded<T, R>(items: T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, lane));
-  return out;
-}
 
 /** Hosts that have anything under `logs/<env>/`, sorted. */
 export async function listHosts(store: Store, env: LogEnv): Promise<string[]> {
@@ -46,7 +34,7 @@ export async function listHostDates(store: Store, env: LogEnv, host: string): Pr
 /** Dates with archives and the hosts having each (one host when `host` is given), oldest first. */
 export async function listAvailability(store: Store, env: LogEnv, host?: string): Promise<DateHosts[]> {
   const hosts = host !== undefined ? [host] : await listHosts(store, env);
-  const perHost = await mapBounded(hosts, (h) => listHostDates(store, env, h));
+  const perHost = await mapLimit(hosts, LIST_CONCURRENCY, (h) => listHostDates(store, env, h));
   const byDate = new Map<string, string[]>();
   hosts.forEach((h, i) => {
     for (const date of perHost[i] ?? []) byDate.set(date, [...(byDate.get(date) ?? []), h]);
@@ -62,7 +50,7 @@ export async function listDayArchives(
   host?: string,
 ): Promise<RemoteArchive[]> {
   const hosts = host !== undefined ? [host] : await listHosts(store, env);
-  const lists = await mapBounded(hosts, (h) => store.listKeys(datePrefix(env, h, date)));
+  const lists = await mapLimit(hosts, LIST_CONCURRENCY, (h) => store.listKeys(datePrefix(env, h, date)));
   const archives: RemoteArchive[] = [];
   for (const info of lists.flat()) {
     const parsed = parseArchiveKey(info.key);

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { shipAlertLines, pendingAlertBytes } from './alert-log-reader.js';
 import { writeArchive, type ArchiveEntry } from './archive-write.js';
+import { mapLimit } from './concurrency.js';
 import type { Config, S3Settings } from './config.js';
 import type { Store } from './store.js';
 import { DockerApiError, createDockerClient, type ContainerDetails, type DockerClient } from './docker.js';
@@ -98,19 +99,6 @@ export function archiveEnd(name: string): Date | undefined {
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as number[];
   const end = new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
   return formatStamp(end) === `${m[1]}${m[2]}${m[3]}_${m[4]}${m[5]}${m[6]}` ? end : undefined;
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
 
 async function planContainers(docker: DockerClient, options: ShipOptions, state: ShipState, end: bigint) {

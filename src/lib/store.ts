@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { mapLimit } from './concurrency.js';
 import { b2RegionOf } from './config.js';
 import { MizualError, oneLine } from './errors.js';
 
@@ -303,7 +304,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   }
 
   async function deleteVersions(refs: VersionRef[]): Promise<number> {
-    await runBounded(refs, DELETE_CONCURRENCY, (ref) =>
+    await mapLimit(refs, DELETE_CONCURRENCY, (ref) =>
       call('DeleteObject', () =>
         client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: ref.key, VersionId: ref.versionId })),
       ),
@@ -312,7 +313,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   }
 
   async function deleteKeys(keys: string[]): Promise<number> {
-    await runBounded(keys, DELETE_CONCURRENCY, (key) =>
+    await mapLimit(keys, DELETE_CONCURRENCY, (key) =>
       call('DeleteObject', () => client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }))),
     );
     return keys.length;
@@ -332,24 +333,6 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     deleteKeys,
     close: () => client.destroy(),
   };
-}
-
-/** Run `work` over `items` with at most `limit` in flight; the first failure wins after in-flight ones settle. */
-async function runBounded<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failure) throw failure.err;
 }
 
 export interface ErrorContext {
