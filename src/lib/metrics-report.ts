@@ -1,6 +1,6 @@
 import type { ContainerSpec } from './config.js';
 import { describeError } from './errors.js';
-import { readHostFigures, type DiskFigures, type LoadFigures, type MemoryFigures, type NetRates } from './host.js';
+import { readHostFigures, type HostFigures } from './host.js';
 import type { Thresholds } from './thresholds.js';
 
 export interface ContainerFigures {
@@ -18,15 +18,9 @@ export interface ContainerFigures {
   configured: boolean;
 }
 
-export interface MetricsReport {
+export interface MetricsReport extends HostFigures {
   host: string;
   time: string;
-  uptimeSeconds: number;
-  load: LoadFigures;
-  cpu: { percent: number; cores: number };
-  memory: MemoryFigures;
-  disks: DiskFigures[];
-  network: NetRates[];
   docker: { available: boolean; reason: string | null };
   containers: ContainerFigures[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
