@@ -54,7 +54,8 @@ function sandbox(extraEnv: Record<string, string> = {}) {
 const LINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (WARNING|CRITICAL|RESOLVED) [^:\s]+(:[^\s:]*)?: .+$/;
 const HOST_ONLY = ['--no-docker', '--cpu', '100', '--cpu-sample', '0'];
 
-async function receiver(): Promise<{ server: Server; url: string; bodies: unknown[]; close: () => void }> {
+/** A loopback webhook receiver recording each JSON body; port 0 picks a free one. */
+async function receiver(port = 0): Promise<{ server: Server; url: string; bodies: unknown[]; close: () => void }> {
   const bodies: unknown[] = [];
   const server = createServer((req, res) => {
     let text = '';
@@ -64,7 +65,7 @@ async function receiver(): Promise<{ server: Server; url: string; bodies: unknow
       res.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   return { server, url, bodies, close: () => server.close() };
 }
@@ -395,16 +396,8 @@ describe('mizual-alerts webhook', () => {
     );
     assert.match(box.newLines().join('\n'), / WARNING memory: /);
     assert.ok(existsSync(path.join(box.stateDir, 'alerts-outbox.json')));
-    const bodies: unknown[] = [];
-    const server = createServer((req, res) => {
-      let text = '';
-      req.on('data', (c: Buffer) => (text += c.toString()));
-      req.on('end', () => {
-        bodies.push(JSON.parse(text));
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    // The receiver comes back on the same port: the outbox is delivered there, once.
+    const { bodies, close } = await receiver(port);
     try {
       for (let i = 0; i < 2; i++) {
         const up = await box.run([...HOST_ONLY, '--memory', '1']);
@@ -420,7 +413,7 @@ describe('mizual-alerts webhook', () => {
       assert.ok(!existsSync(path.join(box.stateDir, 'alerts-outbox.json')));
       assert.deepEqual(box.newLines(), []);
     } finally {
-      server.close();
+      close();
     }
   });
 });
