@@ -2,8 +2,7 @@
 // B2's S3 API rejects the SDK's default integrity headers (x-amz-checksum-*, aws-chunked bodies),
 // so checksums are only sent where the API requires them, and batch DeleteObjects (which always
 // carries one) is never used.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { mapLimit } from './concurrency.js';
 import { b2RegionOf } from './config.js';
@@ -72,7 +71,7 @@ export interface Store {
   readonly bucket: string;
   readonly endpoint: string;
   readonly region: string;
-  /** Upload a local file (multipart above 8 MiB, two parts in flight); returns what the server holds. */
+  /** Upload a local file (multipart above the part size, 8 MiB by default, two parts in flight); returns what the server holds. */
   putFile(key: string, path: string, options?: PutOptions): Promise<ObjectInfo>;
   /** Size, ETag and time of an object, or null when there is none. */
   headObject(key: string): Promise<ObjectHead | null>;
@@ -93,8 +92,21 @@ export interface Store {
 }
 
 const PART_SIZE = 8 * 1024 * 1024;
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
+
+/** Fill `target` from the file at `position`; a file that shrank underneath is an error, not a short part. */
+async function readPart(handle: FileHandle, target: Buffer, position: number, name: string): Promise<Buffer> {
+  let filled = 0;
+  while (filled < target.length) {
+    const { bytesRead } = await handle.read(target, filled, target.length - filled, position + filled);
+    if (bytesRead === 0) throw new MizualError(`${name} shrank while it was being uploaded`);
+    filled += bytesRead;
+  }
+  return target;
+}
 
 /** The region a B2 endpoint names (`https://s3.us-east-005.backblazeb2.com` → `us-east-005`), else undefined. */
 export function regionFromEndpoint(endpoint: string): string | undefined {
@@ -168,33 +180,105 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   }
 
   async function putFile(key: string, path: string, options: PutOptions = {}): Promise<ObjectInfo> {
-    const local = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       throw new MizualError(`cannot read ${path}: ${err.code ?? 'error'}`);
     });
-    const { Upload } = await import('@aws-sdk/lib-storage');
-    await call('Upload', async () => {
-      const body = createReadStream(path);
-      try {
-        const upload = new Upload({
-          client,
-          params: { Bucket: bucket, Key: key, Body: body, ContentLength: local.size },
-          partSize: Math.max(options.partSize ?? PART_SIZE, 5 * 1024 * 1024),
-          queueSize: options.queueSize ?? UPLOAD_QUEUE,
-          // Abort the multipart upload on failure: orphaned parts are billed and invisible in listings.
-          leavePartsOnError: false,
-        });
-        await upload.done();
-      } finally {
-        body.destroy();
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+      // S3 allows at most 10,000 parts: very large files get larger parts.
+      const partSize = Math.max(options.partSize ?? PART_SIZE, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS));
+      if (size <= partSize) {
+        const body = await readPart(handle, Buffer.allocUnsafe(size), 0, path);
+        await call('PutObject', () =>
+          client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size })),
+        );
+      } else {
+        await multipartUpload(key, path, handle, size, partSize, Math.max(1, options.queueSize ?? UPLOAD_QUEUE));
       }
-    });
+    } finally {
+      await handle.close();
+    }
     // Some servers answer CompleteMultipartUpload with an empty ETag; ask for what actually landed.
     const head = await headObject(key);
     if (!head) throw new MizualError(`upload of ${key} finished but the object is not there`);
-    if (head.size !== local.size) {
-      throw new MizualError(`upload of ${key} stored ${head.size} bytes, expected ${local.size}`);
+    if (head.size !== size) {
+      throw new MizualError(`upload of ${key} stored ${head.size} bytes, expected ${size}`);
     }
     return { key, ...head };
+  }
+
+  /**
+   * Upload a file in parts read into `queueSize` buffers that are reused for every part, so memory is
+   * queueSize × partSize however large the file (lib-storage's Upload concatenates a fresh buffer per
+   * part and held 20–26 MiB for 5 MiB parts, one in flight). Each part is signed with its SHA-256,
+   * which the server checks. On failure the upload is aborted: orphaned parts are billed and invisible.
+   */
+  async function multipartUpload(
+    key: string,
+    path: string,
+    handle: FileHandle,
+    size: number,
+    partSize: number,
+    queueSize: number,
+  ) {
+    const created = await call('CreateMultipartUpload', () =>
+      client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new MizualError(`S3 request failed: no UploadId from CreateMultipartUpload for ${key}`);
+    const count = Math.ceil(size / partSize);
+    const etags: string[] = new Array<string>(count);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      const buffer = Buffer.allocUnsafe(partSize);
+      while (!failed && next < count) {
+        const index = next++;
+        const length = Math.min(partSize, size - index * partSize);
+        const body = await readPart(handle, buffer.subarray(0, length), index * partSize, path);
+        const out = await call('UploadPart', () =>
+          client.send(
+            new s3.UploadPartCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: index + 1,
+              Body: body,
+              ContentLength: length,
+            }),
+          ),
+        );
+        if (!out.ETag) throw new MizualError(`S3 request failed: no ETag for part ${index + 1} of ${key}`);
+        etags[index] = out.ETag;
+      }
+    };
+    try {
+      const workers = Array.from({ length: Math.min(queueSize, count) }, () =>
+        worker().catch((err: unknown) => {
+          failed = true;
+          throw err;
+        }),
+      );
+      const results = await Promise.allSettled(workers);
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
+      await call('CompleteMultipartUpload', () =>
+        client.send(
+          new s3.CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+          }),
+        ),
+      );
+    } catch (err) {
+      await client
+        .send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
+        .catch(() => undefined);
+      throw err;
+    }
   }
 
   async function listKeys(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {

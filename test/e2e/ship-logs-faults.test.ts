@@ -381,7 +381,7 @@ describe('configuration and secrets', () => {
     assert.equal(result.exitCode, 1);
     assert.match(
       result.stderr,
-      /^mizual-ship-logs: 1 archive\(s\) wait for upload: S3 request failed: SignatureDoesNotMatch on Upload \(check S3_SECRET_ACCESS_KEY\)\n/,
+      /^mizual-ship-logs: 1 archive\(s\) wait for upload: S3 request failed: SignatureDoesNotMatch on PutObject \(check S3_SECRET_ACCESS_KEY\)\n/,
     );
     const archives = readdirSync(env.MIZUAL_LOG_DIR!).map((n) => readFileSync(path.join(env.MIZUAL_LOG_DIR!, n)));
     const unpacked = archives.flatMap((a) => readTarGz(a).map((e) => e.data.toString('latin1')));

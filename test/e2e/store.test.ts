@@ -89,7 +89,7 @@ describe('store against a real S3 server behind the B2-strict proxy', () => {
     try {
       await assert.rejects(fstore.putFile('aborted/big.bin', bigFile), (err: Error) => {
         assert.ok(err instanceof MizualError);
-        assert.match(err.message, /^S3 request failed: InternalError on Upload/);
+        assert.match(err.message, /^S3 request failed: InternalError on UploadPart/);
         return true;
       });
       assert.equal(partFailures, 3, 'the part was tried maxAttempts times');
