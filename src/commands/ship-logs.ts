@@ -142,9 +142,7 @@ export async function run(argv: string[]): Promise<void> {
         retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
         warn,
       });
-    const { startGcPacer } = await import('../lib/gc-pacer.js');
-    const stopPacer = startGcPacer();
-    const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship)).finally(stopPacer);
+    const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship));
     for (const g of summary.gaps) {
       warn(
         `${g.container} was recreated (${g.oldContainerId.slice(0, 12)} → ${g.newContainerId.slice(0, 12)}); lines after ${g.lastShippedAt} from the old one are gone`,
