@@ -1,8 +1,10 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createStore } from '../../src/lib/store.js';
+import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor } from '../harness/s3.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-install-');
@@ -44,5 +46,47 @@ describe('installing the packed package into an empty prefix', () => {
     });
     const report = JSON.parse(String(metrics.stdout)) as { memory: { totalBytes: number } };
     assert.ok(report.memory.totalBytes > 0);
+
+    // The package has no dependencies: dist/ bundles them (the AWS SDK included), with their licences.
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(manifest.dependencies, undefined);
+    const installed = path.join(prefix, 'lib', 'node_modules', 'mizual-monitoring');
+    assert.deepEqual(
+      readdirSync(installed).filter((f) => f === 'node_modules'),
+      [],
+      'nothing installed beside the package',
+    );
+    assert.match(readFileSync(path.join(installed, 'dist', 'THIRD-PARTY-NOTICES.txt'), 'utf8'), /@aws-sdk\/client-s3@/);
+
+    // The bundled S3 client works from the installed copy: list an archive through the real gateway.
+    const s3 = await ensureS3();
+    const bucket = await createTestBucket(s3, { tag: 'install' });
+    const store = await createStore(storeConfigFor(s3, bucket));
+    try {
+      const file = path.join(scratch.dir, 'seed.tar.gz');
+      writeFileSync(file, 'not really an archive\n');
+      await store.putFile('logs/prod/web-1/2026-01-01/logs-20260101_003000.tar.gz', file);
+      const listed = await execa(
+        path.join(prefix, 'bin', 'mizual-fetch-logs'),
+        ['--env', 'prod', '--date', '2026-01-01', '--list', '--json'],
+        {
+          env: {
+            ...env,
+            S3_BUCKET_NAME: bucket,
+            S3_ENDPOINT_URL: s3.endpoint,
+            S3_ACCESS_KEY_ID: s3.accessKeyId,
+            S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+            S3_REGION: s3.region,
+          },
+          extendEnv: false,
+          cwd: scratch.dir,
+        },
+      );
+      assert.equal(String(listed.stderr), '', 'nothing on stderr (no SDK warning either)');
+      assert.match(String(listed.stdout), /logs-20260101_003000\.tar\.gz/);
+    } finally {
+      store.close();
+      await removeTestBucket(s3, bucket).catch(() => {});
+    }
   });
 });
