@@ -97,6 +97,11 @@ const MAX_PARTS = 10_000;
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
 
+/** The part size for a file: as asked (default 8 MiB) but at least S3's 5 MiB, and large enough for 10,000 parts. */
+export function partSizeFor(size: number, requested = PART_SIZE): number {
+  return Math.max(requested, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS));
+}
+
 /** Fill `target` from the file at `position`; a file that shrank underneath is an error, not a short part. */
 async function readPart(handle: FileHandle, target: Buffer, position: number, name: string): Promise<Buffer> {
   let filled = 0;
@@ -186,8 +191,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     let size: number;
     try {
       size = (await handle.stat()).size;
-      // S3 allows at most 10,000 parts: very large files get larger parts.
-      const partSize = Math.max(options.partSize ?? PART_SIZE, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS));
+      const partSize = partSizeFor(size, options.partSize);
       if (size <= partSize) {
         const body = await readPart(handle, Buffer.allocUnsafe(size), 0, path);
         await call('PutObject', () =>

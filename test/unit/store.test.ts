@@ -8,11 +8,28 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { MizualError } from '../../src/lib/errors.js';
-import { createStore, regionFromEndpoint, resolveRegion, translateError } from '../../src/lib/store.js';
+import { createStore, partSizeFor, regionFromEndpoint, resolveRegion, translateError } from '../../src/lib/store.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'unit-secret-DO-NOT-PRINT-1234567890';
+
+describe('partSizeFor', () => {
+  const MiB = 1024 * 1024;
+  it('uses the asked size, never below S3 minimum of 5 MiB', () => {
+    assert.equal(partSizeFor(100 * MiB), 8 * MiB);
+    assert.equal(partSizeFor(100 * MiB, 5 * MiB), 5 * MiB);
+    assert.equal(partSizeFor(100 * MiB, 1024), 5 * MiB);
+  });
+
+  it('grows the parts of a huge file so it fits in 10,000 of them', () => {
+    const size = 200 * 1024 * MiB; // 200 GiB: 8 MiB parts would need 25,600
+    const part = partSizeFor(size);
+    assert.ok(part > 8 * MiB);
+    assert.ok(Math.ceil(size / part) <= 10_000);
+    assert.equal(Math.ceil(size / (part - 1)) > 10_000, true, 'and no larger than needed');
+  });
+});
 
 describe('regionFromEndpoint', () => {
   it('reads the region from a B2 endpoint', () => {
