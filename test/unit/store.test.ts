@@ -16,7 +16,7 @@ const SECRET = 'unit-secret-DO-NOT-PRINT-1234567890';
 
 describe('partSizeFor', () => {
   const MiB = 1024 * 1024;
-  it('uses the asked size, never below S3 minimum of 5 MiB', () => {
+  it("uses the asked size, never below S3's minimum of 5 MiB", () => {
     assert.equal(partSizeFor(100 * MiB), 8 * MiB);
     assert.equal(partSizeFor(100 * MiB, 5 * MiB), 5 * MiB);
     assert.equal(partSizeFor(100 * MiB, 1024), 5 * MiB);
