@@ -285,36 +285,8 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     }
   }
 
-  async function listKeys(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
-    const found: ObjectInfo[] = [];
-    let token: string | undefined;
-    do {
-      const page = await call('ListObjectsV2', () =>
-        client.send(
-          new s3.ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix,
-            ContinuationToken: token,
-            MaxKeys: options.pageSize,
-          }),
-        ),
-      );
-      for (const item of page.Contents ?? []) {
-        if (item.Key === undefined) continue;
-        found.push({
-          key: item.Key,
-          size: item.Size ?? 0,
-          etag: item.ETag ?? '',
-          lastModified: item.LastModified ?? new Date(0),
-        });
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return found;
-  }
-
-  async function listCommonPrefixes(prefix: string, delimiter = '/', options: ListOptions = {}): Promise<string[]> {
-    const found: string[] = [];
+  /** Every page of a ListObjectsV2 listing (with a delimiter: also the common prefixes), following continuation tokens. */
+  async function* listPages(prefix: string, delimiter: string | undefined, options: ListOptions) {
     let token: string | undefined;
     do {
       const page = await call('ListObjectsV2', () =>
@@ -328,9 +300,32 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
           }),
         ),
       );
-      for (const item of page.CommonPrefixes ?? []) if (item.Prefix !== undefined) found.push(item.Prefix);
+      yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  async function listKeys(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    for await (const page of listPages(prefix, undefined, options)) {
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        found.push({
+          key: item.Key,
+          size: item.Size ?? 0,
+          etag: item.ETag ?? '',
+          lastModified: item.LastModified ?? new Date(0),
+        });
+      }
+    }
+    return found;
+  }
+
+  async function listCommonPrefixes(prefix: string, delimiter = '/', options: ListOptions = {}): Promise<string[]> {
+    const found: string[] = [];
+    for await (const page of listPages(prefix, delimiter, options)) {
+      for (const item of page.CommonPrefixes ?? []) if (item.Prefix !== undefined) found.push(item.Prefix);
+    }
     return found;
   }
 
