@@ -11,7 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createStore, type Store } from '../../src/lib/store.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
 import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, type S3TestEnv } from '../harness/s3.js';
+import {
+  createTestBucket,
+  ensureS3,
+  removeTestBucket,
+  storeConfigFor,
+  toolEnvFor,
+  type S3TestEnv,
+} from '../harness/s3.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-day-');
@@ -73,10 +80,7 @@ describe('a day on a server', () => {
       MIZUAL_HOSTNAME: HOST,
       STORAGE_PATH_PREFIX: 'preview',
       MIZUAL_RETENTION_DAYS: '30',
-      S3_BUCKET_NAME: bucket,
-      S3_ENDPOINT_URL: proxy.url,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...toolEnvFor(s3, bucket, proxy.url),
       MIZUAL_TEST_RETRY_DELAY_MS: '100',
     };
   });
@@ -166,12 +170,7 @@ describe('a day on a server', () => {
     // The laptop: list, then fetch and extract each day with archives, then read them merged.
     const laptop = path.join(scratch.dir, 'laptop');
     mkdirSync(laptop);
-    const fetchEnv = {
-      S3_BUCKET_NAME: bucket,
-      S3_ENDPOINT_URL: proxy.url,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    };
+    const fetchEnv = toolEnvFor(s3, bucket, proxy.url);
     const list = await runTool('mizual-fetch-logs', ['--env', 'dev', '--list', '--json'], {
       env: fetchEnv,
       cwd: laptop,

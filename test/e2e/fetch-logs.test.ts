@@ -13,7 +13,14 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createStore, type Store } from '../../src/lib/store.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, type S3TestEnv } from '../harness/s3.js';
+import {
+  createTestBucket,
+  ensureS3,
+  removeTestBucket,
+  storeConfigFor,
+  toolEnvFor,
+  type S3TestEnv,
+} from '../harness/s3.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { buildTarGz, dockerTime, makeShipArchive, type ShipArchiveSpec } from '../helpers/make-archive.js';
 
@@ -153,10 +160,7 @@ describe('mizual-fetch-logs against the real gateway', () => {
     await put('logs/prod/cut/2026-11-27/logs-20261127_010000.tar.gz', buildTarGz([{ name: 'x.log', data: noise }]));
     await put('logs/prod/web-1/2026-11-25/not-an-archive.txt', Buffer.from('stray'));
     env = {
-      S3_BUCKET_NAME: bucket,
-      S3_ENDPOINT_URL: faults.url,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...toolEnvFor(s3, bucket, faults.url),
       S3_REGION: s3.region,
     };
   });

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createStore } from '../../src/lib/store.js';
-import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor } from '../harness/s3.js';
+import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, toolEnvFor } from '../harness/s3.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-install-');
@@ -72,10 +72,7 @@ describe('installing the packed package into an empty prefix', () => {
         {
           env: {
             ...env,
-            S3_BUCKET_NAME: bucket,
-            S3_ENDPOINT_URL: s3.endpoint,
-            S3_ACCESS_KEY_ID: s3.accessKeyId,
-            S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+            ...toolEnvFor(s3, bucket),
             S3_REGION: s3.region,
           },
           extendEnv: false,

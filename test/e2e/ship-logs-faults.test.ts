@@ -11,7 +11,14 @@ import { processStartTime } from '../../src/lib/ship-state.js';
 import { createStore, type Store } from '../../src/lib/store.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
 import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, type S3TestEnv } from '../harness/s3.js';
+import {
+  createTestBucket,
+  ensureS3,
+  removeTestBucket,
+  storeConfigFor,
+  toolEnvFor,
+  type S3TestEnv,
+} from '../harness/s3.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { checkArchive, downloadAll, readArchiveFile, readTarGz } from './ship-logs-helpers.js';
 
@@ -52,10 +59,7 @@ function freshEnv(containers: string, extra: Record<string, string> = {}): Recor
     MIZUAL_STATE_DIR: path.join(base, 'state'),
     MIZUAL_ALERT_LOG: path.join(base, 'alerts.log'),
     MIZUAL_HOSTNAME: `faults-${dirNo}`,
-    S3_BUCKET_NAME: bucket,
-    S3_ENDPOINT_URL: proxy.url,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    ...toolEnvFor(s3, bucket, proxy.url),
     MIZUAL_TEST_RETRY_DELAY_MS: '50',
     ...extra,
   };

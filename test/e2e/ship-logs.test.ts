@@ -11,7 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createStore, type Store } from '../../src/lib/store.js';
 import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, type S3TestEnv } from '../harness/s3.js';
+import {
+  createTestBucket,
+  ensureS3,
+  removeTestBucket,
+  storeConfigFor,
+  toolEnvFor,
+  type S3TestEnv,
+} from '../harness/s3.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { checkArchive, downloadAll, readTarGz, type Manifest } from './ship-logs-helpers.js';
 
@@ -46,10 +53,7 @@ describe('mizual-ship-logs counting test', () => {
       MIZUAL_ALERT_LOG: alertLog,
       MIZUAL_HOSTNAME: 'count-host',
       STORAGE_PATH_PREFIX: 'production',
-      S3_BUCKET_NAME: bucket,
-      S3_ENDPOINT_URL: proxy.url,
-      S3_ACCESS_KEY_ID: s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...toolEnvFor(s3, bucket, proxy.url),
       MIZUAL_TEST_RETRY_DELAY_MS: '100',
     };
   });

@@ -122,6 +122,16 @@ export function storeConfigFor(env: S3TestEnv, bucket: string, endpoint: string 
   };
 }
 
+/** The S3_* variables that point our executables at a bucket, optionally through another endpoint (the proxy). */
+export function toolEnvFor(env: S3TestEnv, bucket: string, endpoint: string = env.endpoint): Record<string, string> {
+  return {
+    S3_BUCKET_NAME: bucket,
+    S3_ENDPOINT_URL: endpoint,
+    S3_ACCESS_KEY_ID: env.accessKeyId,
+    S3_SECRET_ACCESS_KEY: env.secretAccessKey,
+  };
+}
+
 async function adminClient(env: S3TestEnv) {
   // Test code may use the SDK directly; the product goes through src/lib/store.ts only.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
