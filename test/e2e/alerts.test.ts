@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import {
   waitForState,
 } from '../harness/docker.js';
 import { ROOT, runTool, scratchDir, type CliResult } from '../helpers/cli.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const scratch = scratchDir('mizual-alerts-e2e-');
 after(scratch.cleanup);
@@ -53,22 +54,6 @@ function sandbox(extraEnv: Record<string, string> = {}) {
 
 const LINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z (WARNING|CRITICAL|RESOLVED) [^:\s]+(:[^\s:]*)?: .+$/;
 const HOST_ONLY = ['--no-docker', '--cpu', '100', '--cpu-sample', '0'];
-
-/** A loopback webhook receiver recording each JSON body; port 0 picks a free one. */
-async function receiver(port = 0): Promise<{ server: Server; url: string; bodies: unknown[]; close: () => void }> {
-  const bodies: unknown[] = [];
-  const server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (c: Buffer) => (text += c.toString()));
-    req.on('end', () => {
-      bodies.push(JSON.parse(text));
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return { server, url, bodies, close: () => server.close() };
-}
 
 describe('mizual-alerts host checks', () => {
   it('logs WARNING/CRITICAL once, nothing on the next run, RESOLVED with the value when thresholds rise', async () => {
@@ -130,7 +115,7 @@ describe('mizual-alerts host checks', () => {
   });
 
   it('--dry-run evaluates and prints but writes no state, log or webhook', async () => {
-    const rx = await receiver();
+    const rx = await startWebhookReceiver();
     try {
       const box = sandbox({ MIZUAL_ALERT_WEBHOOK_URL: rx.url });
       const result = await box.run([...HOST_ONLY, '--memory', '1', '--dry-run']);
@@ -366,7 +351,7 @@ describe('mizual-alerts webhook', () => {
   ];
   for (const [format, check] of formats) {
     it(`${format}: the body arrives as specified`, async () => {
-      const rx = await receiver();
+      const rx = await startWebhookReceiver();
       try {
         const box = sandbox({ MIZUAL_ALERT_WEBHOOK_URL: rx.url, MIZUAL_ALERT_WEBHOOK_FORMAT: format });
         const result = await box.run([...HOST_ONLY, '--memory', '1']);
@@ -380,7 +365,7 @@ describe('mizual-alerts webhook', () => {
   }
 
   it('receiver down: the log line is kept and the notification waits in the outbox, then is delivered once', async () => {
-    const rx = await receiver();
+    const rx = await startWebhookReceiver();
     const port = (rx.server.address() as AddressInfo).port;
     rx.close();
     await new Promise((resolve) => rx.server.once('close', resolve));
@@ -397,7 +382,7 @@ describe('mizual-alerts webhook', () => {
     assert.match(box.newLines().join('\n'), / WARNING memory: /);
     assert.ok(existsSync(path.join(box.stateDir, 'alerts-outbox.json')));
     // The receiver comes back on the same port: the outbox is delivered there, once.
-    const { bodies, close } = await receiver(port);
+    const { bodies, close } = await startWebhookReceiver({ port });
     try {
       for (let i = 0; i < 2; i++) {
         const up = await box.run([...HOST_ONLY, '--memory', '1']);

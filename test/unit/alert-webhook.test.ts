@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { AlertEvent } from '../../src/lib/alert-state.js';
 import { buildWebhookBodies, deliverNotifications, resolveWebhookFormat } from '../../src/lib/webhook.js';
 import { scratchDir } from '../helpers/cli.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const scratch = scratchDir('mizual-webhook-');
 after(scratch.cleanup);
@@ -25,21 +24,6 @@ function event(overrides: Partial<AlertEvent> = {}): AlertEvent {
     reminder: false,
     ...overrides,
   };
-}
-
-async function receiver(status = 200): Promise<{ server: Server; url: string; bodies: unknown[] }> {
-  const bodies: unknown[] = [];
-  const server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (c: Buffer) => (text += c.toString()));
-    req.on('end', () => {
-      bodies.push(JSON.parse(text));
-      res.statusCode = status;
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies };
 }
 
 describe('webhook formats', () => {
@@ -133,7 +117,7 @@ describe('webhook delivery and outbox', () => {
     assert.equal(down.queued, 1);
     assert.match(down.error ?? '', /ECONNREFUSED/);
     assert.ok(existsSync(path.join(stateDir, 'alerts-outbox.json')));
-    const rx = await receiver();
+    const rx = await startWebhookReceiver();
     try {
       const up = await deliverNotifications({ url: rx.url, format: 'json', stateDir, events: [], ctx, now });
       assert.equal(up.delivered, 1);
@@ -148,7 +132,7 @@ describe('webhook delivery and outbox', () => {
 
   it('a non-2xx answer counts as failed; entries older than a day are dropped and counted', async () => {
     const stateDir = path.join(scratch.dir, 'outbox-old');
-    const rx = await receiver(500);
+    const rx = await startWebhookReceiver({ status: 500 });
     try {
       const at = new Date('2026-11-24T08:00:00Z');
       const old = event({ at: at.toISOString() });
