@@ -25,4 +25,40 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  // Tool folders use the shared folders (core, docker, store, host, archive) and never each other;
+  // shared folders never reach into a tool. Commands may import anything.
+  ...['metrics', 'alerts', 'ship', 'fetch'].map((tool) => ({
+    files: [`src/${tool}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['metrics', 'alerts', 'ship', 'fetch', 'commands']
+                .filter((other) => other !== tool)
+                .map((other) => `../${other}/*`),
+              message: 'a tool folder imports only the shared folders (core, docker, store, host, archive)',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ['src/core/**/*.ts', 'src/docker/**/*.ts', 'src/store/**/*.ts', 'src/host/**/*.ts', 'src/archive/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../metrics/*', '../alerts/*', '../ship/*', '../fetch/*', '../commands/*'],
+              message: 'shared folders never import a tool folder or a command',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createStore } from '../src/lib/store.ts';
+import { createStore } from '../src/store/client.ts';
 import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor } from '../test/harness/s3.ts';
 import { buildTarGz } from '../test/helpers/make-archive.ts';
 

@@ -1,18 +1,18 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { runChecks } from '../lib/alert-checks.js';
-import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../lib/alert-log.js';
-import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../lib/alert-state.js';
-import type { CheckResult } from '../lib/alert-state.js';
-import { configureProgram, runCli } from '../lib/cli.js';
-import { loadConfig } from '../lib/config.js';
-import { EXIT_USAGE, MizualError } from '../lib/errors.js';
-import { shouldColor, writeJson, writeText } from '../lib/output.js';
-import { acquireLock } from '../lib/state-files.js';
-import { resolveThresholds, type Thresholds } from '../lib/thresholds.js';
-import { parseDuration, parsePositiveInt } from '../lib/units.js';
-import { VERSION } from '../lib/version.js';
-import type { DeliveryReport } from '../lib/webhook.js';
+import { runChecks } from '../alerts/checks.js';
+import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
+import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
+import type { CheckResult } from '../alerts/state.js';
+import { configureProgram, runCli } from '../core/cli.js';
+import { loadConfig } from '../core/config.js';
+import { EXIT_USAGE, MizualError } from '../core/errors.js';
+import { shouldColor, writeJson, writeText } from '../core/output.js';
+import { acquireLock } from '../core/state-files.js';
+import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
+import { parseDuration, parsePositiveInt } from '../core/units.js';
+import { VERSION } from '../core/version.js';
+import type { DeliveryReport } from '../alerts/webhook.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -56,7 +56,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
   // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
-  const webhookLib = config.webhookUrl ? await import('../lib/webhook.js') : null;
+  const webhookLib = config.webhookUrl ? await import('../alerts/webhook.js') : null;
   const format =
     webhookLib && config.webhookUrl ? webhookLib.resolveWebhookFormat(config.webhookFormat, config.webhookUrl) : null;
   const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
@@ -191,7 +191,7 @@ export async function run(argv: string[]): Promise<void> {
       });
       for (const line of report.diagnostics) process.stderr.write(`mizual-alerts: ${line}\n`);
       if (o.json) writeJson(report);
-      else writeText((await import('../lib/alert-render.js')).renderAlerts(report, shouldColor()));
+      else writeText((await import('../alerts/render.js')).renderAlerts(report, shouldColor()));
       return report.exitCode;
     },
     { usageExitCode: UNKNOWN, failureExitCode: UNKNOWN },

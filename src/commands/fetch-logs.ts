@@ -1,15 +1,15 @@
 import { Command } from 'commander';
 import path from 'node:path';
-import { configureProgram, runCli } from '../lib/cli.js';
-import { loadConfig, requireS3 } from '../lib/config.js';
-import { MizualError, UsageError } from '../lib/errors.js';
-import type { CatSink } from '../lib/fetch-cat.js';
-import type { DownloadOutcome } from '../lib/fetch-download.js';
-import type { ExtractResult } from '../lib/fetch-extract.js';
-import { isValidDate, type LogEnv } from '../lib/keys.js';
-import { writeJson, writeText } from '../lib/output.js';
-import { parsePositiveInt } from '../lib/units.js';
-import { VERSION } from '../lib/version.js';
+import { configureProgram, runCli } from '../core/cli.js';
+import { loadConfig, requireS3 } from '../core/config.js';
+import { MizualError, UsageError } from '../core/errors.js';
+import type { CatSink } from '../fetch/cat.js';
+import type { DownloadOutcome } from '../fetch/download.js';
+import type { ExtractResult } from '../fetch/extract.js';
+import { isValidDate, type LogEnv } from '../archive/keys.js';
+import { writeJson, writeText } from '../core/output.js';
+import { parsePositiveInt } from '../core/units.js';
+import { VERSION } from '../core/version.js';
 
 const TOOL = 'mizual-fetch-logs';
 
@@ -88,9 +88,9 @@ function warn(line: string): void {
 export async function fetchLogs(o: FetchOptions): Promise<number> {
   const config = loadConfig({ envFileFlag: o.envFile });
   const s3 = requireS3(config);
-  const { createStore } = await import('../lib/store.js');
-  const list = await import('../lib/fetch-list.js');
-  const render = await import('../lib/fetch-render.js');
+  const { createStore } = await import('../store/client.js');
+  const list = await import('../fetch/list.js');
+  const render = await import('../fetch/render.js');
   const store = await createStore(s3);
   try {
     if (o.list && o.date === undefined) {
@@ -112,8 +112,8 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
       else writeText(render.renderArchives(archives));
       return 0;
     }
-    const { downloadArchives } = await import('../lib/fetch-download.js');
-    const { extractArchive } = await import('../lib/fetch-extract.js');
+    const { downloadArchives } = await import('../fetch/download.js');
+    const { extractArchive } = await import('../fetch/extract.js');
     const root = path.resolve(o.out);
     const extracted = new Map<string, ExtractResult | { error: string }>();
     let failed = false;
@@ -168,7 +168,7 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
       writeJson({ env: o.env, date, out: root, archives: rows, extracted: Object.fromEntries(extracted) });
     }
     if (o.cat) {
-      const { catArchives } = await import('../lib/fetch-cat.js');
+      const { catArchives } = await import('../fetch/cat.js');
       const ready = outcomes.filter((x) => x.status !== 'failed');
       const sources = ready.map((x) => ({ host: x.archive.host, file: x.file }));
       await catArchives(sources, { container: o.container, grep: o.grep }, stdoutSink());

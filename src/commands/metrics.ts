@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { configureProgram, runCli } from '../lib/cli.js';
-import { loadConfig } from '../lib/config.js';
-import { UsageError } from '../lib/errors.js';
-import { collectMetrics, type MetricsReport } from '../lib/metrics-report.js';
-import { shouldColor, writeJson, writeText } from '../lib/output.js';
-import { resolveThresholds } from '../lib/thresholds.js';
-import { parsePositiveInt } from '../lib/units.js';
-import { VERSION } from '../lib/version.js';
+import { configureProgram, runCli } from '../core/cli.js';
+import { loadConfig } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { collectMetrics, type MetricsReport } from '../metrics/report.js';
+import { shouldColor, writeJson, writeText } from '../core/output.js';
+import { resolveThresholds } from '../core/thresholds.js';
+import { parsePositiveInt } from '../core/units.js';
+import { VERSION } from '../core/version.js';
 
 export interface MetricsOptions {
   envFile?: string;
@@ -25,7 +25,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
-    : (await import('../lib/docker-metrics.js')).createDockerSource(config.dockerHost);
+    : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost);
   return collectMetrics({
     host: config.hostname,
     procRoot: options.procRoot,
@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<void> {
     };
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }
-      : await import('../lib/metrics-render.js');
+      : await import('../metrics/render.js');
     const render = (report: MetricsReport): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
       if (opts.prometheus) return renderPrometheus(report);

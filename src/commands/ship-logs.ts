@@ -1,12 +1,12 @@
 import { Command } from 'commander';
-import { configureProgram, runCli } from '../lib/cli.js';
-import { loadConfig, requireS3 } from '../lib/config.js';
-import { MizualError, UsageError } from '../lib/errors.js';
-import { writeJson, writeText } from '../lib/output.js';
-import type { PrunedObject } from '../lib/log-prune.js';
-import type { ShipSummary } from '../lib/ship-run.js';
-import { formatBytes, parseDuration } from '../lib/units.js';
-import { VERSION } from '../lib/version.js';
+import { configureProgram, runCli } from '../core/cli.js';
+import { loadConfig, requireS3 } from '../core/config.js';
+import { MizualError, UsageError } from '../core/errors.js';
+import { writeJson, writeText } from '../core/output.js';
+import type { PrunedObject } from '../ship/prune.js';
+import type { ShipSummary } from '../ship/run.js';
+import { formatBytes, parseDuration } from '../core/units.js';
+import { VERSION } from '../core/version.js';
 
 const TOOL = 'mizual-ship-logs';
 
@@ -69,7 +69,7 @@ function renderPrune(local: string[], remote: PrunedObject[], dryRun: boolean): 
 
 /** Take the lock and keep it only while this process lives: released on exit, signals and the deadline. */
 async function withLock<T>(stateDir: string, deadlineMs: number, work: () => Promise<T>): Promise<T> {
-  const { acquireShipLock } = await import('../lib/ship-state.js');
+  const { acquireShipLock } = await import('../core/ship-state.js');
   const lock = await acquireShipLock(stateDir);
   if (lock.takenOver) process.stderr.write(`${TOOL}: ${lock.takenOver}\n`);
   const stop = (line: string): void => {
@@ -107,9 +107,9 @@ export async function run(argv: string[]): Promise<void> {
 
     if (flags.prune) {
       const s3 = requireS3(config);
-      const { pruneRemote } = await import('../lib/log-prune.js');
-      const { applyLocalRetention } = await import('../lib/ship-run.js');
-      const { readShipState } = await import('../lib/ship-state.js');
+      const { pruneRemote } = await import('../ship/prune.js');
+      const { applyLocalRetention } = await import('../ship/run.js');
+      const { readShipState } = await import('../core/ship-state.js');
       const prune = async () => {
         const pending = (await readShipState(config.stateDir)).pending;
         const local = await applyLocalRetention(config.logDir, config.retentionDays, nowMs, pending, flags.dryRun);
@@ -130,7 +130,7 @@ export async function run(argv: string[]): Promise<void> {
     }
 
     const s3 = flags.upload && !flags.dryRun ? requireS3(config) : undefined;
-    const { shipLogs } = await import('../lib/ship-run.js');
+    const { shipLogs } = await import('../ship/run.js');
     const warn = (line: string): void => void process.stderr.write(`${TOOL}: ${line}\n`);
     const ship = () =>
       shipLogs({

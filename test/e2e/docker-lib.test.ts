@@ -1,10 +1,15 @@
 /**
- * src/lib/docker.ts against the real engine that test/harness/docker-up.sh provides.
+ * src/docker/ against the real engine that test/harness/docker-up.sh provides.
  * Fails (never skips) when no engine can be had.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { computeContainerStats, createDockerClient, type DockerClient, type LogFrame } from '../../src/lib/docker.js';
+import {
+  computeContainerStats,
+  createDockerClient,
+  type DockerClient,
+  type LogFrame,
+} from '../../src/docker/client.js';
 import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
 
 // Sleeps between writes so the engine's order is the order the lines were written in.

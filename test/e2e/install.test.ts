@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createStore } from '../../src/lib/store.js';
+import { createStore } from '../../src/store/client.js';
 import { createTestBucket, ensureS3, removeTestBucket, storeConfigFor, toolEnvFor } from '../harness/s3.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MizualError } from '../../src/lib/errors.js';
-import { createStore, type Store } from '../../src/lib/store.js';
+import { MizualError } from '../../src/core/errors.js';
+import { createStore, type Store } from '../../src/store/client.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
 import {
   createTestBucket,

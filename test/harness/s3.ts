@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { StoreConfig } from '../../src/lib/store.js';
+import type { StoreConfig } from '../../src/store/client.js';
 
 const run = promisify(execFile);
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -133,7 +133,7 @@ export function toolEnvFor(env: S3TestEnv, bucket: string, endpoint: string = en
 }
 
 async function adminClient(env: S3TestEnv) {
-  // Test code may use the SDK directly; the product goes through src/lib/store.ts only.
+  // Test code may use the SDK directly; the product goes through src/store/client.ts only.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const s3 = await import('@aws-sdk/client-s3');
   const client = new s3.S3Client({

@@ -4,8 +4,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/lib/alert-checks.js';
-import { toDetails } from '../../src/lib/docker.js';
+import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/alerts/checks.js';
+import { toDetails } from '../../src/docker/client.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-alert-checks-');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { appendAlertLines, formatAlertLine, parseSize, rotateLog } from '../../src/lib/alert-log.js';
+import { appendAlertLines, formatAlertLine, parseSize, rotateLog } from '../../src/alerts/log.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-alert-log-');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { acquireLock, readJsonState, writeJsonState } from '../../src/lib/state-files.js';
+import { acquireLock, readJsonState, writeJsonState } from '../../src/core/state-files.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-state-files-');

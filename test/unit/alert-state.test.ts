@@ -9,7 +9,7 @@ import {
   saveAlertState,
   type CheckRecord,
   type Observation,
-} from '../../src/lib/alert-state.js';
+} from '../../src/alerts/state.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-alert-state-');

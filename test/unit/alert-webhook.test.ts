@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { AlertEvent } from '../../src/lib/alert-state.js';
-import { buildWebhookBodies, deliverNotifications, resolveWebhookFormat } from '../../src/lib/webhook.js';
+import type { AlertEvent } from '../../src/alerts/state.js';
+import { buildWebhookBodies, deliverNotifications, resolveWebhookFormat } from '../../src/alerts/webhook.js';
 import { scratchDir } from '../helpers/cli.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mapLimit } from '../../src/lib/concurrency.js';
+import { mapLimit } from '../../src/core/concurrency.js';
 
 describe('mapLimit', () => {
   it('keeps results in input order with at most `limit` in flight', async () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { findEnvFile, loadConfig, parseContainers, regionFromEndpoint, requireS3 } from '../../src/lib/config.js';
-import { MizualError } from '../../src/lib/errors.js';
-import { parseDuration } from '../../src/lib/units.js';
+import { findEnvFile, loadConfig, parseContainers, regionFromEndpoint, requireS3 } from '../../src/core/config.js';
+import { MizualError } from '../../src/core/errors.js';
+import { parseDuration } from '../../src/core/units.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir();

@@ -23,8 +23,8 @@ import {
   toSummary,
   type ContainerCpuSample,
   type LogFrame,
-} from '../../src/lib/docker.js';
-import { MizualError, UsageError } from '../../src/lib/errors.js';
+} from '../../src/docker/client.js';
+import { MizualError, UsageError } from '../../src/core/errors.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/docker/', import.meta.url));
 const fixture = (name: string) => readFile(join(FIXTURES, name));

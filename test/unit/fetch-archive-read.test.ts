@@ -5,7 +5,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { readArchive, readArchiveEntry, readTarEntries } from '../../src/lib/archive-read.js';
+import { readArchive, readArchiveEntry, readTarEntries } from '../../src/archive/read.js';
 import { buildTar, buildTarGz, makeShipArchive } from '../helpers/make-archive.js';
 import { scratchDir } from '../helpers/cli.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { catArchives, lineTimeKey, spoolLogFiles, type CatArchive, type CatFilter } from '../../src/lib/fetch-cat.js';
+import { catArchives, lineTimeKey, spoolLogFiles, type CatArchive, type CatFilter } from '../../src/fetch/cat.js';
 import { scratchDir } from '../helpers/cli.js';
 import { dockerTime, makeShipArchive, type ContainerLog } from '../helpers/make-archive.js';
 

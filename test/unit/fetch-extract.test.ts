@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { extractArchive, safeComponents } from '../../src/lib/fetch-extract.js';
+import { extractArchive, safeComponents } from '../../src/fetch/extract.js';
 import { scratchDir } from '../helpers/cli.js';
 import { buildTarGz, makeShipArchive } from '../helpers/make-archive.js';
 

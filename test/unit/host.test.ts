@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MizualError } from '../../src/lib/errors.js';
+import { MizualError } from '../../src/core/errors.js';
 import {
   computeCpuPercent,
   computeNetRates,
@@ -22,7 +22,7 @@ import {
   selectRealMounts,
   toDiskFigures,
   type StatfsLike,
-} from '../../src/lib/host.js';
+} from '../../src/host/host.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/proc/', import.meta.url));
 const SAMPLE_A = join(FIXTURES, 'sample-a');

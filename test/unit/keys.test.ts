@@ -8,7 +8,7 @@ import {
   isValidDate,
   objectKey,
   parseArchiveKey,
-} from '../../src/lib/keys.js';
+} from '../../src/archive/keys.js';
 
 describe('archive keys', () => {
   const end = new Date('2026-11-25T09:30:00.999Z');

@@ -3,7 +3,8 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseAlertLineTime, shipAlertLines, type AlertCursor } from '../../src/lib/alert-log-reader.js';
+import type { AlertCursor } from '../../src/core/ship-state.js';
+import { parseAlertLineTime, shipAlertLines } from '../../src/ship/alert-lines.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-alerts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { tarHeader, writeArchive } from '../../src/lib/archive-write.js';
-import { EntrySpool } from '../../src/lib/log-export.js';
-import { formatNanoTime, msToNano, parseNanoTime, toDockerBound, truncateToSecond } from '../../src/lib/nanotime.js';
-import { archiveEnd, retentionCutoff } from '../../src/lib/ship-run.js';
+import { tarHeader, writeArchive } from '../../src/archive/write.js';
+import { EntrySpool } from '../../src/ship/export.js';
+import { formatNanoTime, msToNano, parseNanoTime, toDockerBound, truncateToSecond } from '../../src/core/time.js';
+import { archiveEnd, retentionCutoff } from '../../src/ship/run.js';
 import { readTarGz } from '../e2e/ship-logs-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-unit-'));

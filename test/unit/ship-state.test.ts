@@ -4,14 +4,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MizualError } from '../../src/lib/errors.js';
+import { MizualError } from '../../src/core/errors.js';
 import {
   acquireShipLock,
   emptyShipState,
   processStartTime,
   readShipState,
   writeShipState,
-} from '../../src/lib/ship-state.js';
+} from '../../src/core/ship-state.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-state-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { MizualError } from '../../src/lib/errors.js';
-import { createStore, partSizeFor, regionFromEndpoint, resolveRegion, translateError } from '../../src/lib/store.js';
+import { MizualError } from '../../src/core/errors.js';
+import { createStore, partSizeFor, regionFromEndpoint, resolveRegion, translateError } from '../../src/store/client.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -177,7 +177,7 @@ describe('Node version warning', () => {
     const server = await fakeS3();
     try {
       const script = `
-        import { createStore } from './src/lib/store.ts';
+        import { createStore } from './src/store/client.ts';
         const store = await createStore({ endpoint: '${server.url}', accessKeyId: 'a', secretAccessKey: 's', bucket: 'b' });
         const keys = await store.listKeys('');
         store.close();

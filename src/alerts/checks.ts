@@ -5,15 +5,15 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CpuBaseline, Observation } from './alert-state.js';
-import type { ContainerSpec } from './config.js';
-import { createDockerClient, DockerApiError, type ContainerDetails } from './docker.js';
-import { describeError } from './errors.js';
-import { computeCpuPercent, readCpuTimes, readFilesystems, readMemory, type CpuTimes } from './host.js';
-import { describeUrl, requestUrl } from './http-client.js';
-import { readJsonState } from './state-files.js';
-import type { Thresholds } from './thresholds.js';
-import { formatUptime } from './units.js';
+import type { CpuBaseline, Observation } from './state.js';
+import type { ContainerSpec } from '../core/config.js';
+import { createDockerClient, DockerApiError, type ContainerDetails } from '../docker/client.js';
+import { describeError } from '../core/errors.js';
+import { computeCpuPercent, readCpuTimes, readFilesystems, readMemory, type CpuTimes } from '../host/host.js';
+import { describeUrl, requestUrl } from '../core/http-client.js';
+import { readJsonState } from '../core/state-files.js';
+import type { Thresholds } from '../core/thresholds.js';
+import { formatUptime } from '../core/units.js';
 
 export const SHIP_STATE_FILE = 'ship-state.json';
 /** A stored CPU baseline older than this is not used (the delta would average too much away). */

@@ -8,9 +8,9 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
-import type { DockerClient } from './docker.js';
-import { MizualError } from './errors.js';
-import { toDockerBound } from './nanotime.js';
+import type { DockerClient } from '../docker/client.js';
+import { MizualError } from '../core/errors.js';
+import { toDockerBound } from '../core/time.js';
 
 /** Batch size before compression: a million tiny zlib writes run at 5 MiB/s (MEASURED.md). */
 const BATCH_BYTES = 256 * 1024;

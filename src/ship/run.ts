@@ -5,19 +5,19 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { shipAlertLines, pendingAlertBytes } from './alert-log-reader.js';
-import { writeArchive, type ArchiveEntry } from './archive-write.js';
-import { mapLimit } from './concurrency.js';
-import type { Config, S3Settings } from './config.js';
-import type { Store } from './store.js';
-import { DockerApiError, createDockerClient, type ContainerDetails, type DockerClient } from './docker.js';
-import { describeError, MizualError } from './errors.js';
-import { archiveName, formatDate, formatStamp, objectKey } from './keys.js';
-import { EntrySpool, exportContainerLogs, type SpooledEntry } from './log-export.js';
-import { formatNanoTime, msToNano, nanoToDate, parseNanoTime, truncateToSecond } from './nanotime.js';
-import { readShipState, syncDir, writeShipState, type ShipState } from './ship-state.js';
-import { ensurePrivateDir } from './state-files.js';
-import { VERSION } from './version.js';
+import { shipAlertLines, pendingAlertBytes } from './alert-lines.js';
+import { writeArchive, type ArchiveEntry } from '../archive/write.js';
+import { mapLimit } from '../core/concurrency.js';
+import type { Config, S3Settings } from '../core/config.js';
+import type { Store } from '../store/client.js';
+import { DockerApiError, createDockerClient, type ContainerDetails, type DockerClient } from '../docker/client.js';
+import { describeError, MizualError } from '../core/errors.js';
+import { archiveName, formatDate, formatStamp, objectKey } from '../archive/keys.js';
+import { EntrySpool, exportContainerLogs, type SpooledEntry } from './export.js';
+import { formatNanoTime, msToNano, nanoToDate, parseNanoTime, truncateToSecond } from '../core/time.js';
+import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';
+import { ensurePrivateDir } from '../core/state-files.js';
+import { VERSION } from '../core/version.js';
 
 /** Docker stamps a line when it reads it and writes it a moment later: only windows ending this far back are complete. */
 const SETTLE_NS = 2_000_000_000n;
@@ -344,7 +344,7 @@ async function writeAndCommit(
 }
 
 async function loadStore(s3: S3Settings): Promise<Store> {
-  const { createStore } = await import('./store.js');
+  const { createStore } = await import('../store/client.js');
   return createStore(s3);
 }
 

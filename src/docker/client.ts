@@ -7,7 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { access, readFile } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import { MizualError, UsageError, describeError } from './errors.js';
+import { MizualError, UsageError, describeError } from '../core/errors.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 const DEFAULT_TIMEOUT_MS = 5000;

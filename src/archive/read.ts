@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { MizualError } from './errors.js';
+import { MizualError } from '../core/errors.js';
 
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 

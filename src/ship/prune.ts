@@ -3,9 +3,9 @@
  * `logs/<env>/<host>/` only, judged by the date in the key (never today's), every version and delete
  * marker of each (a B2 bucket keeps versions, and a plain delete only hides a file).
  */
-import type { S3Settings } from './config.js';
-import { hostPrefix, parseArchiveKey, type LogEnv } from './keys.js';
-import { retentionCutoff } from './ship-run.js';
+import type { S3Settings } from '../core/config.js';
+import { hostPrefix, parseArchiveKey, type LogEnv } from '../archive/keys.js';
+import { retentionCutoff } from './run.js';
 
 export interface PruneOptions {
   s3: S3Settings;
@@ -27,7 +27,7 @@ export interface PrunedObject {
 export async function pruneRemote(options: PruneOptions): Promise<PrunedObject[]> {
   const prefix = hostPrefix(options.env, options.hostname);
   const cutoff = retentionCutoff(options.nowMs, options.retentionDays);
-  const { createStore } = await import('./store.js');
+  const { createStore } = await import('../store/client.js');
   const store = await createStore(options.s3);
   try {
     const versions = await store.listVersions(prefix);

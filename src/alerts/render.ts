@@ -1,5 +1,5 @@
-import type { CheckResult } from './alert-state.js';
-import { createPainter, paintLevel, renderTable } from './paint.js';
+import type { CheckResult } from './state.js';
+import { createPainter, paintLevel, renderTable } from '../core/paint.js';
 
 /** What the human view of a mizual-alerts run needs. */
 export interface RenderableAlerts {

@@ -6,9 +6,14 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { AlertCursor } from './alert-log-reader.js';
 import { describeError, MizualError } from './errors.js';
 import { ensurePrivateDir, readJsonState, writeJsonState } from './state-files.js';
+
+/** Where shipping stopped: the file's inode (as text, it can exceed 2^53) and a byte offset. */
+export interface AlertCursor {
+  inode: string;
+  offset: number;
+}
 
 export const STATE_FILE = 'ship-state.json';
 export const LOCK_FILE = 'ship.lock';

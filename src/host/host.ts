@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, MizualError } from './errors.js';
+import { describeError, MizualError } from '../core/errors.js';
 
 /** The subset of `fs.StatFs` (non-bigint) that disk figures need. */
 export interface StatfsLike {

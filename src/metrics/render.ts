@@ -1,7 +1,7 @@
-import type { MetricsReport } from './metrics-report.js';
-import { createPainter, paintLevel, renderTable, type Level } from './paint.js';
-import { levelFor } from './thresholds.js';
-import { formatBytes, formatUptime } from './units.js';
+import type { MetricsReport } from './report.js';
+import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
+import { levelFor } from '../core/thresholds.js';
+import { formatBytes, formatUptime } from '../core/units.js';
 
 /** The one-screen dashboard, coloured against the alert thresholds when `color` is on. */
 export function renderDashboard(report: MetricsReport, color: boolean): string {

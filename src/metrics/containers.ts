@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerSpec } from './config.js';
-import { computeContainerStats, createDockerClient, type ContainerDetails, type DockerClient } from './docker.js';
-import type { ContainerFigures, ContainerSource, MetricsReport } from './metrics-report.js';
+import type { ContainerSpec } from '../core/config.js';
+import {
+  computeContainerStats,
+  createDockerClient,
+  type ContainerDetails,
+  type DockerClient,
+} from '../docker/client.js';
+import type { ContainerFigures, ContainerSource, MetricsReport } from './report.js';
 
 const ERROR_LINE = /\b(error|exception|traceback|critical|fatal)\b/i;
 const BACKEND_TAIL = 300;

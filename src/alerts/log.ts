@@ -5,8 +5,8 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { describeError, MizualError, oneLine, UsageError } from './errors.js';
-import { ensurePrivateDir } from './state-files.js';
+import { describeError, MizualError, oneLine, UsageError } from '../core/errors.js';
+import { ensurePrivateDir } from '../core/state-files.js';
 
 export type AlertSeverity = 'WARNING' | 'CRITICAL' | 'RESOLVED';
 

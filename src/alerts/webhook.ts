@@ -5,10 +5,10 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { AlertEvent } from './alert-state.js';
-import { describeError, UsageError } from './errors.js';
-import { describeUrl, requestUrl } from './http-client.js';
-import { readJsonState, writeJsonState } from './state-files.js';
+import type { AlertEvent } from './state.js';
+import { describeError, UsageError } from '../core/errors.js';
+import { describeUrl, requestUrl } from '../core/http-client.js';
+import { readJsonState, writeJsonState } from '../core/state-files.js';
 
 export const WEBHOOK_FORMATS = ['slack', 'discord', 'alertmanager', 'json'] as const;
 export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];

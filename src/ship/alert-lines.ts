@@ -5,12 +5,7 @@
  * (`log` renamed to `log.1`) finishes the old inode before reading the new file from its start.
  */
 import { promises as fsp, type BigIntStats } from 'node:fs';
-
-/** Where shipping stopped: the file's inode (as text, it can exceed 2^53) and a byte offset. */
-export interface AlertCursor {
-  inode: string;
-  offset: number;
-}
+import type { AlertCursor } from '../core/ship-state.js';
 
 export interface AlertSink {
   write(data: Buffer): Promise<void>;

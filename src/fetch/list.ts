@@ -1,9 +1,9 @@
 // What exists in the bucket for mizual-fetch-logs: hosts and dates by delimiter listing
 // (`logs/<env>/` then `<host>/`), and the archives of one day.
-import { mapLimit } from './concurrency.js';
-import type { RemoteArchive } from './fetch-download.js';
-import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from './keys.js';
-import type { Store } from './store.js';
+import { mapLimit } from '../core/concurrency.js';
+import type { RemoteArchive } from './download.js';
+import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/keys.js';
+import type { Store } from '../store/client.js';
 
 export interface DateHosts {
   date: string;

@@ -1,8 +1,8 @@
 // Human text for mizual-fetch-logs (returned as strings; the command prints them).
-import type { DownloadOutcome, DownloadProgress, RemoteArchive } from './fetch-download.js';
-import type { ExtractResult } from './fetch-extract.js';
-import type { DateHosts } from './fetch-list.js';
-import { formatBytes } from './units.js';
+import type { DownloadOutcome, DownloadProgress, RemoteArchive } from './download.js';
+import type { ExtractResult } from './extract.js';
+import type { DateHosts } from './list.js';
+import { formatBytes } from '../core/units.js';
 
 function columns(rows: string[][]): string {
   const widths: number[] = [];

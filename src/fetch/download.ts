@@ -7,9 +7,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, MizualError } from './errors.js';
-import type { ArchiveKey } from './keys.js';
-import type { Store } from './store.js';
+import { describeError, MizualError } from '../core/errors.js';
+import type { ArchiveKey } from '../archive/keys.js';
+import type { Store } from '../store/client.js';
 
 export interface RemoteArchive extends ArchiveKey {
   key: string;

@@ -4,9 +4,9 @@
 // carries one) is never used.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { mapLimit } from './concurrency.js';
-import { b2RegionOf } from './config.js';
-import { MizualError, oneLine } from './errors.js';
+import { mapLimit } from '../core/concurrency.js';
+import { b2RegionOf } from '../core/config.js';
+import { MizualError, oneLine } from '../core/errors.js';
 
 // The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
 // client is constructed, and the SDK itself is only loaded lazily below, after this line has run.

@@ -1,7 +1,7 @@
-import type { ContainerSpec } from './config.js';
-import { describeError } from './errors.js';
-import { readHostFigures, type HostFigures } from './host.js';
-import type { Thresholds } from './thresholds.js';
+import type { ContainerSpec } from '../core/config.js';
+import { describeError } from '../core/errors.js';
+import { readHostFigures, type HostFigures } from '../host/host.js';
+import type { Thresholds } from '../core/thresholds.js';
 
 export interface ContainerFigures {
   name: string;

@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { readArchive } from './archive-read.js';
-import { MizualError } from './errors.js';
+import { readArchive } from '../archive/read.js';
+import { MizualError } from '../core/errors.js';
 
 export interface ExtractedFile {
   name: string;

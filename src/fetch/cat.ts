@@ -6,7 +6,7 @@
 // spooled, in one pass, to unlinked temp files beside it (disk, not memory; nothing left behind).
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { readArchive } from './archive-read.js';
+import { readArchive } from '../archive/read.js';
 
 const MONTHS: Record<string, string> = {
   Jan: '01',

@@ -3,9 +3,9 @@
  * turns this run's observations plus the previous records into statuses, log events and new records.
  */
 import path from 'node:path';
-import type { AlertSeverity } from './alert-log.js';
-import { readJsonState, writeJsonState } from './state-files.js';
-import { clearLevel } from './thresholds.js';
+import type { AlertSeverity } from './log.js';
+import { readJsonState, writeJsonState } from '../core/state-files.js';
+import { clearLevel } from '../core/thresholds.js';
 
 export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 type ActiveStatus = 'ok' | 'warning' | 'critical';
