@@ -49,3 +49,48 @@ function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/**
+ * A leading ISO 8601 / RFC 3339 time, as Docker, our alert log and most applications write it: `T` or a
+ * space, `.` or `,` before up to nine fraction digits, then `Z`, an offset (`+01:00`, `+0100`), ` UTC`,
+ * or nothing (read as UTC). Optionally in brackets. It must be followed by a space or end the text.
+ */
+const LEADING_ISO =
+  /^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2}| ?UTC)?\]?(?:\s|$)/i;
+/**
+ * `date`'s default output, as the old shell scripts wrote it: `[Thu Jan 23 14:30:00 UTC 2025]`. Only UTC
+ * and GMT are read: any other zone name (`CET`, `EST`) is ambiguous, so such a line counts as untimed
+ * rather than being misplaced by hours.
+ */
+const LEADING_DATE_CMD =
+  /^\[?(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (?:(UTC|GMT) )?(\d{4})\]?(?:\s|$)/;
+
+/**
+ * Nanoseconds since the epoch of the time a line starts with (either form above), or undefined when
+ * it starts with none. The one rule for every reader of log and alert lines.
+ */
+export function parseLeadingTime(line: string | Buffer): bigint | undefined {
+  const head = typeof line === 'string' ? line.slice(0, 64) : line.subarray(0, 64).toString('latin1');
+  const iso = LEADING_ISO.exec(head);
+  if (iso) {
+    const [y, mo, d, h, mi, s] = iso.slice(1, 7).map(Number) as number[];
+    let ms = Date.UTC(y as number, (mo as number) - 1, d, h, mi, s);
+    const zone = (iso[8] ?? '').trim().toUpperCase();
+    const offset = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+    if (offset) ms -= (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) * 60_000;
+    if (Number.isNaN(ms) || new Date(Date.UTC(y as number, (mo as number) - 1, d)).getUTCDate() !== d) return undefined;
+    return BigInt(ms) * NS_PER_MS + BigInt((iso[7] ?? '').padEnd(9, '0'));
+  }
+  const old = LEADING_DATE_CMD.exec(head);
+  if (!old) return undefined;
+  // Without a zone name `date` printed local time; the old servers ran in UTC.
+  const [day, h, mi, s, year] = [old[2], old[3], old[4], old[5], old[7]].map(Number) as number[];
+  const ms = Date.UTC(year as number, MONTHS.indexOf(old[1] as string), day, h, mi, s);
+  return Number.isNaN(ms) ? undefined : BigInt(ms) * NS_PER_MS;
+}
+
+/** Nanoseconds to whole milliseconds since the epoch (floored). */
+export function nanoToMs(ns: bigint): number {
+  return Number(floorDiv(ns, NS_PER_MS));
+}

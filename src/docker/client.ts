@@ -8,6 +8,7 @@ import os from 'node:os';
 import { access, readFile } from 'node:fs/promises';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { MizualError, UsageError, describeError } from '../core/errors.js';
+import { parseNanoTime, toDockerBound } from '../core/time.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -224,13 +225,11 @@ export function toDockerTimestamp(value: Date | number | string): string {
     return `${seconds}.${String(Math.min(nanos, 999_999_999)).padStart(9, '0')}`;
   }
   if (/^\d+(\.\d{1,9})?$/.test(value)) return value;
-  // RFC 3339: Date keeps only milliseconds, so parse the whole seconds and carry the fraction as text.
-  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/i.exec(value.trim());
-  if (!match) throw new UsageError(`invalid timestamp for Docker log bound: "${value}"`);
-  const ms = Date.parse(`${match[1]}${match[3]}`);
-  if (Number.isNaN(ms)) throw new UsageError(`invalid timestamp for Docker log bound: "${value}"`);
-  const fraction = (match[2] ?? '').slice(0, 9).padEnd(9, '0');
-  return `${ms / 1000}.${fraction}`;
+  try {
+    return toDockerBound(parseNanoTime(value));
+  } catch {
+    throw new UsageError(`invalid timestamp for Docker log bound: "${value}"`);
+  }
 }
 
 /** Docker's CPU % formula: container CPU time over system CPU time, scaled so 100 = one core. */

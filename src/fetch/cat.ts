@@ -7,56 +7,12 @@
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { readArchive } from '../archive/read.js';
-
-const MONTHS: Record<string, string> = {
-  Jan: '01',
-  Feb: '02',
-  Mar: '03',
-  Apr: '04',
-  May: '05',
-  Jun: '06',
-  Jul: '07',
-  Aug: '08',
-  Sep: '09',
-  Oct: '10',
-  Nov: '11',
-  Dec: '12',
-};
-const ISO =
-  /^\[?(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2}|\s?UTC)?\]?(?:\s|$)/;
-// `date`'s default output, as the old bash alert script wrote it: `[Thu Jan 23 14:05:01 UTC 2025]`.
-const DATE_CMD =
-  /^\[?(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (?:([A-Z]{1,5}) )?(\d{4})\]?/;
-
-/** A sortable UTC key `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn` for a line's leading timestamp, or undefined. */
-export function lineTimeKey(line: Buffer | string): string | undefined {
-  const head = typeof line === 'string' ? line.slice(0, 64) : line.subarray(0, 64).toString('latin1');
-  const iso = ISO.exec(head);
-  if (iso) {
-    const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = iso as unknown as string[];
-    const nanos = (frac as string).padEnd(9, '0');
-    const z = (zone as string).trim();
-    let seconds = `${y}-${mo}-${d}T${h}:${mi}:${s}`;
-    if (z !== 'Z' && z !== 'UTC' && z !== '') {
-      const m = /^([+-])(\d{2}):?(\d{2})$/.exec(z);
-      const offset = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
-      const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - offset * 60_000;
-      if (!Number.isNaN(t)) seconds = new Date(t).toISOString().slice(0, 19);
-    }
-    return `${seconds}.${nanos}`;
-  }
-  const old = DATE_CMD.exec(head);
-  if (old) {
-    const [, mon, day, h, mi, s, , y] = old as unknown as string[];
-    // Zone names other than UTC cannot be resolved reliably; the servers ran in UTC.
-    return `${y}-${MONTHS[mon as string]}-${(day as string).padStart(2, '0')}T${h}:${mi}:${s}.000000000`;
-  }
-  return undefined;
-}
+import { parseLeadingTime } from '../core/time.js';
 
 /** A sorted source of lines; `advance` is synchronous while a batch lasts, to keep the merge fast. */
 interface Cursor {
-  key: string;
+  /** Nanoseconds since the epoch of the line (of the last timestamped line before it, if it has none). */
+  key: bigint;
   line: Buffer;
   prefix: Buffer;
   /** Move to the next line; false when exhausted. */
@@ -73,13 +29,13 @@ const NL = 0x0a;
 
 /** The lines of one log file inside one archive, read in batches. */
 class FileCursor implements Cursor {
-  key = '';
+  key = -1n;
   line: Buffer = Buffer.alloc(0);
   private lines: Buffer[] = [];
-  private keys: string[] = [];
+  private keys: bigint[] = [];
   private pos = 0;
   private carry: Buffer[] = [];
-  private lastKey = '';
+  private lastKey = -1n;
   private readonly source: AsyncIterator<Buffer>;
   constructor(
     source: AsyncIterable<Buffer>,
@@ -90,7 +46,7 @@ class FileCursor implements Cursor {
   }
 
   private push(line: Buffer): void {
-    const key = lineTimeKey(line);
+    const key = parseLeadingTime(line);
     // A line without a timestamp stays with the line before it.
     if (key !== undefined) this.lastKey = key;
     if (this.grep && !this.grep.test(line.toString('utf8'))) return;
@@ -129,13 +85,13 @@ class FileCursor implements Cursor {
     this.pos++;
     if (this.pos < this.lines.length) {
       this.line = this.lines[this.pos] as Buffer;
-      this.key = this.keys[this.pos] as string;
+      this.key = this.keys[this.pos] as bigint;
       return true;
     }
     return this.fill().then((more) => {
       if (more) {
         this.line = this.lines[0] as Buffer;
-        this.key = this.keys[0] as string;
+        this.key = this.keys[0] as bigint;
       }
       return more;
     });
@@ -151,8 +107,8 @@ class FileCursor implements Cursor {
 class MergeCursor implements Cursor {
   private heap: { cursor: Cursor; order: number }[] = [];
   constructor(private readonly pending: Cursor[]) {}
-  get key(): string {
-    return this.heap[0]?.cursor.key ?? '';
+  get key(): bigint {
+    return this.heap[0]?.cursor.key ?? -1n;
   }
   get line(): Buffer {
     return (this.heap[0] as { cursor: Cursor }).cursor.line;
@@ -311,8 +267,8 @@ class HostCursor implements Cursor {
     private readonly archives: CatArchive[],
     private readonly filter: CatFilter,
   ) {}
-  get key(): string {
-    return this.current?.key ?? '';
+  get key(): bigint {
+    return this.current?.key ?? -1n;
   }
   get line(): Buffer {
     return (this.current as Cursor).line;

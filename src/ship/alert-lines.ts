@@ -6,6 +6,7 @@
  */
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import type { AlertCursor } from '../core/ship-state.js';
+import { msToNano, parseLeadingTime } from '../core/time.js';
 
 export interface AlertSink {
   write(data: Buffer): Promise<void>;
@@ -14,25 +15,6 @@ export interface AlertSink {
 const CHUNK = 256 * 1024;
 const MAX_GENERATIONS = 9;
 const NEWLINE = 0x0a;
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const ISO_PREFIX = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))\s/;
-// The old shell script's `[$(date)]`: `[Thu Jan 23 14:30:00 UTC 2025]`.
-const OLD_PREFIX = /^\[[A-Z][a-z]{2} ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (UTC|GMT) (\d{4})\]/;
-
-/** The time a line starts with (new ISO or old `[date]` format), in ms; undefined when it has none. */
-export function parseAlertLineTime(line: string): number | undefined {
-  const iso = ISO_PREFIX.exec(line);
-  if (iso) {
-    const ms = Date.parse(iso[1] as string);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  const old = OLD_PREFIX.exec(line);
-  if (!old) return undefined;
-  const month = MONTHS.indexOf(old[1] as string);
-  if (month < 0) return undefined;
-  const [day, h, m, s, year] = [old[2], old[3], old[4], old[5], old[7]].map(Number) as number[];
-  return Date.UTC(year as number, month, day, h, m, s);
-}
 
 async function statOrNull(file: string): Promise<BigIntStats | null> {
   try {
@@ -79,8 +61,8 @@ async function copyLines(
         let lineStart = 0;
         while (lineStart < data.length) {
           const end = data.indexOf(NEWLINE, lineStart);
-          const when = parseAlertLineTime(data.subarray(lineStart, Math.min(end, lineStart + 64)).toString('latin1'));
-          if (when !== undefined && when >= (options.fromMs as number)) break;
+          const when = parseLeadingTime(data.subarray(lineStart, Math.min(end, lineStart + 64)));
+          if (when !== undefined && when >= msToNano(options.fromMs as number)) break;
           lineStart = end + 1;
         }
         shipped += lineStart;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { catArchives, lineTimeKey, spoolLogFiles, type CatArchive, type CatFilter } from '../../src/fetch/cat.js';
+import { parseLeadingTime, parseNanoTime } from '../../src/core/time.js';
+import { catArchives, spoolLogFiles, type CatArchive, type CatFilter } from '../../src/fetch/cat.js';
 import { scratchDir } from '../helpers/cli.js';
 import { dockerTime, makeShipArchive, type ContainerLog } from '../helpers/make-archive.js';
 
@@ -47,23 +48,26 @@ async function cat(archives: CatArchive[], filter: CatFilter = {}, stopAfter = I
   return text === '' ? [] : text.replace(/\n$/, '').split('\n');
 }
 
-describe('lineTimeKey', () => {
+describe('parseLeadingTime', () => {
   it('normalises RFC 3339 timestamps to UTC with nine fraction digits', () => {
-    assert.equal(lineTimeKey('2026-11-25T09:00:00.123456789Z x'), '2026-11-25T09:00:00.123456789');
-    assert.equal(lineTimeKey('2026-11-25T09:00:00.5Z x'), '2026-11-25T09:00:00.500000000');
-    assert.equal(lineTimeKey('2026-11-25T09:00:00Z WARNING cpu'), '2026-11-25T09:00:00.000000000');
-    assert.equal(lineTimeKey('2026-11-25T10:00:00.25+01:00 x'), '2026-11-25T09:00:00.250000000');
-    assert.equal(lineTimeKey('2026-11-25 09:00:00 x'), '2026-11-25T09:00:00.000000000');
+    assert.equal(parseLeadingTime('2026-11-25T09:00:00.123456789Z x'), parseNanoTime('2026-11-25T09:00:00.123456789Z'));
+    assert.equal(parseLeadingTime('2026-11-25T09:00:00.5Z x'), parseNanoTime('2026-11-25T09:00:00.500000000Z'));
+    assert.equal(parseLeadingTime('2026-11-25T09:00:00Z WARNING cpu'), parseNanoTime('2026-11-25T09:00:00.000000000Z'));
+    assert.equal(parseLeadingTime('2026-11-25T10:00:00.25+01:00 x'), parseNanoTime('2026-11-25T09:00:00.250000000Z'));
+    assert.equal(parseLeadingTime('2026-11-25 09:00:00 x'), parseNanoTime('2026-11-25T09:00:00.000000000Z'));
   });
 
   it('parses the old alert format written by `date`', () => {
-    assert.equal(lineTimeKey('[Thu Jan 23 14:05:01 UTC 2025] CPU high'), '2025-01-23T14:05:01.000000000');
-    assert.equal(lineTimeKey('[Fri Jan  3 04:05:01 UTC 2025] x'), '2025-01-03T04:05:01.000000000');
+    assert.equal(
+      parseLeadingTime('[Thu Jan 23 14:05:01 UTC 2025] CPU high'),
+      parseNanoTime('2025-01-23T14:05:01.000000000Z'),
+    );
+    assert.equal(parseLeadingTime('[Fri Jan  3 04:05:01 UTC 2025] x'), parseNanoTime('2025-01-03T04:05:01.000000000Z'));
   });
 
   it('returns undefined for a line without a leading timestamp', () => {
-    assert.equal(lineTimeKey('    at Object.<anonymous>'), undefined);
-    assert.equal(lineTimeKey(''), undefined);
+    assert.equal(parseLeadingTime('    at Object.<anonymous>'), undefined);
+    assert.equal(parseLeadingTime(''), undefined);
   });
 });
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { AlertCursor } from '../../src/core/ship-state.js';
-import { parseAlertLineTime, shipAlertLines } from '../../src/ship/alert-lines.js';
+import { msToNano, parseLeadingTime } from '../../src/core/time.js';
+import { shipAlertLines } from '../../src/ship/alert-lines.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-alerts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,10 +18,13 @@ async function ship(file: string, cursor: AlertCursor | null, fromMs = 0): Promi
 
 describe('alert log lines shipped exactly once', () => {
   it('parses both the ISO and the old [date] format', () => {
-    assert.equal(parseAlertLineTime('2026-11-25T09:40:12Z WARNING cpu: x'), Date.parse('2026-11-25T09:40:12Z'));
-    assert.equal(parseAlertLineTime('[Thu Jan 23 14:30:00 UTC 2025] CPU high'), Date.parse('2025-01-23T14:30:00Z'));
-    assert.equal(parseAlertLineTime('[Thu Jan  3 04:30:00 UTC 2025] x'), Date.parse('2025-01-03T04:30:00Z'));
-    assert.equal(parseAlertLineTime('no time here'), undefined);
+    assert.equal(parseLeadingTime('2026-11-25T09:40:12Z WARNING cpu: x'), msToNano(Date.parse('2026-11-25T09:40:12Z')));
+    assert.equal(
+      parseLeadingTime('[Thu Jan 23 14:30:00 UTC 2025] CPU high'),
+      msToNano(Date.parse('2025-01-23T14:30:00Z')),
+    );
+    assert.equal(parseLeadingTime('[Thu Jan  3 04:30:00 UTC 2025] x'), msToNano(Date.parse('2025-01-03T04:30:00Z')));
+    assert.equal(parseLeadingTime('no time here'), undefined);
   });
 
   it('first run: the lines of the window by their timestamps, in either format', async () => {
