@@ -6,7 +6,7 @@ import { MizualError, UsageError } from '../core/errors.js';
 import type { CatSink } from '../fetch/cat.js';
 import type { DownloadOutcome } from '../fetch/download.js';
 import type { ExtractResult } from '../fetch/extract.js';
-import { isValidDate, type LogEnv } from '../archive/keys.js';
+import { isValidDate, type LogEnv } from '../archive/contract.js';
 import { writeJson, writeText } from '../core/output.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';

@@ -6,6 +6,7 @@
 // spooled, in one pass, to unlinked temp files beside it (disk, not memory; nothing left behind).
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { logEntryLabel, MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../archive/contract.js';
 import { readArchive } from '../archive/read.js';
 import { parseLeadingTime } from '../core/time.js';
 
@@ -185,10 +186,6 @@ interface SpooledFile {
   handle: FileHandle;
 }
 
-interface ManifestInfo {
-  files?: { name?: string; kind?: string; short?: string; container?: string }[];
-}
-
 const SPOOL_BATCH = 256 * 1024;
 
 /** Could this file belong to the wanted container? Exact names come from manifest.json, read after. */
@@ -206,24 +203,21 @@ export async function spoolLogFiles(
 ): Promise<{ entry: string; label: string; source: AsyncIterable<Buffer> }[]> {
   const dir = await mkdtemp(path.join(path.dirname(file), '.mizual-cat-'));
   const spooled: SpooledFile[] = [];
-  let manifest: ManifestInfo | undefined;
+  let manifest: Manifest | undefined;
   try {
     for await (const entry of readArchive(file)) {
       if (entry.type !== 'file') continue;
-      if (entry.name === 'manifest.json' && entry.size < 16 * 1024 * 1024) {
+      if (entry.name === MANIFEST_NAME && entry.size <= MAX_MANIFEST_BYTES) {
         const parts: Buffer[] = [];
         for await (const chunk of entry.body) parts.push(chunk);
-        try {
-          manifest = JSON.parse(Buffer.concat(parts).toString('utf8')) as ManifestInfo;
-        } catch {
-          manifest = undefined;
-        }
+        const read = parseManifest(Buffer.concat(parts).toString('utf8'));
+        manifest = read.status === 'ours' ? read.manifest : undefined;
         continue;
       }
-      const m = /^([A-Za-z0-9][A-Za-z0-9_.-]*)-\d{8}_\d{6}\.log$/.exec(entry.name);
-      if (!m || !mayMatch(m[1] as string, filter.container)) continue;
+      const short = logEntryLabel(entry.name);
+      if (short === undefined || !mayMatch(short, filter.container)) continue;
       const handle = await open(path.join(dir, String(spooled.length)), 'wx+', 0o600);
-      spooled.push({ entry: entry.name, short: m[1] as string, handle });
+      spooled.push({ entry: entry.name, short, handle });
       let batch: Buffer[] = [];
       let size = 0;
       for await (const chunk of entry.body) {

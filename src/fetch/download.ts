@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, MizualError } from '../core/errors.js';
-import type { ArchiveKey } from '../archive/keys.js';
+import type { ArchiveKey } from '../archive/contract.js';
 import type { Store } from '../store/client.js';
 
 export interface RemoteArchive extends ArchiveKey {

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest } from '../archive/contract.js';
 import { readArchive } from '../archive/read.js';
 import { MizualError } from '../core/errors.js';
 
@@ -28,17 +29,8 @@ export interface ExtractResult {
   verified: boolean;
 }
 
-interface ManifestFile {
-  name?: unknown;
-  bytes?: unknown;
-  sha256?: unknown;
-}
-
-const MANIFEST = 'manifest.json';
-
 /** Why one entry is skipped; other errors (a corrupt archive, a full disk) end the extraction. */
 class RefusedEntry extends Error {}
-const MAX_MANIFEST = 16 * 1024 * 1024;
 
 /** Split an entry name into safe path components, or say why it is refused. */
 export function safeComponents(name: string): string[] | string {
@@ -116,7 +108,7 @@ export async function extractArchive(file: string, dir: string, root: string): P
       if (existing && !existing.isFile()) throw new RefusedEntry('exists and is not a regular file');
       const tmp = path.join(parent, `.${parts.at(-1)}.${process.pid}.part`);
       const hash = createHash('sha256');
-      const keep = relName === MANIFEST && entry.size <= MAX_MANIFEST ? ([] as Buffer[]) : undefined;
+      const keep = relName === MANIFEST_NAME && entry.size <= MAX_MANIFEST_BYTES ? ([] as Buffer[]) : undefined;
       let bytes = 0;
       const handle = await open(tmp, 'wx', 0o600);
       try {
@@ -146,16 +138,15 @@ export async function extractArchive(file: string, dir: string, root: string): P
 
 /** Compare extracted files with manifest.json: same set of names, same byte counts and sha256. */
 export function verifyAgainstManifest(text: string, result: ExtractResult): void {
+  const read = parseManifest(text);
+  // Someone else's manifest.json (no `format`) is just a file: the archive is not verified.
+  if (read.status === 'foreign') return;
   result.verified = true;
-  let listed: ManifestFile[];
-  try {
-    const parsed = JSON.parse(text) as { files?: unknown };
-    if (!Array.isArray(parsed.files)) throw new Error('no files array');
-    listed = parsed.files as ManifestFile[];
-  } catch {
-    result.mismatches.push({ name: MANIFEST, reason: 'manifest.json is not a valid manifest' });
+  if (read.status === 'invalid') {
+    result.mismatches.push({ name: MANIFEST_NAME, reason: read.reason });
     return;
   }
+  const listed = read.manifest.files;
   const extracted = new Map(result.files.map((f) => [f.name, f]));
   const named = new Set<string>();
   for (const item of listed) {

@@ -2,7 +2,7 @@
 // (`logs/<env>/` then `<host>/`), and the archives of one day.
 import { mapLimit } from '../core/concurrency.js';
 import type { RemoteArchive } from './download.js';
-import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/keys.js';
+import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/contract.js';
 import type { Store } from '../store/client.js';
 
 export interface DateHosts {

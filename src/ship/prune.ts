@@ -4,8 +4,7 @@
  * marker of each (a B2 bucket keeps versions, and a plain delete only hides a file).
  */
 import type { S3Settings } from '../core/config.js';
-import { hostPrefix, parseArchiveKey, type LogEnv } from '../archive/keys.js';
-import { retentionCutoff } from './run.js';
+import { hostPrefix, parseArchiveKey, retentionCutoff, type LogEnv } from '../archive/contract.js';
 
 export interface PruneOptions {
   s3: S3Settings;

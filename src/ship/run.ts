@@ -12,7 +12,23 @@ import type { Config, S3Settings } from '../core/config.js';
 import type { Store } from '../store/client.js';
 import { DockerApiError, createDockerClient, type ContainerDetails, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
-import { archiveName, formatDate, formatStamp, objectKey } from '../archive/keys.js';
+import {
+  alertsEntryName,
+  archiveEnd,
+  archiveName,
+  containerEntryName,
+  formatDate,
+  formatStamp,
+  MANIFEST_FORMAT,
+  MANIFEST_NAME,
+  objectKey,
+  retentionCutoff,
+  serializeManifest,
+  type Manifest,
+  type ManifestFile,
+  type ManifestGap as Gap,
+  type ManifestMissing as Missing,
+} from '../archive/contract.js';
 import { EntrySpool, exportContainerLogs, type SpooledEntry } from './export.js';
 import { formatNanoTime, msToNano, nanoToDate, parseNanoTime, truncateToSecond } from '../core/time.js';
 import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';
@@ -24,7 +40,6 @@ const SETTLE_NS = 2_000_000_000n;
 const EXPORT_CONCURRENCY = 2;
 /** Small parts, one at a time, from one reused 5 MiB buffer: a cron job on a 2 GB server needs no more. */
 const UPLOAD_PARTS = { partSize: 5 * 1024 * 1024, queueSize: 1 };
-const ARCHIVE_NAME = /^logs-(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz$/;
 
 export interface ShipOptions {
   config: Config;
@@ -36,34 +51,6 @@ export interface ShipOptions {
   /** Delays between upload attempts (ms); one attempt more than entries. */
   retryDelaysMs: number[];
   warn: (line: string) => void;
-}
-
-export interface ManifestFile {
-  name: string;
-  kind: 'container' | 'alerts';
-  short?: string;
-  container?: string;
-  containerId?: string;
-  since?: string;
-  until?: string;
-  lines: number;
-  bytes: number;
-  sha256: string;
-}
-
-export interface Missing {
-  short: string;
-  container: string;
-  reason: string;
-}
-
-export interface Gap {
-  short: string;
-  container: string;
-  oldContainerId: string;
-  newContainerId: string;
-  lastShippedAt: string;
-  reason: string;
 }
 
 export interface ShipSummary {
@@ -90,15 +77,6 @@ interface Planned {
   since: bigint;
   until: bigint;
   gap: Gap | null;
-}
-
-/** The window end (UTC time) an archive name encodes, or undefined for other names. */
-export function archiveEnd(name: string): Date | undefined {
-  const m = ARCHIVE_NAME.exec(name);
-  if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as number[];
-  const end = new Date(Date.UTC(y as number, (mo as number) - 1, d, h, mi, s));
-  return formatStamp(end) === `${m[1]}${m[2]}${m[3]}_${m[4]}${m[5]}${m[6]}` ? end : undefined;
 }
 
 async function planContainers(docker: DockerClient, options: ShipOptions, state: ShipState, end: bigint) {
@@ -233,7 +211,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
 
 function plannedFile(p: Planned, stamp: string, spooled: SpooledEntry | null): ManifestFile {
   return {
-    name: `${p.short}-${stamp}.log`,
+    name: containerEntryName(p.short, stamp),
     kind: 'container',
     short: p.short,
     container: p.container,
@@ -289,15 +267,15 @@ async function writeAndCommit(
     const alerts = await alertSpool.finish();
     const files = exported.map(({ p, spool }) => plannedFile(p, target.stamp, spool));
     const alertFile: ManifestFile = {
-      name: `alerts-${target.stamp}.log`,
+      name: alertsEntryName(target.stamp),
       kind: 'alerts',
       lines: alerts.lines,
       bytes: alerts.bytes,
       sha256: alerts.sha256,
     };
     files.push(alertFile);
-    const manifest = {
-      format: 1,
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
       tool: `mizual-ship-logs ${VERSION}`,
       host: config.hostname,
       env: config.env,
@@ -309,12 +287,12 @@ async function writeAndCommit(
     };
     const entries: ArchiveEntry[] = [
       ...exported.map(({ p, spool }) => ({
-        name: `${p.short}-${target.stamp}.log`,
+        name: containerEntryName(p.short, target.stamp),
         size: spool.bytes,
         gzipPath: spool.path,
       })),
       { name: alertFile.name, size: alerts.bytes, gzipPath: alerts.path },
-      { name: 'manifest.json', data: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) },
+      { name: MANIFEST_NAME, data: serializeManifest(manifest) },
     ];
     const bytes = await writeArchive(partial, entries, nanoToDate(target.end));
     // Commit: the checkpoints move only once the archive is safely on disk; the rename comes last,
@@ -378,11 +356,6 @@ async function uploadPending(options: ShipOptions, store: Store, state: ShipStat
   } finally {
     store.close();
   }
-}
-
-/** The UTC date (YYYY-MM-DD) before which archives are past retention: never today's. */
-export function retentionCutoff(nowMs: number, retentionDays: number): string {
-  return formatDate(new Date(nowMs - Math.max(1, retentionDays) * 86_400_000));
 }
 
 /** Delete local archives whose window ended before the retention cutoff; never pending ones. */

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { tarHeader, writeArchive } from '../../src/archive/write.js';
 import { EntrySpool } from '../../src/ship/export.js';
 import { formatNanoTime, msToNano, parseNanoTime, toDockerBound, truncateToSecond } from '../../src/core/time.js';
-import { archiveEnd, retentionCutoff } from '../../src/ship/run.js';
+import { archiveEnd, retentionCutoff } from '../../src/archive/contract.js';
 import { readTarGz } from '../e2e/ship-logs-helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-unit-'));

@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  alertsEntryName,
   archiveName,
+  containerEntryName,
   datePrefix,
+  logEntryLabel,
+  MANIFEST_FORMAT,
+  parseManifest,
+  serializeManifest,
+  type Manifest,
   formatStamp,
   hostPrefix,
   isValidDate,
   objectKey,
   parseArchiveKey,
-} from '../../src/archive/keys.js';
+} from '../../src/archive/contract.js';
 
 describe('archive keys', () => {
   const end = new Date('2026-11-25T09:30:00.999Z');
@@ -67,5 +74,40 @@ describe('archive keys', () => {
     assert.equal(isValidDate('2025-13-01'), false);
     assert.equal(isValidDate('yesterday'), false);
     assert.equal(isValidDate('2025-1-23'), false);
+  });
+});
+
+describe('manifest.json', () => {
+  const ours = {
+    format: MANIFEST_FORMAT,
+    tool: 'mizual-ship-logs 0.1.0',
+    host: 'web-1',
+    env: 'prod',
+    window: { start: '2026-11-25T09:00:00.000000000Z', end: '2026-11-25T09:30:00.000000000Z' },
+    createdAt: '2026-11-25T09:30:02.000Z',
+    files: [{ name: 'alerts-20261125_093000.log', kind: 'alerts', lines: 0, bytes: 0, sha256: '' }],
+    missing: [],
+    gaps: [],
+  } satisfies Manifest;
+
+  it('reads back what the shipper writes', () => {
+    const read = parseManifest(serializeManifest(ours).toString('utf8'));
+    assert.equal(read.status, 'ours');
+    assert.deepEqual(read.status === 'ours' ? read.manifest : undefined, ours);
+  });
+
+  it("tells someone else's manifest (no format) from a broken or newer one of ours", () => {
+    assert.deepEqual(parseManifest('{"name":"my-app","files":["a"]}'), { status: 'foreign' });
+    assert.equal(parseManifest('{"format":1}').status, 'invalid');
+    assert.equal(parseManifest('{"format":2,"files":[]}').status, 'invalid');
+    assert.equal(parseManifest('{not json').status, 'invalid');
+    assert.equal(parseManifest(`\uFEFF${JSON.stringify(ours)}`).status, 'ours');
+  });
+
+  it('names the entries of an archive and reads their labels back', () => {
+    assert.equal(containerEntryName('backend', '20261125_093000'), 'backend-20261125_093000.log');
+    assert.equal(logEntryLabel(alertsEntryName('20261125_093000')), 'alerts');
+    assert.equal(logEntryLabel('./backend-20261125_093000.log'), 'backend');
+    assert.equal(logEntryLabel('manifest.json'), undefined);
   });
 });
