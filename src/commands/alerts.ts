@@ -8,7 +8,7 @@ import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
-import { acquireLock } from '../core/state-files.js';
+import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
 import { parseDuration, parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';

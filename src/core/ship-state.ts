@@ -3,11 +3,11 @@
  * and the run lock (`ship.lock`). mizual-alerts reads `lastUploadAt` from the state to warn when
  * shipping stalls, so that field keeps its name.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { describeError, MizualError } from './errors.js';
-import { ensurePrivateDir, readJsonState, writeJsonState } from './state-files.js';
+import { MizualError } from './errors.js';
+import { acquireLock, type Lock } from './lock.js';
+import { readJsonState, writeJsonState } from './state-files.js';
 
 /** Where shipping stopped: the file's inode (as text, it can exceed 2^53) and a byte offset. */
 export interface AlertCursor {
@@ -70,79 +70,14 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** A process's start time (clock ticks since boot) from /proc, or null when it does not exist. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-export interface ShipLock {
-  path: string;
-  /** A note when a stale lock was taken over. */
-  takenOver: string | undefined;
-  /** Remove the lock if it is still ours (synchronous, so signal handlers can call it). */
-  release(): void;
-}
-
 /**
- * Take `<stateDir>/ship.lock` (O_EXCL, 0600, holding pid and process start time). A lock whose
- * process is gone, or whose pid now belongs to another process, is taken over; a live one is an error.
+ * Take `<stateDir>/ship.lock` (see core/lock.ts); a live holder is an error naming it, a stale lock
+ * is taken over.
  */
-export async function acquireShipLock(stateDir: string): Promise<ShipLock> {
-  await ensurePrivateDir(stateDir);
+export async function acquireShipLock(stateDir: string): Promise<Lock> {
   const file = path.join(stateDir, LOCK_FILE);
-  const mine = `${process.pid} ${processStartTime(process.pid) ?? '0'}\n`;
-  let takenOver: string | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, mine);
-      closeSync(fd);
-      return {
-        path: file,
-        takenOver,
-        release: () => {
-          try {
-            if (readFileSync(file, 'utf8') === mine) rmSync(file, { force: true });
-          } catch {
-            // Already gone.
-          }
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MizualError(`cannot create lock ${file}: ${describeError(err)}`);
-      }
-    }
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue; // Released in between: try again.
-    }
-    const [pidText, started] = text.trim().split(/\s+/);
-    const pid = Number(pidText);
-    const fresh = Date.now() - ((await fsp.stat(file).catch(() => null))?.mtimeMs ?? 0) < 2_000;
-    if (!Number.isInteger(pid) || pid <= 0) {
-      // Being written right now by another run, or garbage left by a crash.
-      if (fresh) throw new MizualError(`another mizual-ship-logs run is starting (lock ${file})`);
-    } else {
-      const now = processStartTime(pid);
-      if (now !== null && (started === undefined || started === now || started === '0')) {
-        throw new MizualError(`another mizual-ship-logs run (pid ${pid}) holds ${file}`);
-      }
-    }
-    takenOver = `took over the lock ${file} left by pid ${pidText || '?'}, which is no longer running`;
-    // Rename first, so two runs cannot both remove a lock a third one just created.
-    const stale = `${file}.stale-${process.pid}`;
-    await fsp.rename(file, stale).catch(() => undefined);
-    await fsp.rm(stale, { force: true });
-  }
-  throw new MizualError(`cannot take the lock ${file}`);
+  const lock = await acquireLock(file);
+  if ('release' in lock) return lock;
+  if (lock.heldBy === null) throw new MizualError(`another mizual-ship-logs run is starting (lock ${file})`);
+  throw new MizualError(`another mizual-ship-logs run (pid ${lock.heldBy}) holds ${file}`);
 }

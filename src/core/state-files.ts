@@ -1,6 +1,6 @@
 /**
  * Private state files shared by the tools: JSON written atomically (temp file + rename, 0600) in
- * 0700 directories, and a pid lock file. Corrupt files are reported to the caller, never thrown.
+ * 0700 directories. Corrupt files are reported to the caller, never thrown.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -54,75 +54,5 @@ export async function writeJsonState(file: string, data: unknown): Promise<void>
   } catch (err) {
     await fsp.rm(temp, { force: true }).catch(() => undefined);
     throw new MizualError(`cannot write state file ${file}: ${describeError(err)}`, undefined, { cause: err });
-  }
-}
-
-export interface HeldLock {
-  path: string;
-  /** Remove the lock file (only if it is still ours). */
-  release: () => Promise<void>;
-}
-
-/**
- * Take a lock file holding our pid. Returns null with the holder's pid when a live process holds it;
- * a lock left by a dead process (crash, reboot) is taken over.
- */
-export async function acquireLock(file: string): Promise<HeldLock | { heldBy: number | null }> {
-  await ensurePrivateDir(path.dirname(file));
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await fsp.open(file, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return {
-        path: file,
-        release: async () => {
-          const holder = await readLockPid(file);
-          if (holder === process.pid) await fsp.rm(file, { force: true });
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new MizualError(`cannot create lock ${file}: ${describeError(err)}`, undefined, { cause: err });
-      }
-    }
-    const holder = await readLockPid(file);
-    if (holder !== null && isAlive(holder)) return { heldBy: holder };
-    // No pid yet may mean another run created the file a moment ago and is writing it.
-    if (holder === null && (await ageMs(file)) < 5_000) return { heldBy: null };
-    // Stale (dead pid) or half-written: rename it away first so two runs cannot both delete a fresh lock.
-    const stale = `${file}.stale-${process.pid}`;
-    await fsp
-      .rename(file, stale)
-      .then(() => fsp.rm(stale, { force: true }))
-      .catch(() => undefined);
-  }
-  return { heldBy: await readLockPid(file) };
-}
-
-async function readLockPid(file: string): Promise<number | null> {
-  try {
-    const pid = Number((await fsp.readFile(file, 'utf8')).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-async function ageMs(file: string): Promise<number> {
-  try {
-    return Date.now() - (await fsp.stat(file)).mtimeMs;
-  } catch {
-    return Infinity;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -5,13 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MizualError } from '../../src/core/errors.js';
-import {
-  acquireShipLock,
-  emptyShipState,
-  processStartTime,
-  readShipState,
-  writeShipState,
-} from '../../src/core/ship-state.js';
+import { processStartTime } from '../../src/core/lock.js';
+import { acquireShipLock, emptyShipState, readShipState, writeShipState } from '../../src/core/ship-state.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-ship-state-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
