@@ -58,3 +58,18 @@ export function formatUptime(seconds: number): string {
   if (h > 0) return `${h}h ${m}m`;
   return `${m}m`;
 }
+
+/**
+ * The share of elapsed CPU time that was busy between two readings of cumulative counters (host ticks
+ * from /proc/stat, or a container's CPU ns against system ns); null when no time passed or a counter
+ * went backwards (a reset), so callers never show a made-up figure.
+ */
+export function busyShare(
+  before: { busy: number; total: number },
+  after: { busy: number; total: number },
+): number | null {
+  const total = after.total - before.total;
+  const busy = after.busy - before.busy;
+  if (!(total > 0) || busy < 0) return null;
+  return busy / total;
+}

@@ -4,101 +4,39 @@
  * so their true order is lost).
  */
 import http from 'node:http';
-import os from 'node:os';
-import { access, readFile } from 'node:fs/promises';
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { MizualError, UsageError, describeError } from '../core/errors.js';
 import { parseNanoTime, toDockerBound } from '../core/time.js';
+import { parseDockerHost, type DockerEndpoint } from './endpoint.js';
+import { framesToLines, LogDemuxer, rawToFrames, type LogFrame, type LogLine } from './frames.js';
+import {
+  toDetails,
+  toSummary,
+  type ContainerDetails,
+  type ContainerSummary,
+  type RawInspect,
+  type RawListEntry,
+} from './model.js';
+import {
+  apiReading,
+  computeContainerStats,
+  cpuCount,
+  detectCgroupLayout,
+  readCgroupReading,
+  type CgroupLayout,
+  type ContainerCpuSample,
+  type ContainerStats,
+  type CpuReading,
+  type RawStats,
+} from './stats.js';
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
+export type { LogFrame } from './frames.js';
+
 const DEFAULT_TIMEOUT_MS = 5000;
-
-// ---------------------------------------------------------------------------------------------
-// Endpoint
-// ---------------------------------------------------------------------------------------------
-
-export type DockerEndpoint =
-  | { kind: 'unix'; socketPath: string; display: string }
-  | { kind: 'tcp'; host: string; port: number; basePath: string; display: string };
-
-/** Parse DOCKER_HOST the way the docker CLI reads it (unix:// and plain tcp:// only). */
-export function parseDockerHost(value?: string, tlsVerify?: string): DockerEndpoint {
-  const raw = (value ?? '').trim();
-  if (raw === '') return { kind: 'unix', socketPath: DEFAULT_SOCKET, display: `unix://${DEFAULT_SOCKET}` };
-  const match = /^([a-z]+):\/\/(.*)$/i.exec(raw);
-  if (!match) throw new UsageError(`DOCKER_HOST must look like unix:///path or tcp://host:port, got "${raw}"`);
-  const scheme = (match[1] ?? '').toLowerCase();
-  const rest = match[2] ?? '';
-  if (scheme === 'unix') {
-    const socketPath = rest === '' ? DEFAULT_SOCKET : rest;
-    if (!socketPath.startsWith('/'))
-      throw new UsageError(`DOCKER_HOST unix socket path must be absolute, got "${raw}"`);
-    return { kind: 'unix', socketPath, display: `unix://${socketPath}` };
-  }
-  if (scheme === 'tcp' || scheme === 'http') {
-    // TLS needs client certificates from DOCKER_CERT_PATH; this tool talks to a local engine, so say so plainly.
-    if (tlsVerify !== undefined && tlsVerify !== '' && tlsVerify !== '0') {
-      throw new UsageError(
-        'DOCKER_TLS_VERIFY is set, but TLS to the Docker engine is not supported; use a unix socket or plain tcp://',
-      );
-    }
-    let url: URL;
-    try {
-      url = new URL(`http://${rest}`);
-    } catch {
-      throw new UsageError(`DOCKER_HOST is not a valid tcp address: "${raw}"`);
-    }
-    if (url.hostname === '') throw new UsageError(`DOCKER_HOST has no host: "${raw}"`);
-    const port = url.port === '' ? 2375 : Number(url.port);
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const basePath = url.pathname.replace(/\/+$/, '');
-    return { kind: 'tcp', host, port, basePath, display: `tcp://${url.host}${basePath}` };
-  }
-  if (scheme === 'https')
-    throw new UsageError('DOCKER_HOST https:// is not supported; use a unix socket or plain tcp://');
-  throw new UsageError(`DOCKER_HOST scheme "${scheme}://" is not supported; use unix:// or tcp://`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Types
 // ---------------------------------------------------------------------------------------------
-
-export type ContainerState =
-  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead' | 'unknown';
-export type ContainerHealth = 'starting' | 'healthy' | 'unhealthy' | 'none';
-
-export interface ContainerSummary {
-  name: string;
-  id: string;
-  image: string;
-  state: ContainerState;
-  /** Docker's human status text, e.g. "Up 3 hours (healthy)". */
-  status: string;
-  health: ContainerHealth;
-  labels: Record<string, string>;
-}
-
-export interface ContainerDetails {
-  id: string;
-  name: string;
-  image: string;
-  state: ContainerState;
-  health: ContainerHealth;
-  restartCount: number;
-  exitCode: number;
-  oomKilled: boolean;
-  /** ISO timestamps as Docker records them (nanoseconds kept); null when never set. */
-  startedAt: string | null;
-  finishedAt: string | null;
-  createdAt: string | null;
-  pid: number;
-  tty: boolean;
-}
-
-export interface LogFrame {
-  stream: 'stdout' | 'stderr';
-  data: Buffer;
-}
 
 export interface LogOptions {
   /** Last N lines (Docker's `tail`). */
@@ -121,40 +59,10 @@ export interface LogOptions {
   raw?: boolean;
 }
 
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  /** The RFC 3339 timestamp Docker recorded. */
-  timestamp: string | null;
-  text: string;
-}
-
 export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
-}
-
-export interface ContainerStats {
-  id: string;
-  /** 100 = one full core, like `docker stats`; null when the container had no two samples. */
-  cpuPercent: number | null;
-  /** Usage minus inactive file cache, like `docker stats`; null when unknown. */
-  memoryBytes: number | null;
-}
-
-interface CpuReading {
-  source: 'cgroup' | 'api';
-  cpuNs: number;
-  /** For 'api': the engine's system_cpu_usage. For 'cgroup': wall-clock ns times onlineCpus. */
-  systemNs: number;
-  onlineCpus: number;
-  memoryBytes: number | null;
-}
-
-/** An opaque point-in-time CPU/memory reading of some containers; pass two to computeContainerStats. */
-export interface ContainerCpuSample {
-  readonly takenAtMs: number;
-  readonly readings: ReadonlyMap<string, CpuReading>;
 }
 
 export interface DockerClientOptions {
@@ -182,34 +90,6 @@ export class DockerApiError extends MizualError {
 // Pure helpers (unit-tested)
 // ---------------------------------------------------------------------------------------------
 
-const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
-
-/** Map Docker's state string onto ours; anything new becomes 'unknown' instead of leaking through. */
-export function mapState(raw: unknown): ContainerState {
-  const value = typeof raw === 'string' ? raw.toLowerCase() : '';
-  return KNOWN_STATES.has(value) ? (value as ContainerState) : 'unknown';
-}
-
-/** Map a health status ("healthy", "health: starting", ...) onto ours. */
-export function mapHealth(raw: unknown): ContainerHealth {
-  const value = typeof raw === 'string' ? raw.toLowerCase().trim() : '';
-  if (value === 'healthy' || value === 'unhealthy' || value === 'starting') return value;
-  if (value === 'health: starting') return 'starting';
-  return 'none';
-}
-
-/** Read the health from a list entry's status text: "Up 5 minutes (unhealthy)". */
-export function healthFromStatus(status: string): ContainerHealth {
-  const match = /\((healthy|unhealthy|health: starting)\)\s*$/i.exec(status);
-  return match ? mapHealth(match[1]) : 'none';
-}
-
-/** Docker writes "0001-01-01T00:00:00Z" for a time that never happened. */
-function normalizeTime(value: unknown): string | null {
-  if (typeof value !== 'string' || value === '' || value.startsWith('0001-01-01')) return null;
-  return value;
-}
-
 /** Convert a time bound to Docker's "seconds.nanoseconds" form without losing nanoseconds. */
 export function toDockerTimestamp(value: Date | number | string): string {
   if (value instanceof Date) {
@@ -230,170 +110,6 @@ export function toDockerTimestamp(value: Date | number | string): string {
   } catch {
     throw new UsageError(`invalid timestamp for Docker log bound: "${value}"`);
   }
-}
-
-/** Docker's CPU % formula: container CPU time over system CPU time, scaled so 100 = one core. */
-export function computeCpuPercent(
-  before: { cpuNs: number; systemNs: number },
-  after: { cpuNs: number; systemNs: number; onlineCpus: number },
-): number | null {
-  const cpuDelta = after.cpuNs - before.cpuNs;
-  const systemDelta = after.systemNs - before.systemNs;
-  if (!(systemDelta > 0) || cpuDelta < 0) return null;
-  return (cpuDelta / systemDelta) * after.onlineCpus * 100;
-}
-
-/** Memory the way `docker stats` shows it: usage minus the inactive file cache. */
-export function memoryWithoutCache(usage: number, stats: Record<string, number | undefined>): number {
-  const v1 = stats['total_inactive_file'];
-  if (v1 !== undefined) return v1 < usage ? usage - v1 : usage;
-  const v2 = stats['inactive_file'];
-  if (v2 !== undefined && v2 < usage) return usage - v2;
-  return usage;
-}
-
-/** Per-container CPU % and memory between two samples taken by sampleContainerCpu. */
-export function computeContainerStats(before: ContainerCpuSample, after: ContainerCpuSample): ContainerStats[] {
-  const result: ContainerStats[] = [];
-  for (const [id, now] of after.readings) {
-    const then = before.readings.get(id);
-    const cpuPercent = then && then.source === now.source ? computeCpuPercent(then, now) : null;
-    result.push({ id, cpuPercent: cpuPercent === null ? null : round2(cpuPercent), memoryBytes: now.memoryBytes });
-  }
-  return result;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-function parseKeyValues(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const [key, value] = line.trim().split(/\s+/);
-    if (key && value !== undefined) out[key] = Number(value);
-  }
-  return out;
-}
-
-/**
- * Split Docker's multiplexed stream (8-byte header: stream type, 3 zero bytes, big-endian length)
- * into frames. Chunks may cut headers and payloads anywhere; frames come out whole and in order.
- */
-export class LogDemuxer extends Transform {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** The header of the frame being collected, once its 8 bytes have arrived. */
-  private header: { type: number; size: number } | null = null;
-
-  constructor() {
-    super({ readableObjectMode: true });
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    try {
-      this.drainFrames();
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.buffered > 0 || this.header !== null) {
-      callback(new MizualError(`Docker log stream ended inside a frame (${this.buffered} bytes left over)`));
-      return;
-    }
-    callback();
-  }
-
-  private drainFrames(): void {
-    for (;;) {
-      if (this.header === null) {
-        if (this.buffered < 8) return;
-        const header = this.consume(8);
-        this.header = { type: header[0] ?? -1, size: header.readUInt32BE(4) };
-      }
-      const { type, size } = this.header;
-      if (this.buffered < size) return;
-      this.header = null;
-      const data = this.consume(size);
-      if (type === 0 || type === 1) this.push({ stream: 'stdout', data } satisfies LogFrame);
-      else if (type === 2) this.push({ stream: 'stderr', data } satisfies LogFrame);
-      else if (type === 3) throw new MizualError(`Docker engine error in log stream: ${data.toString('utf8').trim()}`);
-      else throw new MizualError(`malformed Docker log stream (frame type ${String(type)})`);
-    }
-  }
-
-  /** Consume n bytes; copies only when a frame spans chunks (a 1 MB frame in 64 KiB chunks is joined once). */
-  private consume(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0];
-    if (n === 0) return Buffer.alloc(0);
-    if (first && first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first && first.length === n) {
-      this.chunks.shift();
-      return first;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[0]!;
-      const need = n - filled;
-      if (chunk.length <= need) {
-        chunk.copy(out, filled);
-        filled += chunk.length;
-        this.chunks.shift();
-      } else {
-        chunk.copy(out, filled, 0, need);
-        this.chunks[0] = chunk.subarray(need);
-        filled += need;
-      }
-    }
-    return out;
-  }
-}
-
-/** Wrap a TTY container's raw log stream so it yields the same frames as the demuxer. */
-function rawToFrames(): Transform {
-  return new Transform({
-    readableObjectMode: true,
-    transform(chunk: Buffer, _encoding, callback) {
-      callback(null, { stream: 'stdout', data: chunk } satisfies LogFrame);
-    },
-  });
-}
-
-const TIMESTAMP_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) /;
-
-/** Split frames into lines; a frame without a trailing newline is joined to the next of its stream. */
-export function framesToLines(frames: Iterable<LogFrame>, timestamps: boolean): LogLine[] {
-  const lines: LogLine[] = [];
-  const partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
-  for (const frame of frames) {
-    let text = frame.data.toString('utf8');
-    // Docker splits messages over 16 KiB into several frames, each with its own timestamp: keep the first.
-    if (timestamps && partial[frame.stream] !== '') text = text.replace(TIMESTAMP_PREFIX, '');
-    const parts = (partial[frame.stream] + text).split('\n');
-    partial[frame.stream] = parts.pop() ?? '';
-    for (const part of parts) lines.push(splitTimestamp(frame.stream, part.replace(/\r$/, ''), timestamps));
-  }
-  for (const stream of ['stdout', 'stderr'] as const) {
-    if (partial[stream] !== '') lines.push(splitTimestamp(stream, partial[stream], timestamps));
-  }
-  return lines;
-}
-
-function splitTimestamp(stream: 'stdout' | 'stderr', line: string, timestamps: boolean): LogLine {
-  if (!timestamps) return { stream, timestamp: null, text: line };
-  const match = TIMESTAMP_PREFIX.exec(line);
-  if (!match) return { stream, timestamp: null, text: line };
-  return { stream, timestamp: match[0].slice(0, -1), text: line.slice(match[0].length) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,15 +455,7 @@ export class DockerClient {
     const raw = await this.requestJson<RawStats>(`/containers/${encodeURIComponent(id)}/stats`, {
       query: { stream: false, 'one-shot': true },
     });
-    const usage = raw.memory_stats?.usage;
-    const onlineCpus = raw.cpu_stats?.online_cpus || raw.cpu_stats?.cpu_usage?.percpu_usage?.length || cpuCount();
-    return {
-      source: 'api',
-      cpuNs: raw.cpu_stats?.cpu_usage?.total_usage ?? 0,
-      systemNs: raw.cpu_stats?.system_cpu_usage ?? 0,
-      onlineCpus,
-      memoryBytes: typeof usage === 'number' ? memoryWithoutCache(usage, raw.memory_stats?.stats ?? {}) : null,
-    };
+    return apiReading(raw);
   }
 
   private detectCgroupLayout(): Promise<CgroupLayout | null> {
@@ -763,167 +471,4 @@ export function createDockerClient(options: DockerClientOptions = {}): DockerCli
 
 function oneLineText(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
-}
-
-function cpuCount(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
-
-// ---------------------------------------------------------------------------------------------
-// cgroup files
-// ---------------------------------------------------------------------------------------------
-
-type CgroupLayout = { version: 1; cpuDirs: string[]; memoryDirs: string[] } | { version: 2; dirs: string[] };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Find where this host keeps per-container cgroups: v1 (cgroupfs or systemd driver) or v2. */
-async function detectCgroupLayout(root: string): Promise<CgroupLayout | null> {
-  if (await exists(`${root}/cgroup.controllers`)) {
-    return { version: 2, dirs: [`${root}/system.slice/docker-{id}.scope`, `${root}/docker/{id}`] };
-  }
-  const cpuRoots = [`${root}/cpuacct`, `${root}/cpu,cpuacct`, `${root}/cpuacct,cpu`];
-  const cpuDirs: string[] = [];
-  for (const base of cpuRoots) {
-    if (await exists(`${base}/cpuacct.usage`))
-      cpuDirs.push(`${base}/docker/{id}`, `${base}/system.slice/docker-{id}.scope`);
-  }
-  if (cpuDirs.length === 0 || !(await exists(`${root}/memory/memory.usage_in_bytes`))) return null;
-  return {
-    version: 1,
-    cpuDirs,
-    memoryDirs: [`${root}/memory/docker/{id}`, `${root}/memory/system.slice/docker-{id}.scope`],
-  };
-}
-
-async function readFirst(templates: string[], id: string, file: string): Promise<string | null> {
-  for (const template of templates) {
-    try {
-      return await readFile(`${template.replace('{id}', id)}/${file}`, 'utf8');
-    } catch {
-      // Try the next layout.
-    }
-  }
-  return null;
-}
-
-async function readCgroupReading(layout: CgroupLayout, id: string, onlineCpus: number): Promise<CpuReading | null> {
-  // Cgroup directories are named by the full id only.
-  if (!/^[0-9a-f]{64}$/.test(id)) return null;
-  const wallNs = Number(process.hrtime.bigint());
-  if (layout.version === 1) {
-    const [usage, memUsage, memStat] = await Promise.all([
-      readFirst(layout.cpuDirs, id, 'cpuacct.usage'),
-      readFirst(layout.memoryDirs, id, 'memory.usage_in_bytes'),
-      readFirst(layout.memoryDirs, id, 'memory.stat'),
-    ]);
-    if (usage === null) return null;
-    return {
-      source: 'cgroup',
-      cpuNs: Number(usage.trim()),
-      systemNs: wallNs * onlineCpus,
-      onlineCpus,
-      memoryBytes:
-        memUsage === null ? null : memoryWithoutCache(Number(memUsage.trim()), memStat ? parseKeyValues(memStat) : {}),
-    };
-  }
-  const [cpuStat, memCurrent, memStat] = await Promise.all([
-    readFirst(layout.dirs, id, 'cpu.stat'),
-    readFirst(layout.dirs, id, 'memory.current'),
-    readFirst(layout.dirs, id, 'memory.stat'),
-  ]);
-  if (cpuStat === null) return null;
-  const usageUsec = parseKeyValues(cpuStat)['usage_usec'];
-  if (usageUsec === undefined) return null;
-  const stat = memStat ? parseKeyValues(memStat) : {};
-  // cgroup v2 memory.stat has inactive_file but no total_ prefix.
-  delete stat['total_inactive_file'];
-  return {
-    source: 'cgroup',
-    cpuNs: usageUsec * 1000,
-    systemNs: wallNs * onlineCpus,
-    onlineCpus,
-    memoryBytes: memCurrent === null ? null : memoryWithoutCache(Number(memCurrent.trim()), stat),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Raw engine shapes (only the fields we read)
-// ---------------------------------------------------------------------------------------------
-
-interface RawListEntry {
-  Id: string;
-  Names?: string[];
-  Image?: string;
-  State?: string;
-  Status?: string;
-  Labels?: Record<string, string> | null;
-  Health?: { Status?: string };
-}
-
-interface RawInspect {
-  Id: string;
-  Name?: string;
-  Created?: string;
-  RestartCount?: number;
-  Config?: { Image?: string; Tty?: boolean };
-  State?: {
-    Status?: string;
-    Pid?: number;
-    ExitCode?: number;
-    OOMKilled?: boolean;
-    StartedAt?: string;
-    FinishedAt?: string;
-    Health?: { Status?: string };
-  };
-}
-
-interface RawStats {
-  cpu_stats?: {
-    cpu_usage?: { total_usage?: number; percpu_usage?: number[] };
-    system_cpu_usage?: number;
-    online_cpus?: number;
-  };
-  memory_stats?: { usage?: number; stats?: Record<string, number> };
-}
-
-/** Map a raw /containers/json entry (exported for tests). */
-export function toSummary(raw: RawListEntry): ContainerSummary {
-  const status = raw.Status ?? '';
-  return {
-    name: (raw.Names?.[0] ?? raw.Id.slice(0, 12)).replace(/^\//, ''),
-    id: raw.Id,
-    image: raw.Image ?? '',
-    state: mapState(raw.State),
-    status,
-    // Newer engines put Health in the list entry; 20.10 only says it in the status text.
-    health: raw.Health?.Status ? mapHealth(raw.Health.Status) : healthFromStatus(status),
-    labels: raw.Labels ?? {},
-  };
-}
-
-/** Map a raw /containers/{id}/json document (exported for tests). */
-export function toDetails(raw: RawInspect): ContainerDetails {
-  return {
-    id: raw.Id,
-    name: (raw.Name ?? '').replace(/^\//, ''),
-    image: raw.Config?.Image ?? '',
-    state: mapState(raw.State?.Status),
-    health: mapHealth(raw.State?.Health?.Status),
-    restartCount: raw.RestartCount ?? 0,
-    exitCode: raw.State?.ExitCode ?? 0,
-    oomKilled: raw.State?.OOMKilled ?? false,
-    startedAt: normalizeTime(raw.State?.StartedAt),
-    finishedAt: normalizeTime(raw.State?.FinishedAt),
-    createdAt: normalizeTime(raw.Created),
-    pid: raw.State?.Pid ?? 0,
-    tty: raw.Config?.Tty ?? false,
-  };
 }

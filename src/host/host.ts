@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, MizualError } from '../core/errors.js';
+import { busyShare } from '../core/units.js';
 
 /** The subset of `fs.StatFs` (non-bigint) that disk figures need. */
 export interface StatfsLike {
@@ -199,9 +200,8 @@ export function parseProcStat(text: string, source = 'stat'): CpuTimes {
 
 /** CPU busy percent between two readings, 0..100 with one decimal. */
 export function computeCpuPercent(before: CpuTimes, after: CpuTimes): number {
-  const total = after.total - before.total;
-  if (total <= 0) return 0;
-  return roundTo1(clamp(((after.busy - before.busy) / total) * 100, 0, 100));
+  const share = busyShare(before, after);
+  return share === null ? 0 : roundTo1(clamp(share * 100, 0, 100));
 }
 
 /** Read memory and swap figures from `<procRoot>/meminfo`. */

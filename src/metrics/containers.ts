@@ -1,11 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec } from '../core/config.js';
-import {
-  computeContainerStats,
-  createDockerClient,
-  type ContainerDetails,
-  type DockerClient,
-} from '../docker/client.js';
+import { computeContainerStats } from '../docker/stats.js';
+import { createDockerClient, type DockerClient } from '../docker/client.js';
+import { type ContainerDetails } from '../docker/model.js';
 import type { ContainerFigures, ContainerSource, MetricsReport } from './report.js';
 
 const ERROR_LINE = /\b(error|exception|traceback|critical|fatal)\b/i;

@@ -8,8 +8,8 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
-import type { DockerClient } from '../docker/client.js';
-import { MizualError } from '../core/errors.js';
+import { type DockerClient } from '../docker/client.js';
+import { FrameCopier } from '../docker/frames.js';
 import { toDockerBound } from '../core/time.js';
 
 /** Batch size before compression: a million tiny zlib writes run at 5 MiB/s (MEASURED.md). */
@@ -121,120 +121,6 @@ export interface ExportRequest {
   since: bigint;
   until: bigint;
   spoolPath: string;
-}
-
-/** Length of Docker's fixed-width timestamp prefix `2026-11-25T09:43:48.040200185Z `. */
-const STAMP = 31;
-
-/**
- * Turns Docker's multiplexed log stream (8-byte header: stream type, 3 zero bytes, big-endian size)
- * into the bytes `docker logs --timestamps` prints, one output buffer per input chunk: no object per
- * line, which at millions of lines would cost more time and memory than the copying itself.
- * A frame without a trailing newline leaves its line open; the next frame continues it only if it is
- * of the same stream with the same timestamp (Docker's 16 KiB parts of one long line); otherwise a
- * newline closes it first.
- */
-export class FrameCopier {
-  private readonly header = Buffer.alloc(8);
-  private headerFill = 0;
-  /** Payload bytes left in the current frame; -1 between frames. */
-  private remaining = -1;
-  private stream = 0;
-  private errorText: Buffer[] | null = null;
-  /** The first STAMP bytes of the current frame, held back while deciding whether it continues a line. */
-  private readonly stamp = Buffer.alloc(STAMP);
-  private stampFill = 0;
-  private holding = false;
-  private lastByte = NEWLINE;
-  private open: { stream: number; stamp: Buffer } | null = null;
-  private scratch = Buffer.alloc(0);
-
-  /** The output for one chunk of the raw stream, valid until the next call (the buffer is reused). */
-  transform(chunk: Buffer): Buffer {
-    // Output never exceeds the input plus a held-back timestamp and two newlines.
-    if (this.scratch.length < chunk.length + 2 * STAMP + 2)
-      this.scratch = Buffer.allocUnsafe(chunk.length + 2 * STAMP + 2);
-    const out = this.scratch;
-    let o = 0;
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.remaining === -1) {
-        const take = Math.min(8 - this.headerFill, chunk.length - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + take);
-        this.headerFill += take;
-        pos += take;
-        if (this.headerFill < 8) break;
-        this.headerFill = 0;
-        const size = this.header.readUInt32BE(4);
-        this.startFrame(this.header[0] as number, size);
-        if (this.stream !== 3 && this.open && this.open.stream !== this.stream) {
-          out[o++] = NEWLINE;
-          this.open = null;
-        }
-        this.holding = this.open !== null;
-        if (size === 0) o = this.endFrame(out, o);
-        continue;
-      }
-      const take = Math.min(this.remaining, chunk.length - pos);
-      const piece = chunk.subarray(pos, pos + take);
-      pos += take;
-      this.remaining -= take;
-      if (this.errorText) {
-        this.errorText.push(Buffer.from(piece));
-      } else {
-        const stampTake = Math.min(STAMP - this.stampFill, take);
-        if (stampTake > 0) piece.copy(this.stamp, this.stampFill, 0, stampTake);
-        this.stampFill += stampTake;
-        if (this.holding) {
-          if (this.stampFill === STAMP || this.remaining === 0) o = this.release(out, o);
-          if (!this.holding) o += piece.copy(out, o, stampTake);
-        } else {
-          o += piece.copy(out, o);
-        }
-        if (take > 0) this.lastByte = piece[take - 1] as number;
-      }
-      if (this.remaining === 0) o = this.endFrame(out, o);
-    }
-    return out.subarray(0, o);
-  }
-
-  /** Throw if the stream stopped inside a frame. */
-  end(): void {
-    if (this.headerFill > 0 || this.remaining > 0) {
-      throw new MizualError('Docker log stream ended inside a frame');
-    }
-  }
-
-  private startFrame(type: number, size: number): void {
-    if (type > 3) throw new MizualError(`malformed Docker log stream (frame type ${type})`);
-    this.stream = type === 0 ? 1 : type;
-    this.remaining = size;
-    this.stampFill = 0;
-    this.errorText = type === 3 ? [] : null;
-  }
-
-  /** Decide, with the held-back start of a frame, whether it continues the open line; write it out. */
-  private release(out: Buffer, o: number): number {
-    const same = this.open !== null && this.stampFill === STAMP && this.stamp.equals(this.open.stamp);
-    if (!same) out[o++] = NEWLINE;
-    this.open = null;
-    this.holding = false;
-    return o + this.stamp.copy(out, o, 0, this.stampFill);
-  }
-
-  private endFrame(out: Buffer, o: number): number {
-    this.remaining = -1;
-    if (this.errorText) {
-      throw new MizualError(
-        `Docker engine error in log stream: ${Buffer.concat(this.errorText).toString('utf8').trim()}`,
-      );
-    }
-    if (this.holding) o = this.release(out, o);
-    if (this.lastByte !== NEWLINE && this.stampFill > 0) {
-      this.open = { stream: this.stream, stamp: Buffer.from(this.stamp) };
-    }
-    return o;
-  }
 }
 
 /**

@@ -10,7 +10,8 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import type { Store } from '../store/client.js';
-import { DockerApiError, createDockerClient, type ContainerDetails, type DockerClient } from '../docker/client.js';
+import { DockerApiError, createDockerClient, type DockerClient } from '../docker/client.js';
+import { type ContainerDetails } from '../docker/model.js';
 import { describeError, MizualError } from '../core/errors.js';
 import {
   alertsEntryName,

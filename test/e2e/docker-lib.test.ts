@@ -4,12 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  computeContainerStats,
-  createDockerClient,
-  type DockerClient,
-  type LogFrame,
-} from '../../src/docker/client.js';
+import { computeContainerStats } from '../../src/docker/stats.js';
+import { createDockerClient, type DockerClient, type LogFrame } from '../../src/docker/client.js';
 import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
 
 // Sleeps between writes so the engine's order is the order the lines were written in.

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/alerts/checks.js';
-import { toDetails } from '../../src/docker/client.js';
+import { toDetails } from '../../src/docker/model.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-alert-checks-');

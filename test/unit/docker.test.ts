@@ -6,24 +6,16 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { DockerApiError, createDockerClient, toDockerTimestamp, type LogFrame } from '../../src/docker/client.js';
+import { LogDemuxer, framesToLines } from '../../src/docker/frames.js';
 import {
-  DockerApiError,
-  LogDemuxer,
   computeContainerStats,
-  computeCpuPercent,
-  createDockerClient,
-  framesToLines,
-  healthFromStatus,
-  mapHealth,
-  mapState,
+  containerCpuPercent,
   memoryWithoutCache,
-  parseDockerHost,
-  toDetails,
-  toDockerTimestamp,
-  toSummary,
   type ContainerCpuSample,
-  type LogFrame,
-} from '../../src/docker/client.js';
+} from '../../src/docker/stats.js';
+import { healthFromStatus, mapHealth, mapState, toDetails, toSummary } from '../../src/docker/model.js';
+import { parseDockerHost } from '../../src/docker/endpoint.js';
 import { MizualError, UsageError } from '../../src/core/errors.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/docker/', import.meta.url));
@@ -264,11 +256,11 @@ describe('state and health mapping', () => {
 describe('CPU and memory figures', () => {
   it('computes CPU % like docker stats (100 = one core)', () => {
     // One full core of two over one second.
-    assert.equal(computeCpuPercent({ cpuNs: 0, systemNs: 0 }, { cpuNs: 1e9, systemNs: 2e9, onlineCpus: 2 }), 100);
-    assert.equal(computeCpuPercent({ cpuNs: 5e8, systemNs: 1e9 }, { cpuNs: 6e8, systemNs: 3e9, onlineCpus: 2 }), 10);
+    assert.equal(containerCpuPercent({ cpuNs: 0, systemNs: 0 }, { cpuNs: 1e9, systemNs: 2e9, onlineCpus: 2 }), 100);
+    assert.equal(containerCpuPercent({ cpuNs: 5e8, systemNs: 1e9 }, { cpuNs: 6e8, systemNs: 3e9, onlineCpus: 2 }), 10);
     // No elapsed system time or a counter going backwards (container restarted) gives no figure.
-    assert.equal(computeCpuPercent({ cpuNs: 0, systemNs: 5 }, { cpuNs: 10, systemNs: 5, onlineCpus: 2 }), null);
-    assert.equal(computeCpuPercent({ cpuNs: 10, systemNs: 0 }, { cpuNs: 5, systemNs: 5, onlineCpus: 2 }), null);
+    assert.equal(containerCpuPercent({ cpuNs: 0, systemNs: 5 }, { cpuNs: 10, systemNs: 5, onlineCpus: 2 }), null);
+    assert.equal(containerCpuPercent({ cpuNs: 10, systemNs: 0 }, { cpuNs: 5, systemNs: 5, onlineCpus: 2 }), null);
   });
 
   it('computes per-container stats from two samples; a container without a before sample has no CPU %', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FrameCopier } from '../../src/ship/export.js';
+import { FrameCopier } from '../../src/docker/frames.js';
 
 const T1 = '2026-11-25T09:43:48.040200185Z ';
 const T2 = '2026-11-25T09:43:48.061319523Z ';

@@ -1,0 +1,122 @@
+/** The containers as this project sees them, mapped from the Engine API's list and inspect answers. */
+
+export type ContainerState =
+  'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead' | 'unknown';
+export type ContainerHealth = 'starting' | 'healthy' | 'unhealthy' | 'none';
+
+export interface ContainerSummary {
+  name: string;
+  id: string;
+  image: string;
+  state: ContainerState;
+  /** Docker's human status text, e.g. "Up 3 hours (healthy)". */
+  status: string;
+  health: ContainerHealth;
+  labels: Record<string, string>;
+}
+
+export interface ContainerDetails {
+  id: string;
+  name: string;
+  image: string;
+  state: ContainerState;
+  health: ContainerHealth;
+  restartCount: number;
+  exitCode: number;
+  oomKilled: boolean;
+  /** ISO timestamps as Docker records them (nanoseconds kept); null when never set. */
+  startedAt: string | null;
+  finishedAt: string | null;
+  createdAt: string | null;
+  pid: number;
+  tty: boolean;
+}
+
+const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
+
+/** Map Docker's state string onto ours; anything new becomes 'unknown' instead of leaking through. */
+export function mapState(raw: unknown): ContainerState {
+  const value = typeof raw === 'string' ? raw.toLowerCase() : '';
+  return KNOWN_STATES.has(value) ? (value as ContainerState) : 'unknown';
+}
+
+/** Map a health status ("healthy", "health: starting", ...) onto ours. */
+export function mapHealth(raw: unknown): ContainerHealth {
+  const value = typeof raw === 'string' ? raw.toLowerCase().trim() : '';
+  if (value === 'healthy' || value === 'unhealthy' || value === 'starting') return value;
+  if (value === 'health: starting') return 'starting';
+  return 'none';
+}
+
+/** Read the health from a list entry's status text: "Up 5 minutes (unhealthy)". */
+export function healthFromStatus(status: string): ContainerHealth {
+  const match = /\((healthy|unhealthy|health: starting)\)\s*$/i.exec(status);
+  return match ? mapHealth(match[1]) : 'none';
+}
+
+/** Docker writes "0001-01-01T00:00:00Z" for a time that never happened. */
+function normalizeTime(value: unknown): string | null {
+  if (typeof value !== 'string' || value === '' || value.startsWith('0001-01-01')) return null;
+  return value;
+}
+
+export interface RawListEntry {
+  Id: string;
+  Names?: string[];
+  Image?: string;
+  State?: string;
+  Status?: string;
+  Labels?: Record<string, string> | null;
+  Health?: { Status?: string };
+}
+
+export interface RawInspect {
+  Id: string;
+  Name?: string;
+  Created?: string;
+  RestartCount?: number;
+  Config?: { Image?: string; Tty?: boolean };
+  State?: {
+    Status?: string;
+    Pid?: number;
+    ExitCode?: number;
+    OOMKilled?: boolean;
+    StartedAt?: string;
+    FinishedAt?: string;
+    Health?: { Status?: string };
+  };
+}
+
+/** Map a raw /containers/json entry (exported for tests). */
+export function toSummary(raw: RawListEntry): ContainerSummary {
+  const status = raw.Status ?? '';
+  return {
+    name: (raw.Names?.[0] ?? raw.Id.slice(0, 12)).replace(/^\//, ''),
+    id: raw.Id,
+    image: raw.Image ?? '',
+    state: mapState(raw.State),
+    status,
+    // Newer engines put Health in the list entry; 20.10 only says it in the status text.
+    health: raw.Health?.Status ? mapHealth(raw.Health.Status) : healthFromStatus(status),
+    labels: raw.Labels ?? {},
+  };
+}
+
+/** Map a raw /containers/{id}/json document (exported for tests). */
+export function toDetails(raw: RawInspect): ContainerDetails {
+  return {
+    id: raw.Id,
+    name: (raw.Name ?? '').replace(/^\//, ''),
+    image: raw.Config?.Image ?? '',
+    state: mapState(raw.State?.Status),
+    health: mapHealth(raw.State?.Health?.Status),
+    restartCount: raw.RestartCount ?? 0,
+    exitCode: raw.State?.ExitCode ?? 0,
+    oomKilled: raw.State?.OOMKilled ?? false,
+    startedAt: normalizeTime(raw.State?.StartedAt),
+    finishedAt: normalizeTime(raw.State?.FinishedAt),
+    createdAt: normalizeTime(raw.Created),
+    pid: raw.State?.Pid ?? 0,
+    tty: raw.Config?.Tty ?? false,
+  };
+}
