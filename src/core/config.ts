@@ -175,20 +175,26 @@ export function requireS3(config: Config): S3Settings {
   return {
     bucket,
     endpoint: url.origin,
-    region: config.lookup('S3_REGION') ?? regionFromEndpoint(url.hostname),
+    region: resolveRegion(url.origin, config.lookup('S3_REGION')),
     accessKeyId,
     secretAccessKey,
   };
 }
 
-/** The region a B2 endpoint host names (`s3.us-east-005.backblazeb2.com` → `us-east-005`), else undefined. */
-export function b2RegionOf(host: string): string | undefined {
+/** The region a B2 endpoint names (`https://s3.us-east-005.backblazeb2.com` or its bare host → `us-east-005`), else undefined. */
+export function regionFromEndpoint(endpoint: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`).hostname;
+  } catch {
+    return undefined;
+  }
   return /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/i.exec(host)?.[1]?.toLowerCase();
 }
 
-/** B2 endpoints name their region; anything else signs as us-east-1. */
-export function regionFromEndpoint(host: string): string {
-  return b2RegionOf(host) ?? 'us-east-1';
+/** The signing region: an explicit S3_REGION, else the one a B2 endpoint names, else us-east-1. */
+export function resolveRegion(endpoint: string, region?: string): string {
+  return region || regionFromEndpoint(endpoint) || 'us-east-1';
 }
 
 /** Parse `MIZUAL_CONTAINERS`: `short=container` or bare `short` (→ `mizual-<short>`). */

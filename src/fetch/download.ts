@@ -8,8 +8,9 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError, MizualError } from '../core/errors.js';
+import { mapLimit } from '../core/concurrency.js';
 import type { ArchiveKey } from '../archive/contract.js';
-import type { Store } from '../store/client.js';
+import { type Store } from '../store/client.js';
 
 export interface RemoteArchive extends ArchiveKey {
   key: string;
@@ -138,7 +139,6 @@ export async function downloadArchives(
     doneBytes: 0,
   };
   const report = (): void => options.onProgress?.({ ...progress });
-  const outcomes: DownloadOutcome[] = new Array(items.length);
 
   const handle = async (item: DownloadItem): Promise<DownloadOutcome> => {
     const dir = path.dirname(item.file);
@@ -168,22 +168,17 @@ export async function downloadArchives(
     return { ...item, status: 'failed', error: describeError(lastError) };
   };
 
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      const outcome = await handle(items[i] as DownloadItem).catch((err: unknown): DownloadOutcome => ({
-        ...(items[i] as DownloadItem),
-        status: 'failed',
-        error: describeError(err),
-      }));
-      outcomes[i] = outcome;
-      progress.doneFiles++;
-      report();
-      if (options.onReady) await options.onReady(outcome);
-    }
-  };
   report();
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-  return outcomes;
+  // Each archive's failure is its outcome, so one bad download never stops the others.
+  return mapLimit(items, concurrency, async (item) => {
+    const outcome = await handle(item).catch((err: unknown): DownloadOutcome => ({
+      ...item,
+      status: 'failed',
+      error: describeError(err),
+    }));
+    progress.doneFiles++;
+    report();
+    if (options.onReady) await options.onReady(outcome);
+    return outcome;
+  });
 }

@@ -3,7 +3,7 @@
 import { mapLimit } from '../core/concurrency.js';
 import type { RemoteArchive } from './download.js';
 import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/contract.js';
-import type { Store } from '../store/client.js';
+import { type Store } from '../store/client.js';
 
 export interface DateHosts {
   date: string;

@@ -9,7 +9,7 @@ import { shipAlertLines, pendingAlertBytes } from './alert-lines.js';
 import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
-import type { Store } from '../store/client.js';
+import { type Store } from '../store/client.js';
 import { DockerApiError, createDockerClient, type DockerClient } from '../docker/client.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { describeError, MizualError } from '../core/errors.js';

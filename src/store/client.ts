@@ -2,11 +2,13 @@
 // B2's S3 API rejects the SDK's default integrity headers (x-amz-checksum-*, aws-chunked bodies),
 // so checksums are only sent where the API requires them, and batch DeleteObjects (which always
 // carries one) is never used.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { mapLimit } from '../core/concurrency.js';
-import { b2RegionOf } from '../core/config.js';
-import { MizualError, oneLine } from '../core/errors.js';
+import { resolveRegion } from '../core/config.js';
+import { MizualError } from '../core/errors.js';
+import { isNotFound, errorName, translateError, type ErrorContext } from './errors.js';
+import { multipartUpload, partSizeFor, readPart, type PartsApi } from './upload.js';
 
 // The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
 // client is constructed, and the SDK itself is only loaded lazily below, after this line has run.
@@ -91,43 +93,8 @@ export interface Store {
   close(): void;
 }
 
-const PART_SIZE = 8 * 1024 * 1024;
-const MIN_PART_SIZE = 5 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
-
-/** The part size for a file: as asked (default 8 MiB) but at least S3's 5 MiB, and large enough for 10,000 parts. */
-export function partSizeFor(size: number, requested = PART_SIZE): number {
-  return Math.max(requested, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS));
-}
-
-/** Fill `target` from the file at `position`; a file that shrank underneath is an error, not a short part. */
-async function readPart(handle: FileHandle, target: Buffer, position: number, name: string): Promise<Buffer> {
-  let filled = 0;
-  while (filled < target.length) {
-    const { bytesRead } = await handle.read(target, filled, target.length - filled, position + filled);
-    if (bytesRead === 0) throw new MizualError(`${name} shrank while it was being uploaded`);
-    filled += bytesRead;
-  }
-  return target;
-}
-
-/** The region a B2 endpoint names (`https://s3.us-east-005.backblazeb2.com` → `us-east-005`), else undefined. */
-export function regionFromEndpoint(endpoint: string): string | undefined {
-  let host: string;
-  try {
-    host = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`).hostname;
-  } catch {
-    return undefined;
-  }
-  return b2RegionOf(host);
-}
-
-/** Pick the signing region: explicit S3_REGION, else the endpoint's, else us-east-1. */
-export function resolveRegion(endpoint: string, region?: string): string {
-  return region || regionFromEndpoint(endpoint) || 'us-east-1';
-}
 
 /** Build a store over one bucket. Loads the AWS SDK on first use, so callers pay for it only here. */
 export async function createStore(cfg: StoreConfig): Promise<Store> {
@@ -198,7 +165,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
           client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size })),
         );
       } else {
-        await multipartUpload(key, path, handle, size, partSize, Math.max(1, options.queueSize ?? UPLOAD_QUEUE));
+        await multipartUpload(partsApi(key), { handle, size, name: path }, partSize, options.queueSize ?? UPLOAD_QUEUE);
       }
     } finally {
       await handle.close();
@@ -212,77 +179,49 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     return { key, ...head };
   }
 
-  /**
-   * Upload a file in parts read into `queueSize` buffers that are reused for every part, so memory is
-   * queueSize × partSize however large the file (lib-storage's Upload concatenates a fresh buffer per
-   * part and held 20–26 MiB for 5 MiB parts, one in flight). Each part is signed with its SHA-256,
-   * which the server checks. On failure the upload is aborted: orphaned parts are billed and invisible.
-   */
-  async function multipartUpload(
-    key: string,
-    path: string,
-    handle: FileHandle,
-    size: number,
-    partSize: number,
-    queueSize: number,
-  ) {
-    const created = await call('CreateMultipartUpload', () =>
-      client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
-    );
-    const uploadId = created.UploadId;
-    if (!uploadId) throw new MizualError(`S3 request failed: no UploadId from CreateMultipartUpload for ${key}`);
-    const count = Math.ceil(size / partSize);
-    const etags: string[] = new Array<string>(count);
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      const buffer = Buffer.allocUnsafe(partSize);
-      while (!failed && next < count) {
-        const index = next++;
-        const length = Math.min(partSize, size - index * partSize);
-        const body = await readPart(handle, buffer.subarray(0, length), index * partSize, path);
+  /** The four multipart calls for one key, each failure translated into one clear line. */
+  function partsApi(key: string): PartsApi {
+    return {
+      create: async () => {
+        const out = await call('CreateMultipartUpload', () =>
+          client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
+        );
+        if (!out.UploadId)
+          throw new MizualError(`S3 request failed: no UploadId from CreateMultipartUpload for ${key}`);
+        return out.UploadId;
+      },
+      uploadPart: async (uploadId, partNumber, body) => {
         const out = await call('UploadPart', () =>
           client.send(
             new s3.UploadPartCommand({
               Bucket: bucket,
               Key: key,
               UploadId: uploadId,
-              PartNumber: index + 1,
+              PartNumber: partNumber,
               Body: body,
-              ContentLength: length,
+              ContentLength: body.length,
             }),
           ),
         );
-        if (!out.ETag) throw new MizualError(`S3 request failed: no ETag for part ${index + 1} of ${key}`);
-        etags[index] = out.ETag;
-      }
+        if (!out.ETag) throw new MizualError(`S3 request failed: no ETag for part ${partNumber} of ${key}`);
+        return out.ETag;
+      },
+      complete: async (uploadId, parts) => {
+        await call('CompleteMultipartUpload', () =>
+          client.send(
+            new s3.CompleteMultipartUploadCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts },
+            }),
+          ),
+        );
+      },
+      abort: async (uploadId) => {
+        await client.send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      },
     };
-    try {
-      const workers = Array.from({ length: Math.min(queueSize, count) }, () =>
-        worker().catch((err: unknown) => {
-          failed = true;
-          throw err;
-        }),
-      );
-      const results = await Promise.allSettled(workers);
-      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (rejected) throw rejected.reason;
-      await call('CompleteMultipartUpload', () =>
-        client.send(
-          new s3.CompleteMultipartUploadCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: uploadId,
-            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-          }),
-        ),
-      );
-    } catch (err) {
-      await client
-        .send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
-        .catch(() => undefined);
-      throw err;
-    }
   }
 
   /** Every page of a ListObjectsV2 listing (with a delimiter: also the common prefixes), following continuation tokens. */
@@ -416,80 +355,4 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     deleteKeys,
     close: () => client.destroy(),
   };
-}
-
-export interface ErrorContext {
-  bucket: string;
-  endpoint: string;
-  secret: string;
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'ECONNABORTED',
-]);
-
-const HINTS: Record<string, string> = {
-  SignatureDoesNotMatch: 'check S3_SECRET_ACCESS_KEY',
-  InvalidAccessKeyId: 'check S3_ACCESS_KEY_ID',
-  AccessDenied: "check the key's permissions on the bucket",
-  InvalidAccessKey: 'check S3_ACCESS_KEY_ID',
-  AuthorizationHeaderMalformed: 'check S3_REGION',
-};
-
-function errorName(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return '';
-  const e = err as { name?: unknown; Code?: unknown };
-  return typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : '';
-}
-
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-}
-
-function isNotFound(err: unknown): boolean {
-  const name = errorName(err);
-  return name === 'NotFound' || name === 'NoSuchKey' || (httpStatus(err) === 404 && name !== 'NoSuchBucket');
-}
-
-/** Find a network error code anywhere along the cause chain (the SDK wraps some). */
-function networkCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
-    const name = (e as { name?: unknown }).name;
-    if (name === 'TimeoutError' || code === 'ERR_SOCKET_CONNECTION_TIMEOUT') return 'timed out';
-    e = (e as { cause?: unknown }).cause;
-  }
-  const message = err instanceof Error ? err.message : '';
-  if (/socket hang up/i.test(message)) return 'connection closed';
-  if (/timed? ?out/i.test(message)) return 'timed out';
-  return undefined;
-}
-
-/** Turn an SDK or network error into one MizualError line that never carries the secret. */
-export function translateError(err: unknown, operation: string, ctx: ErrorContext): MizualError {
-  if (err instanceof MizualError) return err;
-  const redact = (text: string): string => (ctx.secret ? text.split(ctx.secret).join('***') : text);
-  const net = networkCode(err);
-  if (net !== undefined && httpStatus(err) === undefined) {
-    return new MizualError(`S3 endpoint not reachable: ${ctx.endpoint} (${net})`, 1, { cause: err });
-  }
-  const name = errorName(err);
-  if (name === 'NoSuchBucket') return new MizualError(`bucket not found: ${ctx.bucket}`, 1, { cause: err });
-  const status = httpStatus(err);
-  const hint = HINTS[name];
-  const label = name && name !== 'Error' && name !== 'Unknown' ? name : status ? `HTTP ${status}` : 'error';
-  if (hint) return new MizualError(`S3 request failed: ${label} on ${operation} (${hint})`, 1, { cause: err });
-  // Unknown errors keep the server's message, which is ours to show once the secret is masked.
-  const message =
-    err instanceof Error && err.message && err.message !== name ? `: ${redact(oneLine(err.message))}` : '';
-  return new MizualError(`S3 request failed: ${label} on ${operation}${message}`, 1, { cause: err });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import type { Store } from '../../src/store/client.js';
+import { type Store } from '../../src/store/client.js';
 
 export interface TarEntry {
   name: string;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { StoreConfig } from '../../src/store/client.js';
+import { type StoreConfig } from '../../src/store/client.js';
 
 const run = promisify(execFile);
 const HARNESS_DIR = path.dirname(fileURLToPath(import.meta.url));

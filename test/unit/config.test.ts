@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { findEnvFile, loadConfig, parseContainers, regionFromEndpoint, requireS3 } from '../../src/core/config.js';
+import {
+  findEnvFile,
+  loadConfig,
+  parseContainers,
+  regionFromEndpoint,
+  requireS3,
+  resolveRegion,
+} from '../../src/core/config.js';
 import { MizualError } from '../../src/core/errors.js';
 import { parseDuration } from '../../src/core/units.js';
 import { scratchDir } from '../helpers/cli.js';
@@ -165,8 +172,8 @@ describe('values', () => {
 
   it('derives the signing region from a B2 endpoint host, else us-east-1', () => {
     assert.equal(regionFromEndpoint('s3.us-west-004.backblazeb2.com'), 'us-west-004');
-    assert.equal(regionFromEndpoint('127.0.0.1'), 'us-east-1');
-    assert.equal(regionFromEndpoint('s3.amazonaws.com'), 'us-east-1');
+    assert.equal(resolveRegion('127.0.0.1'), 'us-east-1');
+    assert.equal(resolveRegion('s3.amazonaws.com'), 'us-east-1');
   });
 
   it('parses durations and rejects nonsense', () => {

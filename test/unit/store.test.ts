@@ -8,7 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { MizualError } from '../../src/core/errors.js';
-import { createStore, partSizeFor, regionFromEndpoint, resolveRegion, translateError } from '../../src/store/client.js';
+import { regionFromEndpoint, resolveRegion } from '../../src/core/config.js';
+import { createStore } from '../../src/store/client.js';
+import { partSizeFor } from '../../src/store/upload.js';
+import { translateError } from '../../src/store/errors.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
