@@ -3,7 +3,6 @@
  * module decides what they mean over time. Checks run in parallel, so a CPU sampling wait costs
  * no more than the slowest other check.
  */
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuBaseline, Observation } from './state.js';
 import type { ContainerSpec } from '../core/config.js';
@@ -12,11 +11,10 @@ import { type ContainerDetails } from '../docker/model.js';
 import { describeError } from '../core/errors.js';
 import { computeCpuPercent, readCpuTimes, readFilesystems, readMemory, type CpuTimes } from '../host/host.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
-import { readJsonState } from '../core/state-files.js';
+import { readLastUpload } from '../core/ship-state.js';
 import type { Thresholds } from '../core/thresholds.js';
 import { formatUptime } from '../core/units.js';
 
-export const SHIP_STATE_FILE = 'ship-state.json';
 /** A stored CPU baseline older than this is not used (the delta would average too much away). */
 export const CPU_BASELINE_MAX_AGE_MS = 15 * 60_000;
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -47,7 +45,7 @@ export async function runChecks(
     checkDisks(options),
     options.containers ? checkContainers(options.containers, options.dockerHost) : [],
     options.healthUrl ? checkHealthUrl(options.healthUrl) : [],
-    checkShipping(path.join(options.stateDir, SHIP_STATE_FILE), options.shipMaxAgeMs, options.now),
+    checkShipping(options.stateDir, options.shipMaxAgeMs, options.now),
   ]);
   return {
     observations: [cpu.observation, memory, ...disks, ...containers, ...health, shipping],
@@ -264,18 +262,18 @@ export async function checkHealthUrl(url: string, timeoutMs = HEALTH_TIMEOUT_MS)
  * means the shipper has not run here yet (skipped, with a note); no `lastUploadAt` means it never uploaded
  * (raised once that has lasted maxAgeMs).
  */
-export async function checkShipping(file: string, maxAgeMs: number, now: Date): Promise<Observation> {
+export async function checkShipping(stateDir: string, maxAgeMs: number, now: Date): Promise<Observation> {
   const limit = formatUptime(maxAgeMs / 1000);
   const base = { check: 'shipping', severity: 'warning' as const, threshold: limit };
-  const read = await readJsonState(file);
+  const read = await readLastUpload(stateDir);
   if (read.status === 'missing') {
-    const note = `${file} not found: mizual-ship-logs has not run here yet`;
+    const note = `${read.file} not found: mizual-ship-logs has not run here yet`;
     return { ...base, value: null, message: 'log shipping not checked', skipped: true, note };
   }
-  if (read.status === 'corrupt') return { ...base, value: null, message: `${file}: ${read.reason}`, failing: true };
-  const last = (read.data as { lastUploadAt?: unknown } | null)?.lastUploadAt;
-  const at = typeof last === 'string' ? Date.parse(last) : NaN;
-  if (Number.isNaN(at)) {
+  if (read.status === 'corrupt')
+    return { ...base, value: null, message: `${read.file}: ${read.reason}`, failing: true };
+  const at = read.lastUploadAtMs;
+  if (at === null) {
     // The shipper has run but never uploaded: give it the same grace as a stale upload before warning.
     const message = 'log shipping has no successful upload recorded';
     return { ...base, value: null, message, failing: true, forMs: maxAgeMs };

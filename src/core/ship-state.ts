@@ -39,9 +39,33 @@ export function emptyShipState(): ShipState {
   return { version: 1, containers: {}, alertLog: null, pending: [], lastUploadAt: null, lastSuccessAt: null };
 }
 
+/** Where a state directory keeps the shipper's state. */
+export function shipStateFile(stateDir: string): string {
+  return path.join(stateDir, STATE_FILE);
+}
+
+export type LastUploadRead =
+  | { status: 'missing'; file: string }
+  | { status: 'corrupt'; file: string; reason: string }
+  /** `lastUploadAt` in ms since the epoch, or null when the shipper never uploaded. */
+  | { status: 'ok'; file: string; lastUploadAtMs: number | null };
+
+/**
+ * What mizual-alerts needs of the shipper's state: when it last uploaded. Lenient about the rest of
+ * the document (another version's fields), since only this one field is read.
+ */
+export async function readLastUpload(stateDir: string): Promise<LastUploadRead> {
+  const file = shipStateFile(stateDir);
+  const read = await readJsonState(file);
+  if (read.status !== 'ok') return { ...read, file };
+  const last = (read.data as { lastUploadAt?: unknown } | null)?.lastUploadAt;
+  const at = typeof last === 'string' ? Date.parse(last) : NaN;
+  return { status: 'ok', file, lastUploadAtMs: Number.isNaN(at) ? null : at };
+}
+
 /** Read the state; a corrupt file stops the run (guessing would re-ship or skip logs). */
 export async function readShipState(stateDir: string): Promise<ShipState> {
-  const file = path.join(stateDir, STATE_FILE);
+  const file = shipStateFile(stateDir);
   const read = await readJsonState(file);
   if (read.status === 'missing') return emptyShipState();
   const data = read.status === 'ok' ? (read.data as Partial<ShipState> | null) : null;
@@ -56,7 +80,7 @@ export async function readShipState(stateDir: string): Promise<ShipState> {
 
 /** Write the state atomically (temp file, fsync, rename) and fsync the directory. */
 export async function writeShipState(stateDir: string, state: ShipState): Promise<void> {
-  await writeJsonState(path.join(stateDir, STATE_FILE), state);
+  await writeJsonState(shipStateFile(stateDir), state);
   await syncDir(stateDir);
 }
 

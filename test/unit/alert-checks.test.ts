@@ -94,20 +94,20 @@ describe('checkCpu', () => {
 describe('checkShipping', () => {
   const now = new Date('2026-11-25T10:00:00Z');
   it('absent state file: skipped with a note, not an alert', async () => {
-    const obs = await checkShipping(path.join(scratch.dir, 'none.json'), 3_600_000, now);
+    const obs = await checkShipping(path.join(scratch.dir, 'none'), 3_600_000, now);
     assert.equal(obs.skipped, true);
     assert.match(obs.note ?? '', /has not run here yet/);
   });
   it('an upload older than the limit is failing, a recent one is not, none at all is failing', async () => {
     const file = path.join(scratch.dir, 'ship-state.json');
     writeFileSync(file, JSON.stringify({ lastUploadAt: '2026-11-25T08:30:00Z' }));
-    const old = await checkShipping(file, 3_600_000, now);
+    const old = await checkShipping(scratch.dir, 3_600_000, now);
     assert.equal(old.failing, true);
     assert.match(old.message, /last successful log upload 1h 30m ago at 2026-11-25T08:30:00Z \(limit 1h 0m\)/);
     writeFileSync(file, JSON.stringify({ lastUploadAt: '2026-11-25T09:40:00Z' }));
-    assert.equal((await checkShipping(file, 3_600_000, now)).failing, false);
+    assert.equal((await checkShipping(scratch.dir, 3_600_000, now)).failing, false);
     writeFileSync(file, JSON.stringify({ lastUploadAt: null }));
-    const never = await checkShipping(file, 3_600_000, now);
+    const never = await checkShipping(scratch.dir, 3_600_000, now);
     assert.match(never.message, /no successful upload/);
     assert.equal(never.forMs, 3_600_000, 'a shipper that never uploaded gets the same grace');
   });
