@@ -30,6 +30,12 @@ export interface ContainerDetails {
   createdAt: string | null;
   pid: number;
   tty: boolean;
+  /** The json-file driver's log file (`<data-root>/containers/<id>/<id>-json.log`); null for other drivers. */
+  logPath: string | null;
+  /** `HostConfig.LogConfig.Type`: `json-file`, `local`, `journald`, ... */
+  logDriver: string;
+  /** `HostConfig.LogConfig.Config`: `max-size`, `max-file`, `compress`, ... */
+  logOptions: Record<string, string>;
 }
 
 const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
@@ -76,6 +82,8 @@ export interface RawInspect {
   Created?: string;
   RestartCount?: number;
   Config?: { Image?: string; Tty?: boolean };
+  LogPath?: string;
+  HostConfig?: { LogConfig?: { Type?: string; Config?: Record<string, string> | null } };
   State?: {
     Status?: string;
     Pid?: number;
@@ -118,5 +126,8 @@ export function toDetails(raw: RawInspect): ContainerDetails {
     createdAt: normalizeTime(raw.Created),
     pid: raw.State?.Pid ?? 0,
     tty: raw.Config?.Tty ?? false,
+    logPath: raw.LogPath ? raw.LogPath : null,
+    logDriver: raw.HostConfig?.LogConfig?.Type ?? '',
+    logOptions: { ...(raw.HostConfig?.LogConfig?.Config ?? {}) },
   };
 }

@@ -250,6 +250,20 @@ describe('state and health mapping', () => {
     assert.equal(exited.health, 'none');
     assert.equal(exited.finishedAt, '2026-11-25T09:34:59.286013509Z');
     assert.equal(exited.createdAt, '2026-11-25T09:34:58.094577477Z');
+    assert.equal(exited.logDriver, 'json-file');
+    assert.match(
+      exited.logPath ?? '',
+      /^\/var\/lib\/docker\/containers\/69a618b5947d[0-9a-f]+\/69a618b5947d[0-9a-f]+-json\.log$/,
+    );
+    assert.deepEqual(exited.logOptions, {});
+    assert.deepEqual(
+      toDetails({ Id: 'x', LogPath: '', HostConfig: { LogConfig: { Type: 'local', Config: { 'max-size': '20m' } } } }),
+      {
+        ...toDetails({ Id: 'x' }),
+        logDriver: 'local',
+        logOptions: { 'max-size': '20m' },
+      },
+    );
   });
 });
 
