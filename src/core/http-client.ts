@@ -22,21 +22,40 @@ export async function requestUrl(
   const headers: Record<string, string | number> = { 'User-Agent': 'mizual-monitoring', ...options.headers };
   if (body) headers['Content-Length'] = body.length;
   return new Promise((resolve, reject) => {
+    // A request can end in several ways (answer, error, timeout, a close mid-body); the first one wins.
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      outcome();
+    };
+    const fail = (err: unknown): void => {
+      const code = (err as NodeJS.ErrnoException).code;
+      settle(() =>
+        reject(
+          err instanceof MizualError ? err : new MizualError(code ?? describeError(err), undefined, { cause: err }),
+        ),
+      );
+    };
+    let answering = false;
     const req = transport.request(target, { method: options.method ?? 'GET', headers, agent: false });
     const timer = setTimeout(() => {
-      req.destroy(new MizualError(`no answer within ${Math.round(options.timeoutMs / 100) / 10} s`));
+      const seconds = Math.round(options.timeoutMs / 100) / 10;
+      const err = new MizualError(`no ${answering ? 'complete ' : ''}answer within ${seconds} s`);
+      fail(err);
+      req.destroy(err);
     }, options.timeoutMs);
-    req.on('error', (err) => {
-      clearTimeout(timer);
-      const code = (err as NodeJS.ErrnoException).code;
-      reject(err instanceof MizualError ? err : new MizualError(code ?? describeError(err), undefined, { cause: err }));
-    });
+    req.on('error', fail);
     req.on('response', (res) => {
+      answering = true;
+      // Headers and part of the body, then a closed connection: 'end' never comes, only 'error'/'close'.
+      const cut = (cause?: unknown): void =>
+        fail(new MizualError('connection closed before the whole answer arrived', undefined, { cause }));
+      res.on('error', cut);
+      res.on('close', () => (res.complete ? undefined : cut()));
+      res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, elapsedMs: Date.now() - started })));
       res.resume();
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, elapsedMs: Date.now() - started });
-      });
     });
     req.end(body);
   });

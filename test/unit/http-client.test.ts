@@ -132,7 +132,7 @@ describe('requestUrl', () => {
     });
     const timers = activeTimers();
     const started = Date.now();
-    await expectFailure(requestUrl(base, { timeoutMs: 400 }), /^no answer within 0\.4 s$/, timers);
+    await expectFailure(requestUrl(base, { timeoutMs: 400 }), /^no complete answer within 0\.4 s$/, timers);
     const took = Date.now() - started;
     assert.ok(
       took >= 350 && took < 3_000,
@@ -147,6 +147,20 @@ describe('requestUrl', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const timers = activeTimers();
     await expectFailure(requestUrl(`http://127.0.0.1:${port}/`, { timeoutMs: 5_000 }), /^ECONNREFUSED$/, timers);
+  });
+
+  it('rejects when the server closes the connection after the headers, before the whole body', async () => {
+    const base = await rawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nx', () => socket.destroy());
+    });
+    const timers = activeTimers();
+    const started = Date.now();
+    await expectFailure(
+      requestUrl(base, { timeoutMs: 10_000 }),
+      /^connection closed before the whole answer arrived$/,
+      timers,
+    );
+    assert.ok(Date.now() - started < 5_000, 'settles on the close, not on the deadline');
   });
 
   it('rejects when the server closes the connection before any answer', async () => {
