@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,4 +35,26 @@ export async function runTool(
 export function scratchDir(prefix = 'mizual-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Newest modification time among the files under dir (recursively). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Run `node scripts/build.mjs` unless every bundle in dist/ is newer than src/, package.json and the build script. */
+export async function buildIfStale(): Promise<void> {
+  const bundles = ['metrics', 'alerts', 'ship-logs', 'fetch-logs'].map((name) => path.join(ROOT, 'dist', `${name}.js`));
+  const inputs = Math.max(
+    newestMtime(path.join(ROOT, 'src')),
+    statSync(path.join(ROOT, 'package.json')).mtimeMs,
+    statSync(path.join(ROOT, 'scripts', 'build.mjs')).mtimeMs,
+  );
+  if (bundles.every((file) => existsSync(file) && statSync(file).mtimeMs > inputs)) return;
+  // A failed build rejects with the build's own stderr.
+  await execa(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT });
 }
