@@ -199,12 +199,15 @@ describe('Node version warning', () => {
 
   it('the SDK alone does warn on Node < 22 (so the test above can fail)', async (t) => {
     const major = Number(process.versions.node.split('.')[0]);
+    if (major >= 22) {
+      t.skip(`Node ${major}: the SDK warns only on Node < 22, so there is no warning to prove the silencing against`);
+      return;
+    }
     const script = `
       import { S3Client } from '@aws-sdk/client-s3';
       new S3Client({ region: 'us-east-1' }).destroy();
     `;
     const out = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env: childEnv() });
-    if (major < 22) assert.match(out.stderr, /NodeVersionSupportWarning/);
-    else t.diagnostic(`Node ${major} gets no warning; nothing to silence`);
+    assert.match(out.stderr, /NodeVersionSupportWarning/);
   });
 });
