@@ -6,7 +6,9 @@
 # If MIZUAL_TEST_S3_ENDPOINT (+ keys) names another server, that external endpoint is used and nothing
 # is started. Writes $MIZUAL_TEST_STATE/s3.env with
 # MIZUAL_TEST_S3_{ENDPOINT,ACCESS_KEY_ID,SECRET_ACCESS_KEY,REGION} and MIZUAL_TEST_S3_EXTERNAL (0 or 1).
-# Port: MIZUAL_TEST_S3_PORT (default 7480); the mon uses the fixed ports 3300 and 6789.
+# Port: MIZUAL_TEST_S3_PORT (default 7480). The mon's msgr2 and msgr1 ports are picked free when the cluster
+# is created and kept in its ceph.conf, so a Ceph already on 3300/6789 (a real one, or another state dir's)
+# is never in the way, nor ever talked to.
 set -euo pipefail
 
 STATE_DIR="${MIZUAL_TEST_STATE:-/tmp/mizual-test}"
@@ -49,6 +51,40 @@ spawn() {
 }
 
 ENDPOINT="http://127.0.0.1:$PORT"
+
+# What listens on TCP port $1 (any address), one line per listener; empty when nothing does.
+port_holders() {
+  if command -v ss >/dev/null 2>&1; then
+    ss -Hltnp "sport = :$1" | awk '{ print $4, $6 }'
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "127.0.0.1:$1 (install iproute2 for ss to name the process)"
+  fi
+}
+
+# Stop with a message naming the process when port $1 (from setting $2) is taken.
+require_free_port() {
+  local holders
+  holders="$(port_holders "$1")"
+  [ -z "$holders" ] && return 0
+  log "port $1 ($2) is already in use, by:"
+  while IFS= read -r line; do log "  $line"; done <<<"$holders"
+  log "stop that process, or set $2 to a free port"
+  exit 1
+}
+
+# Two distinct free loopback ports, as the kernel hands them out for port 0.
+free_port_pair() {
+  node -e '
+    const net = require("node:net");
+    const servers = [net.createServer(), net.createServer()];
+    let ready = 0;
+    for (const s of servers) s.listen(0, "127.0.0.1", () => {
+      if (++ready < 2) return;
+      console.log(servers.map((x) => x.address().port).join(" "));
+      for (const x of servers) x.close();
+    });
+  '
+}
 
 # scripts/test.sh exports what this script wrote; our own endpoint coming back is not "external".
 if [ -n "${MIZUAL_TEST_S3_ENDPOINT:-}" ] && [ "${MIZUAL_TEST_S3_ENDPOINT%/}" != "$ENDPOINT" ]; then
@@ -118,12 +154,15 @@ create_cluster() {
   # Leftovers of a cluster whose daemons died: memstore lost its data with the OSD, start over.
   "$(dirname "$0")/s3-down.sh" >/dev/null 2>&1 || true
   mkdir -p "$DIR/mon" "$DIR/osd" "$DIR/rgw" "$DIR/run" "$DIR/log"
-  local fsid
+  local fsid mon_v2 mon_v1 mon_addrs
   fsid="$(cat /proc/sys/kernel/random/uuid)"
+  read -r mon_v2 mon_v1 < <(free_port_pair) || true
+  [ -n "$mon_v1" ] || { log "could not pick free ports for ceph-mon"; exit 1; }
+  mon_addrs="[v2:127.0.0.1:$mon_v2,v1:127.0.0.1:$mon_v1]"
   cat >"$CONF" <<EOF
 [global]
 fsid = $fsid
-mon host = [v2:127.0.0.1:3300,v1:127.0.0.1:6789]
+mon host = $mon_addrs
 public addr = 127.0.0.1
 ms bind ipv6 = false
 auth cluster required = none
@@ -177,8 +216,8 @@ rgw enable usage log = false
 rgw gc processor period = 30
 rgw lc debug interval = 10
 EOF
-  log "creating a single-node Ceph cluster in $DIR"
-  monmaptool --create --clobber --fsid "$fsid" --addv a '[v2:127.0.0.1:3300,v1:127.0.0.1:6789]' "$DIR/monmap" >/dev/null
+  log "creating a single-node Ceph cluster in $DIR (mon on 127.0.0.1:$mon_v2 and :$mon_v1)"
+  monmaptool --create --clobber --fsid "$fsid" --addv a "$mon_addrs" "$DIR/monmap" >/dev/null
   ceph-mon -c "$CONF" -i a --mkfs --monmap "$DIR/monmap" >>"$DIR/log/mon.out" 2>&1
   spawn mon ceph-mon -c "$CONF" -i a
   wait_for "ceph-mon" 20 'ceph_cmd mon stat >/dev/null 2>&1' mon
@@ -203,6 +242,9 @@ ensure_user() {
   radosgw-admin -c "$CONF" user create --uid mizual-test --display-name "mizual test" \
     --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" >/dev/null
 }
+
+# A gateway we are about to start needs its fixed port; say who holds it instead of failing later.
+alive rgw || require_free_port "$PORT" MIZUAL_TEST_S3_PORT
 
 if alive mon && alive osd && [ -f "$CONF" ]; then
   # Only the gateway was stopped (a test simulating B2 down): bring just it back.
