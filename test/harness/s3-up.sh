@@ -150,6 +150,17 @@ wait_for() {
 
 ceph_cmd() { timeout 30 ceph -c "$CONF" "$@"; }
 
+# A setup step whose output goes to $DIR/log/$1.out: on failure, say which and show its last lines.
+setup_step() {
+  local name="$1" rc=0
+  shift
+  "$@" >>"$DIR/log/$name.out" 2>&1 || rc=$?
+  [ "$rc" = 0 ] && return 0
+  log "$1 ${*:2} failed (exit $rc); last lines of $DIR/log/$name.out:"
+  tail -n 30 "$DIR/log/$name.out" >&2 || true
+  exit 1
+}
+
 create_cluster() {
   # Leftovers of a cluster whose daemons died: memstore lost its data with the OSD, start over.
   "$(dirname "$0")/s3-down.sh" >/dev/null 2>&1 || true
@@ -218,14 +229,14 @@ rgw lc debug interval = 10
 EOF
   log "creating a single-node Ceph cluster in $DIR (mon on 127.0.0.1:$mon_v2 and :$mon_v1)"
   monmaptool --create --clobber --fsid "$fsid" --addv a "$mon_addrs" "$DIR/monmap" >/dev/null
-  ceph-mon -c "$CONF" -i a --mkfs --monmap "$DIR/monmap" >>"$DIR/log/mon.out" 2>&1
+  setup_step mon ceph-mon -c "$CONF" -i a --mkfs --monmap "$DIR/monmap"
   spawn mon ceph-mon -c "$CONF" -i a
   wait_for "ceph-mon" 20 'ceph_cmd mon stat >/dev/null 2>&1' mon
   local id uuid
   # The OSD checks on boot that its uuid is the one the mon registered.
   uuid="$(cat /proc/sys/kernel/random/uuid)"
   id="$(ceph_cmd osd create "$uuid")"
-  ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid" >>"$DIR/log/osd.out" 2>&1
+  setup_step osd ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid"
   spawn osd ceph-osd -c "$CONF" -i "$id"
   wait_for "ceph-osd" 30 'ceph_cmd osd stat 2>/dev/null | grep -q " 1 up"' osd
 }
