@@ -91,11 +91,17 @@ export interface ManifestFile {
   short?: string;
   container?: string;
   containerId?: string;
+  /** Where a container's lines came from: its json-file log read directly, or the Engine API (or both). */
+  source?: 'file' | 'api' | 'file+api';
+  /** Why the Engine API was used instead of the log files. */
+  sourceReason?: string;
   since?: string;
   until?: string;
   lines: number;
   bytes: number;
   sha256: string;
+  /** Lines of containers that were gone (replaced, removed) and were finished from the hold, first in the file. */
+  completedFromHold?: { containerId: string; lines: number }[];
 }
 
 export interface ManifestMissing {

@@ -18,13 +18,18 @@ interface Flags {
   json?: boolean;
   envFile?: string;
   deadline: string;
+  hold?: boolean;
 }
 
 function buildProgram(): Command {
   return configureProgram(new Command(TOOL))
     .description('Archive the logs of the configured containers and the alert log, upload them to B2, apply retention.')
     .version(VERSION)
-    .option('--dry-run', 'show the plan (windows, alert bytes, pending uploads); write and upload nothing')
+    .option('--dry-run', 'show the plan (sources, alert bytes, pending uploads, the hold); write and upload nothing')
+    .option(
+      '--hold',
+      "only hard-link the containers' current log files into the hold, so a container removed before the next run loses nothing (fast; cron every minute)",
+    )
     .option('--window <duration>', 'window of the first run, when there is no checkpoint yet', '30m')
     .option('--no-upload', 'archive locally only (no S3 settings needed)')
     .option('--prune', 'apply retention only: local archives and remote objects older than MIZUAL_RETENTION_DAYS')
@@ -36,8 +41,10 @@ function buildProgram(): Command {
       'after',
       '\nCron (root crontab; see crontab.example):\n' +
         '  */30 * * * * /usr/local/bin/mizual-ship-logs >> /var/log/mizual-log-shipping.log 2>&1\n' +
+        '  * * * * * /usr/local/bin/mizual-ship-logs --hold >> /var/log/mizual-log-shipping.log 2>&1\n' +
         '  0 0 * * * /usr/local/bin/mizual-ship-logs --prune >> /var/log/mizual-log-shipping.log 2>&1\n' +
-        'State: MIZUAL_STATE_DIR/ship-state.json and ship.lock. Archives: MIZUAL_LOG_DIR.',
+        'State: MIZUAL_STATE_DIR/ship-state.json and ship.lock. Archives: MIZUAL_LOG_DIR.\n' +
+        'Hold: MIZUAL_HOLD_DIR, default <Docker data root>/mizual-hold (must be on the same mount as Docker data root).',
     );
 }
 
@@ -47,12 +54,23 @@ function renderShip(s: ShipSummary): string {
   if (s.skipped) out.push(s.skipped);
   if (s.archive) out.push(`archive ${s.archive.path} (${formatBytes(s.archive.bytes)})`);
   for (const f of s.files) {
-    const span = f.since ? ` ${f.since} .. ${f.until}` : '';
     const size = s.dryRun ? '' : ` ${f.lines} lines, ${formatBytes(f.bytes)}`;
-    out.push(`  ${f.name}${size}${span}`);
+    const from = f.source
+      ? ` from ${f.source === 'api' ? 'the Engine API' : f.source === 'file' ? 'its log files' : 'log files and the Engine API'}`
+      : '';
+    const why = f.sourceReason ? ` (${f.sourceReason})` : '';
+    const span = f.since ? ` ${f.since} .. ${f.until}` : '';
+    out.push(`  ${f.name}${size}${span}${from}${why}`);
+    for (const h of f.completedFromHold ?? []) {
+      out.push(`    ${h.lines} lines of ${h.containerId.slice(0, 12)}, which is gone, finished from the hold`);
+    }
   }
   if (s.alertBytes !== undefined) out.push(`  alert log: ${formatBytes(s.alertBytes)} not shipped yet`);
   for (const m of s.missing) out.push(`  missing: ${m.short} (${m.container}): ${m.reason}`);
+  if (s.hold) {
+    const only = s.hold.onlyHeldBytes > 0 ? `, ${formatBytes(s.hold.onlyHeldBytes)} kept only by the hold` : '';
+    out.push(`hold ${s.hold.dir}: ${s.hold.containers} container(s), ${formatBytes(s.hold.bytes)}${only}`);
+  }
   for (const u of s.uploaded) out.push(`uploaded ${u.key} (${formatBytes(u.bytes)})`);
   if (s.pending.length > 0) out.push(`waiting for upload: ${s.pending.join(', ')}`);
   for (const d of s.deleted) out.push(`deleted local ${d} (past retention)`);
@@ -101,9 +119,19 @@ export async function run(argv: string[]): Promise<void> {
     const deadlineMs = parseDuration(flags.deadline, '--deadline');
     const config = loadConfig({ envFileFlag: flags.envFile });
     // Test-only: shift the clock (e.g. across midnight UTC) without touching the system's.
-    const nowMs = Date.now() + Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
+    const clockOffset = Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
+    const nowMs = Date.now() + clockOffset;
     if (!Number.isFinite(nowMs)) throw new UsageError('MIZUAL_TEST_NOW_OFFSET_MS must be a number');
     const retryBase = Number(process.env.MIZUAL_TEST_RETRY_DELAY_MS ?? 2000);
+
+    if (flags.hold) {
+      // Nothing else: no lock (it must not wait for a long run), no S3 settings, no SDK.
+      const { holdLogs } = await import('../ship/hold.js');
+      const report = await holdLogs(config);
+      if (flags.json) writeJson(report);
+      else if (report.problem) throw new MizualError(report.problem);
+      return 0;
+    }
 
     if (flags.prune) {
       const s3 = requireS3(config);
@@ -141,6 +169,7 @@ export async function run(argv: string[]): Promise<void> {
         s3,
         retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
         warn,
+        clockMs: () => Date.now() + clockOffset,
       });
     const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship));
     for (const g of summary.gaps) {

@@ -17,6 +17,7 @@ export const KNOWN_VARIABLES = [
   'MIZUAL_CONTAINERS',
   'MIZUAL_LOG_DIR',
   'MIZUAL_STATE_DIR',
+  'MIZUAL_HOLD_DIR',
   'MIZUAL_ALERT_LOG',
   'MIZUAL_RETENTION_DAYS',
   'MIZUAL_ALERT_WEBHOOK_URL',
@@ -100,6 +101,8 @@ export interface Config {
   containers: ContainerSpec[];
   logDir: string;
   stateDir: string;
+  /** Where the shipper hard-links log files it has not shipped yet; default `<Docker data root>/mizual-hold`. */
+  holdDir: string | undefined;
   alertLog: string;
   retentionDays: number;
   webhookUrl: string | undefined;
@@ -131,6 +134,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     containers: parseContainers(lookup('MIZUAL_CONTAINERS') ?? DEFAULT_CONTAINERS),
     logDir: lookup('MIZUAL_LOG_DIR') ?? '/var/log/mizual',
     stateDir: lookup('MIZUAL_STATE_DIR') ?? '/var/lib/mizual',
+    holdDir: lookup('MIZUAL_HOLD_DIR'),
     alertLog: lookup('MIZUAL_ALERT_LOG') ?? '/var/log/mizual-alerts.log',
     retentionDays: parsePositiveInt(lookup('MIZUAL_RETENTION_DAYS') ?? '90', 'MIZUAL_RETENTION_DAYS'),
     webhookUrl: optionalUrl(lookup, 'MIZUAL_ALERT_WEBHOOK_URL'),

@@ -18,10 +18,27 @@ export interface AlertCursor {
 export const STATE_FILE = 'ship-state.json';
 export const LOCK_FILE = 'ship.lock';
 
+/** Where reading a json-file log stopped: the file (by identity, not by name) and the byte offset. */
+export interface FilePosition {
+  /** Device and inode as decimal text (they can exceed 2^53). */
+  dev: string;
+  ino: string;
+  /** sha256 prefix of the file's first line: inodes are reused within seconds. Null while it had none. */
+  fingerprint: string | null;
+  /** The first line's time (RFC 3339, nine fraction digits), to order generations; null with no line. */
+  firstTime: string | null;
+  /** Just after the last complete message shipped. */
+  offset: number;
+}
+
 export interface ContainerCheckpoint {
   containerId: string;
-  /** Inclusive end of the last export (RFC 3339, nine fraction digits). */
+  /** Inclusive end of the last export (RFC 3339, nine fraction digits): the last line shipped, or the API window's end. */
   until: string;
+  /** File source: the exact position; absent when the last export went through the Engine API. */
+  file?: FilePosition;
+  /** The container had stopped and its log was shipped to the end (a later removal loses nothing). */
+  complete?: boolean;
 }
 
 export interface ShipState {

@@ -287,6 +287,19 @@ export class DockerClient {
     return { apiVersion: typeof version === 'string' ? version : null };
   }
 
+  /** Where the engine keeps its data (`DockerRootDir`: containers and their json-file logs live below it). */
+  async dataRoot(): Promise<string> {
+    const info = await this.requestJson<{ DockerRootDir?: string }>('/info');
+    if (!info?.DockerRootDir)
+      throw new MizualError(`Docker engine at ${this.endpoint.display} did not say its data root`);
+    return info.DockerRootDir;
+  }
+
+  /** True when the engine runs on this machine (a unix socket), so its log files are ours to read. */
+  get local(): boolean {
+    return this.endpoint.kind === 'unix';
+  }
+
   /**
    * List containers (running only unless all). Paths are unversioned on purpose: the engine then
    * speaks its own current version, which works from Docker 20.10 (1.41) to engines whose minimum

@@ -98,9 +98,19 @@ export class EntrySpool {
     this.filled = 0;
   }
 
+  /** Lines so far (newlines written). */
+  get lineCount(): number {
+    return this.lines;
+  }
+
+  /** Close an open last line with a newline (between two sources of one entry, and at its end). */
+  async closeLine(): Promise<void> {
+    if (this.lastByte !== -1 && this.lastByte !== NEWLINE) await this.write(Buffer.from('\n'));
+  }
+
   /** End the entry (appending a newline if the last line is open) and wait until the spool is on disk. */
   async finish(): Promise<SpooledEntry> {
-    if (this.lastByte !== -1 && this.lastByte !== NEWLINE) await this.write(Buffer.from('\n'));
+    await this.closeLine();
     await this.flushBatch();
     await Promise.race([this.inflight, this.done]);
     this.gzip.end();
@@ -120,36 +130,33 @@ export interface ExportRequest {
   /** Container id (or name). */
   container: string;
   tty: boolean;
-  /** Inclusive bounds in nanoseconds since the epoch. */
+  /** Inclusive bounds in nanoseconds since the epoch; no `until` means to the end of the log. */
   since: bigint;
-  until: bigint;
-  spoolPath: string;
+  until: bigint | null;
 }
 
 /**
- * Export a container's stdout and stderr, in the engine's order and with its timestamps, exactly as
- * `docker logs --timestamps` prints them, into a spool. A message Docker split at 16 KiB arrives as
- * several frames of one stream sharing one timestamp and is kept as Docker returns it (one line).
+ * Export a container's stdout and stderr through the Engine API, in the engine's order and with its
+ * timestamps, exactly as `docker logs --timestamps` prints them, into a spool. A message Docker split
+ * at 16 KiB arrives as several frames of one stream sharing one timestamp and is kept as Docker
+ * returns it (one line). The file source (file-source.ts) writes the same bytes.
  */
-export async function exportContainerLogs(docker: DockerClient, request: ExportRequest): Promise<SpooledEntry> {
-  const spool = new EntrySpool(request.spoolPath);
-  try {
-    const stream: Readable = await docker.containerLogs(request.container, {
-      since: toDockerBound(request.since),
-      until: toDockerBound(request.until),
-      timestamps: true,
-      tty: request.tty,
-      raw: true,
-    });
-    // A TTY container's stream is not multiplexed: its bytes are the log.
-    const copier = request.tty ? null : new FrameCopier();
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      await spool.write(copier ? copier.transform(chunk) : chunk);
-    }
-    copier?.end();
-    return await spool.finish();
-  } catch (err) {
-    await spool.discard();
-    throw err;
+export async function exportContainerLogs(
+  docker: DockerClient,
+  request: ExportRequest,
+  spool: EntrySpool,
+): Promise<void> {
+  const stream: Readable = await docker.containerLogs(request.container, {
+    since: toDockerBound(request.since),
+    until: request.until === null ? undefined : toDockerBound(request.until),
+    timestamps: true,
+    tty: request.tty,
+    raw: true,
+  });
+  // A TTY container's stream is not multiplexed: its bytes are the log.
+  const copier = request.tty ? null : new FrameCopier();
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    await spool.write(copier ? copier.transform(chunk) : chunk);
   }
+  copier?.end();
 }

@@ -10,8 +10,7 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
-import { DockerApiError, createDockerClient, type DockerClient } from '../docker/client.js';
-import { type ContainerDetails } from '../docker/model.js';
+import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
 import {
   alertsEntryName,
@@ -30,8 +29,18 @@ import {
   type ManifestGap as Gap,
   type ManifestMissing as Missing,
 } from '../archive/contract.js';
-import { EntrySpool, exportContainerLogs, type SpooledEntry } from './export.js';
-import { formatNanoTime, msToNano, nanoToDate, parseNanoTime, truncateToSecond } from '../core/time.js';
+import { EntrySpool, type SpooledEntry } from './export.js';
+import {
+  holdSize,
+  listHeld,
+  releaseContainer,
+  releaseFiles,
+  releaseUnconfigured,
+  resolveHoldDir,
+  takeHold,
+} from './hold.js';
+import { closePlanned, exportParts, planContainers, releasable, type PartResult, type Planned } from './plan.js';
+import { formatNanoTime, msToNano, nanoToDate, truncateToSecond } from '../core/time.js';
 import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';
 import { ensurePrivateDir } from '../core/state-files.js';
 import { VERSION } from '../core/version.js';
@@ -52,6 +61,8 @@ export interface ShipOptions {
   /** Delays between upload attempts (ms); one attempt more than entries. */
   retryDelaysMs: number[];
   warn: (line: string) => void;
+  /** The clock when the export ends (tests shift it); defaults to nowMs. */
+  clockMs?: () => number;
 }
 
 export interface ShipSummary {
@@ -63,49 +74,14 @@ export interface ShipSummary {
   files: ManifestFile[];
   missing: Missing[];
   gaps: Gap[];
+  /** The hold of log files not shipped yet (local engine only). */
+  hold: { dir: string; containers: number; bytes: number; onlyHeldBytes: number; problem: string | null } | null;
   /** Dry run: the alert log bytes waiting. */
   alertBytes?: number;
   uploaded: { name: string; key: string; bytes: number }[];
   pending: string[];
   deleted: string[];
   uploadError: string | null;
-}
-
-interface Planned {
-  short: string;
-  container: string;
-  details: ContainerDetails | null;
-  since: bigint;
-  until: bigint;
-  gap: Gap | null;
-}
-
-async function planContainers(docker: DockerClient, options: ShipOptions, state: ShipState, end: bigint) {
-  const fallbackSince = end - msToNano(options.windowMs);
-  return mapLimit(options.config.containers, 4, async (spec): Promise<Planned> => {
-    const base = { short: spec.short, container: spec.name, until: end, gap: null };
-    let details: ContainerDetails;
-    try {
-      details = await docker.inspectContainer(spec.name);
-    } catch (err) {
-      if (err instanceof DockerApiError && err.statusCode === 404) return { ...base, details: null, since: end };
-      throw err;
-    }
-    const checkpoint = state.containers[spec.short];
-    if (!checkpoint) return { ...base, details, since: fallbackSince };
-    if (checkpoint.containerId === details.id) return { ...base, details, since: parseNanoTime(checkpoint.until) + 1n };
-    // Recreated: the old container's log went with it; the new one is exported from its creation.
-    const created = details.createdAt ? parseNanoTime(details.createdAt) : fallbackSince;
-    const gap: Gap = {
-      short: spec.short,
-      container: spec.name,
-      oldContainerId: checkpoint.containerId,
-      newContainerId: details.id,
-      lastShippedAt: checkpoint.until,
-      reason: 'container was recreated; lines the old one wrote after lastShippedAt were deleted with it',
-    };
-    return { ...base, details, since: created, gap };
-  });
 }
 
 /** Delete what a crashed run left: spools, and partial archives the state never recorded. */
@@ -134,29 +110,43 @@ async function recoverLogDir(logDir: string, state: ShipState, warn: (line: stri
   state.pending = state.pending.filter((name) => present.has(name));
 }
 
-function startOfWindow(planned: Planned[], end: bigint): bigint {
-  const sinces = planned.filter((p) => p.details && p.since <= end).map((p) => p.since);
-  return sinces.length === 0 ? end : sinces.reduce((a, b) => (b < a ? b : a));
+/** The archive's name: the first whole second after the export ended, later than any archive before it. */
+async function archiveTarget(
+  logDir: string,
+  state: ShipState,
+  endMs: number,
+): Promise<{ end: bigint; stamp: string; name: string }> {
+  // Every line read was stamped before the read ended, so the archive named after that moment holds
+  // lines up to its name, as the fetcher's time ranges expect.
+  let end = truncateToSecond(msToNano(endMs)) + 1_000_000_000n;
+  for (;;) {
+    const name = archiveName(nanoToDate(end));
+    if (!state.pending.includes(name) && !(await exists(path.join(logDir, name)))) {
+      return { end, stamp: formatStamp(nanoToDate(end)), name };
+    }
+    end += 1_000_000_000n;
+  }
 }
 
 /** Run the whole ship (or, with dryRun, only plan it). */
 export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   const { config } = options;
-  const end = truncateToSecond(msToNano(options.nowMs) - SETTLE_NS);
-  const endDate = nanoToDate(end);
-  const stamp = formatStamp(endDate);
-  const name = archiveName(endDate);
+  const clock = options.clockMs ?? (() => options.nowMs);
+  const nowNs = msToNano(options.nowMs);
+  const apiUntil = truncateToSecond(nowNs - SETTLE_NS);
+  const fallbackSince = nowNs - msToNano(options.windowMs);
   if (!options.dryRun) await ensurePrivateDir(config.logDir);
   const state = await readShipState(config.stateDir);
   if (!options.dryRun) await recoverLogDir(config.logDir, state, options.warn);
   const summary: ShipSummary = {
     dryRun: options.dryRun,
-    window: { start: formatNanoTime(end), end: formatNanoTime(end) },
+    window: { start: formatNanoTime(nowNs), end: formatNanoTime(nowNs) },
     archive: null,
     skipped: null,
     files: [],
     missing: [],
     gaps: [],
+    hold: null,
     uploaded: [],
     pending: [],
     deleted: [],
@@ -167,32 +157,53 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   // 100 MB of logs (84–88 MiB against 96) but grew with volume (104 MiB at 1 GB against 100).
   const storeReady = options.s3 ? loadStore(options.s3) : undefined;
   storeReady?.catch(() => undefined);
-  const already = state.pending.includes(name) || (await exists(path.join(config.logDir, name)));
   // A failed export (engine down, disk full) still lets the archives already waiting go up first.
   let exportError: unknown;
-  if (already) {
-    summary.skipped = `the window ending ${formatNanoTime(end)} was already archived (${name})`;
-  } else {
-    const docker = createDockerClient({ host: config.dockerHost });
-    try {
-      const planned = await planContainers(docker, options, state, end);
-      summary.window.start = formatNanoTime(startOfWindow(planned, end));
-      summary.missing = planned
-        .filter((p) => !p.details)
-        .map((p) => ({ short: p.short, container: p.container, reason: 'no such container' }));
-      summary.gaps = planned.flatMap((p) => (p.gap ? [p.gap] : []));
-      if (options.dryRun) {
-        summary.files = planned.flatMap((p) => (p.details ? [plannedFile(p, stamp, null)] : []));
-        summary.alertBytes = await pendingAlertBytes(config.alertLog, state.alertLog);
-      } else {
-        await writeAndCommit(options, state, planned, docker, { end, stamp, name }, summary);
+  let closeLater: Planned[] = [];
+  const docker = createDockerClient({ host: config.dockerHost });
+  try {
+    // Hold first: a container removed while this run exports keeps its log.
+    const hold = options.dryRun ? null : await takeHold(docker, config, state);
+    if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
+    const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
+    const held = holdDir ? await listHeld(holdDir) : [];
+    if (holdDir) summary.hold = { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null };
+    const planned = await planContainers({
+      docker,
+      containers: config.containers,
+      state,
+      held,
+      fallbackSince,
+      apiUntil,
+      nowNs,
+    });
+    const sinces = planned.filter((p) => p.parts.length > 0).map((p) => p.since);
+    summary.window.start = formatNanoTime(sinces.reduce((a, b) => (b < a ? b : a), nowNs));
+    summary.missing = planned
+      .filter((p) => !p.details && p.parts.length === 0)
+      .map((p) => ({ short: p.short, container: p.container, reason: 'no such container' }));
+    summary.gaps = planned.flatMap((p) => p.gaps);
+    closeLater = planned;
+    if (options.dryRun) {
+      const stamp = formatStamp(nanoToDate(truncateToSecond(nowNs) + 1_000_000_000n));
+      summary.window.end = formatNanoTime(truncateToSecond(nowNs) + 1_000_000_000n);
+      summary.files = planned
+        .filter((p) => p.parts.length > 0)
+        .map((p) => plannedFile(p, stamp, null, summary.window.end));
+      summary.alertBytes = await pendingAlertBytes(config.alertLog, state.alertLog);
+    } else {
+      await writeAndCommit(options, state, planned, docker, clock, summary);
+      for (const name of await releaseUnconfigured(held, config, options.nowMs)) {
+        options.warn(`let go of the held log of ${name}: no configured container has that name`);
       }
-    } catch (err) {
-      if (options.dryRun) throw err;
-      exportError = err;
-    } finally {
-      docker.close();
+      if (holdDir) summary.hold = { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null };
     }
+  } catch (err) {
+    if (options.dryRun) throw err;
+    exportError = err;
+  } finally {
+    await closePlanned(closeLater);
+    docker.close();
   }
   summary.pending = [...state.pending];
   if (options.dryRun) return summary;
@@ -210,18 +221,32 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   return summary;
 }
 
-function plannedFile(p: Planned, stamp: string, spooled: SpooledEntry | null): ManifestFile {
+function plannedFile(
+  p: Planned,
+  stamp: string,
+  results: { spool: SpooledEntry; parts: PartResult[] } | null,
+  end: string,
+): ManifestFile {
+  const current = p.parts.at(-1);
+  const fromHold = (results?.parts ?? []).filter((r) => r.part.source === 'file' && r.part.fromHold);
+  const sources = [...new Set(p.parts.map((part) => part.source))];
+  const api = p.parts.find((part) => part.source === 'api');
   return {
     name: containerEntryName(p.short, stamp),
     kind: 'container',
     short: p.short,
     container: p.container,
-    containerId: p.details?.id ?? '',
+    containerId: p.details?.id ?? current?.containerId ?? '',
+    source: sources.length === 1 ? (sources[0] as 'file' | 'api') : 'file+api',
+    ...(api && api.source === 'api' ? { sourceReason: api.reason } : {}),
     since: formatNanoTime(p.since),
-    until: formatNanoTime(p.until),
-    lines: spooled?.lines ?? 0,
-    bytes: spooled?.bytes ?? 0,
-    sha256: spooled?.sha256 ?? '',
+    until: end,
+    lines: results?.spool.lines ?? 0,
+    bytes: results?.spool.bytes ?? 0,
+    sha256: results?.spool.sha256 ?? '',
+    ...(fromHold.length > 0
+      ? { completedFromHold: fromHold.map((r) => ({ containerId: r.part.containerId, lines: r.lines })) }
+      : {}),
   };
 }
 
@@ -230,33 +255,29 @@ async function writeAndCommit(
   state: ShipState,
   planned: Planned[],
   docker: DockerClient,
-  target: { end: bigint; stamp: string; name: string },
+  clock: () => number,
   summary: ShipSummary,
 ): Promise<void> {
   const { config } = options;
   const spools: string[] = [];
-  const partial = path.join(config.logDir, `.${target.name}.partial`);
-  const spoolPath = (tag: string): string => {
-    const file = path.join(config.logDir, `.spool-${target.stamp}-${tag}.gz`);
+  const tag = `${process.pid}-${Date.now()}`;
+  const spoolPath = (what: string): string => {
+    const file = path.join(config.logDir, `.spool-${tag}-${what}.gz`);
     spools.push(file);
     return file;
   };
+  let partial: string | undefined;
   try {
-    const present = planned.filter((p) => p.details);
+    const present = planned.filter((p) => p.parts.length > 0);
     const exported = await mapLimit(present, EXPORT_CONCURRENCY, async (p) => {
-      const details = p.details as ContainerDetails;
-      // A window that ends before it starts (the clock went back) exports nothing and keeps the checkpoint.
-      const spool =
-        p.since > p.until
-          ? await new EntrySpool(spoolPath(p.short)).finish()
-          : await exportContainerLogs(docker, {
-              container: details.id,
-              tty: details.tty,
-              since: p.since,
-              until: p.until,
-              spoolPath: spoolPath(p.short),
-            });
-      return { p, spool };
+      const spool = new EntrySpool(spoolPath(p.short));
+      try {
+        const parts = await exportParts(docker, p, spool);
+        return { p, parts, spool: await spool.finish() };
+      } catch (err) {
+        await spool.discard();
+        throw err;
+      }
     });
     const alertSpool = new EntrySpool(spoolPath('alerts'));
     const alertCursor = await shipAlertLines(
@@ -266,7 +287,12 @@ async function writeAndCommit(
       alertSpool,
     );
     const alerts = await alertSpool.finish();
-    const files = exported.map(({ p, spool }) => plannedFile(p, target.stamp, spool));
+    const target = await archiveTarget(config.logDir, state, clock());
+    partial = path.join(config.logDir, `.${target.name}.partial`);
+    summary.window.end = formatNanoTime(target.end);
+    const files = exported.map(({ p, parts, spool }) =>
+      plannedFile(p, target.stamp, { spool, parts }, summary.window.end),
+    );
     const alertFile: ManifestFile = {
       name: alertsEntryName(target.stamp),
       kind: 'alerts',
@@ -298,11 +324,9 @@ async function writeAndCommit(
     const bytes = await writeArchive(partial, entries, nanoToDate(target.end));
     // Commit: the checkpoints move only once the archive is safely on disk; the rename comes last,
     // and a crash between the two is finished by recoverLogDir on the next start.
-    for (const { p } of exported) {
-      const old = state.containers[p.short];
-      const keep = old && old.containerId === p.details?.id && parseNanoTime(old.until) > p.until;
-      if (!keep)
-        state.containers[p.short] = { containerId: (p.details as ContainerDetails).id, until: formatNanoTime(p.until) };
+    for (const { p, parts } of exported) {
+      const next = parts.at(-1)?.checkpoint;
+      if (next) state.containers[p.short] = next;
     }
     state.alertLog = alertCursor;
     state.pending.push(target.name);
@@ -311,8 +335,14 @@ async function writeAndCommit(
     await syncDir(config.logDir);
     summary.files = files;
     summary.archive = { name: target.name, path: path.join(config.logDir, target.name), bytes };
+    // Only now may the hold let go of what the archive holds.
+    for (const { parts } of exported) {
+      const done = releasable(parts);
+      for (const held of done.containers) await releaseContainer(held);
+      await releaseFiles(done.files);
+    }
   } catch (err) {
-    await fsp.rm(partial, { force: true });
+    if (partial) await fsp.rm(partial, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new MizualError(`disk full writing to ${config.logDir}: no archive written, checkpoint not moved`);
     }

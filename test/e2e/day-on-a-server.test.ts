@@ -34,19 +34,17 @@ interface Gap {
   lastShippedAt: string;
 }
 
+interface DayManifest {
+  gaps: Gap[];
+  files: { completedFromHold?: { containerId: string; lines: number }[] }[];
+}
+
 /** Every line Docker still holds for a container, as `docker logs --timestamps` prints them. */
 async function dockerLines(name: string): Promise<string[]> {
   const { execa } = await import('execa');
   const result = await execa('docker', ['logs', '--timestamps', name], { stdin: 'ignore', encoding: 'buffer' });
   // The CLI splits the two streams; their order does not matter for counting.
   return [result.stdout, result.stderr].flatMap((b) => Buffer.from(b).toString('utf8').split('\n').filter(Boolean));
-}
-
-/** RFC 3339 with the fraction padded to nanoseconds, so timestamps compare as strings. */
-function nanoKey(timestamp: string): string {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(timestamp);
-  assert.ok(m, `RFC 3339 UTC timestamp: ${timestamp}`);
-  return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z`;
 }
 
 function counts(lines: string[]): Map<string, number> {
@@ -143,7 +141,8 @@ describe('a day on a server', () => {
       } else {
         assert.equal(ship.exitCode, 0, `ship tick ${tick}: ${ship.stderr}`);
       }
-      if (tick === 8) assert.match(ship.stderr, /was recreated/);
+      // The run before held the old container's log file: nothing of it is lost, so nothing to warn about.
+      if (tick === 8) assert.doesNotMatch(ship.stderr, /was recreated/);
     }
 
     // End of the day: writers stop, the last lines settle, a last alert run and a last shipment.
@@ -181,7 +180,7 @@ describe('a day on a server', () => {
     );
     assert.ok(dates.length >= 1 && dates.length <= 2, `dates: ${dates.join(',')}`);
     const catLines: string[] = [];
-    const manifests: { gaps: Gap[] }[] = [];
+    const manifests: DayManifest[] = [];
     for (const date of dates) {
       const args = ['--env', 'dev', '--date', date, '--host', HOST, '--out', 'day'];
       const extract = await runTool('mizual-fetch-logs', [...args, '--extract'], { env: fetchEnv, cwd: laptop });
@@ -189,22 +188,21 @@ describe('a day on a server', () => {
       const dayDir = path.join(laptop, 'day', 'dev', HOST, date);
       for (const entry of readdirSync(dayDir)) {
         const manifest = path.join(dayDir, entry, 'manifest.json');
-        if (existsSync(manifest)) manifests.push(JSON.parse(readFileSync(manifest, 'utf8')) as { gaps: Gap[] });
+        if (existsSync(manifest)) manifests.push(JSON.parse(readFileSync(manifest, 'utf8')) as DayManifest);
       }
       const cat = await runTool('mizual-fetch-logs', [...args, '--cat'], { env: fetchEnv, cwd: laptop });
       assert.equal(cat.exitCode, 0, cat.stderr);
       catLines.push(...cat.stdout.split('\n').filter(Boolean));
     }
 
-    // The manifest names the gap: the old container's id and the last timestamp shipped from it.
+    // The old container was removed between two runs, and its lines after the last run are shipped all
+    // the same: finished from the hold, under its short name, named in the manifest.
     const gaps = manifests.flatMap((m) => m.gaps);
-    assert.equal(gaps.length, 1, JSON.stringify(gaps));
-    const gap = gaps[0] as Gap;
-    assert.equal(gap.short, 'backend');
-    assert.equal(gap.oldContainerId, oldBackendId);
-    const lastShipped = nanoKey(gap.lastShippedAt);
-    const lost = oldBackendLines.filter((l) => nanoKey(l.split(' ')[0] as string) > lastShipped);
-    const shippedOld = oldBackendLines.filter((l) => nanoKey(l.split(' ')[0] as string) <= lastShipped);
+    assert.deepEqual(gaps, [], "no gap: the hold kept the old container's log");
+    const fromHold = manifests.flatMap((m) => m.files.flatMap((f) => f.completedFromHold ?? []));
+    assert.equal(fromHold.length, 1, JSON.stringify(fromHold));
+    assert.equal(fromHold[0]?.containerId, oldBackendId);
+    assert.ok((fromHold[0]?.lines ?? 0) > 0, 'lines written after the last run were recovered');
 
     const byContainer = (short: string) =>
       catLines.filter((l) => l.startsWith(`${HOST} ${short} `)).map((l) => l.slice(`${HOST} ${short} `.length));
@@ -226,12 +224,8 @@ describe('a day on a server', () => {
       assert.equal(got.length, expected.length, label);
     };
     exactlyOnce('worker', workerLines, byContainer('worker'));
-    exactlyOnce('backend (old, then new)', [...shippedOld, ...newBackendLines], byContainer('backend'));
+    exactlyOnce('backend (old, then new)', [...oldBackendLines, ...newBackendLines], byContainer('backend'));
     assert.ok(workerLines.length > 100 && newBackendLines.length > 10, 'the containers did log');
-    assert.ok(
-      lost.every((l) => !catLines.some((c) => c.endsWith(l))),
-      'lines after the last shipment of the old container are gone',
-    );
 
     // Every alert line, across rotations, shipped exactly once.
     const generations = readdirSync(path.dirname(alertLog))

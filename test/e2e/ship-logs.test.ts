@@ -139,8 +139,11 @@ describe('mizual-ship-logs counting test', () => {
     const midnight = await ship({ MIZUAL_TEST_NOW_OFFSET_MS: String(nextMidnight + 5000 - Date.now()), ...{} });
     assert.equal(midnight.exitCode, 0, midnight.stderr);
     const nextDate = new Date(nextMidnight).toISOString().slice(0, 10);
-    const stamp = `${nextDate.replaceAll('-', '')}_000003`;
-    assert.match(midnight.stdout, new RegExp(`uploaded logs/prod/count-host/${nextDate}/logs-${stamp}\\.tar\\.gz`));
+    // Named after the first whole second after the export ended: 5 s past midnight, plus the run's time.
+    const named = new RegExp(
+      `uploaded logs/prod/count-host/${nextDate}/logs-${nextDate.replaceAll('-', '')}_0000(0[6-9]|[1-5]\\d)\\.tar\\.gz`,
+    );
+    assert.match(midnight.stdout, named);
 
     // Everything uploaded, nothing pending, every archive also kept locally.
     const state = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR as string, 'ship-state.json'), 'utf8'));
@@ -178,7 +181,7 @@ describe('mizual-ship-logs counting test', () => {
       }
     }
     assert.ok(crossed, 'one window crossed midnight UTC');
-    assert.equal(crossed.window.end, `${nextDate}T00:00:03.000000000Z`);
+    assert.match(crossed.window.end, new RegExp(`^${nextDate}T00:00:(0[6-9]|[1-5]\\d)\\.000000000Z$`));
     for (const [stream, numbers] of Object.entries(seen)) {
       const last = stream.startsWith('a') ? lastA : lastB;
       const expected = Array.from({ length: last }, (_, i) => String(i + 1));

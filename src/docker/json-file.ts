@@ -1,0 +1,408 @@
+/**
+ * Docker's json-file log driver on disk: one JSON object per line (`{"log":"…","stream":"stdout",
+ * "time":"…"}`), in the order dockerd wrote it, rotated into `<id>-json.log.1`, `.2`, … (`.N.gz` with
+ * compress=true). JsonFileCopier turns complete lines of such a file into exactly the bytes the Engine
+ * API's `--timestamps` log stream gives after FrameCopier (frames.ts): `<time, 9 fraction digits> <log>`,
+ * Docker's 16 KiB pieces of one long message joined as the API joins them, without an object per line
+ * (a byte scanner; JSON.parse only for lines it does not recognise).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { formatNanoTime, parseNanoTime } from '../core/time.js';
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const SPACE = 0x20;
+const LOG_PREFIX = Buffer.from('{"log":"');
+const STREAM_KEY = Buffer.from(',"stream":"');
+const TIME_KEY = Buffer.from('"time":"');
+const STDOUT = Buffer.from('stdout');
+const STDERR = Buffer.from('stderr');
+/** `2026-11-25T09:43:48.040200185Z ` */
+export const STAMP_BYTES = 31;
+
+/** What the copier saw of a chunk: how far it is safe to commit. */
+export interface CopyResult {
+  /** The output bytes for the chunk (valid until the next call: the buffer is reused). */
+  out: Buffer;
+  /** Output bytes up to the last message boundary in this chunk, or -1 when the chunk has none. */
+  boundaryOut: number;
+  /** Input offset (relative to the chunk) just after the line that ended at that boundary. */
+  boundaryIn: number;
+  /** Lines that were not json-file entries (a crash's NUL-filled tail, say): skipped. */
+  unreadable: number;
+}
+
+interface Entry {
+  /** 1 stdout, 2 stderr. */
+  stream: number;
+  /** The 31-byte stamp, written into `stamp`. */
+  log: Buffer;
+}
+
+/**
+ * Converts complete json-file lines into API-format bytes. State (an open message whose last piece
+ * had no newline) carries over between calls and between the generations of one container's log.
+ */
+export class JsonFileCopier {
+  private scratch = Buffer.alloc(0);
+  /** The stream and stamp of the message left open by a piece without a trailing newline. */
+  private openStream = 0;
+  private readonly openStamp = Buffer.alloc(STAMP_BYTES);
+  private readonly stamp = Buffer.alloc(STAMP_BYTES);
+  private decoded = Buffer.alloc(64 * 1024);
+  /** The stamp (as text, 9 fraction digits) of the last line at a message boundary. */
+  lastStamp: string | null = null;
+  /** The stamp of the last line converted, boundary or not. */
+  lastLineStamp: string | null = null;
+  /** Lines stamped before this are skipped (the first run's window, or a checkpoint kept as a time). */
+  private readonly skipBefore: Buffer | null;
+  constructor(skipBefore: bigint | null = null) {
+    // Fixed-width UTC stamps with nine fraction digits order correctly byte by byte.
+    this.skipBefore = skipBefore === null ? null : Buffer.from(formatNanoTime(skipBefore), 'latin1');
+  }
+
+  /** True when a message is open: its last piece so far had no newline. */
+  get open(): boolean {
+    return this.openStream !== 0;
+  }
+
+  /** Convert the complete lines in `chunk[start, end)` (`end` just after a newline). */
+  copy(chunk: Buffer, start: number, end: number): CopyResult {
+    // Output never exceeds the input plus one closing newline per line.
+    if (this.scratch.length < end - start + 64) this.scratch = Buffer.allocUnsafe(Math.max(end - start + 64, 1 << 16));
+    const out = this.scratch;
+    this.bs = -1;
+    let o = 0;
+    let boundaryOut = -1;
+    let boundaryIn = 0;
+    let unreadable = 0;
+    let lineStart = start;
+    while (lineStart < end) {
+      const nl = chunk.indexOf(NEWLINE, lineStart);
+      const lineEnd = nl === -1 || nl >= end ? end : nl;
+      const entry = this.parse(chunk, lineStart, lineEnd);
+      if (entry === null) {
+        unreadable++;
+      } else if (this.skipBefore === null || this.stamp.compare(this.skipBefore, 0, 30, 0, 30) >= 0) {
+        if (this.openStream !== 0 && (this.openStream !== entry.stream || !this.openStamp.equals(this.stamp))) {
+          out[o++] = NEWLINE;
+          this.openStream = 0;
+        }
+        o += this.stamp.copy(out, o);
+        o += entry.log.copy(out, o);
+        this.lastLineStamp = this.stamp.toString('latin1', 0, STAMP_BYTES - 1);
+        if (entry.log.length === 0 || entry.log[entry.log.length - 1] !== NEWLINE) {
+          this.openStream = entry.stream;
+          this.stamp.copy(this.openStamp);
+        } else {
+          this.openStream = 0;
+        }
+      }
+      lineStart = lineEnd + 1;
+      if (this.openStream === 0) {
+        boundaryOut = o;
+        boundaryIn = lineStart - start;
+        if (entry !== null) this.lastStamp = this.lastLineStamp;
+      }
+    }
+    return { out: out.subarray(0, o), boundaryOut, boundaryIn, unreadable };
+  }
+
+  /** Close the open message as the API stream ends it (a newline). */
+  finish(): Buffer {
+    if (this.openStream === 0) return Buffer.alloc(0);
+    this.openStream = 0;
+    return Buffer.from('\n');
+  }
+
+  /** Parse one line into `this.stamp` and a decoded log; null for a line that is not an entry. */
+  private parse(chunk: Buffer, start: number, end: number): Entry | null {
+    if (end - start > LOG_PREFIX.length && chunk.compare(LOG_PREFIX, 0, LOG_PREFIX.length, start, start + 8) === 0) {
+      const fast = this.scan(chunk, start, end);
+      if (fast) return fast;
+    }
+    return this.parseSlow(chunk.subarray(start, end));
+  }
+
+  /** Position of the next backslash at or after a scan position in the current chunk (chunk length: none). */
+  private bs = -1;
+  private nextBackslash(chunk: Buffer, p: number): number {
+    if (this.bs < p) {
+      const i = chunk.indexOf(BACKSLASH, p);
+      this.bs = i === -1 ? chunk.length : i;
+    }
+    return this.bs;
+  }
+
+  /** The byte scanner: `{"log":"<escaped>","stream":"stdout|stderr"[,"attrs":{…}],"time":"<RFC 3339>"}`. */
+  private scan(chunk: Buffer, start: number, end: number): Entry | null {
+    // The decoded log is never longer than its escaped form.
+    if (this.decoded.length < end - start) this.decoded = Buffer.allocUnsafe(end - start);
+    const dec = this.decoded;
+    let d = 0;
+    let p = start + LOG_PREFIX.length;
+    let q = chunk.indexOf(QUOTE, p);
+    if (q === -1 || q >= end) return null;
+    for (;;) {
+      const b = this.nextBackslash(chunk, p);
+      if (b > q) {
+        d += chunk.copy(dec, d, p, q);
+        break;
+      }
+      d += chunk.copy(dec, d, p, b);
+      const next = decodeEscape(chunk, b, end, dec, d);
+      if (next === null) return null;
+      d = next.d;
+      p = next.p;
+      // An escaped quote (\") is not the end of the string: find the next one.
+      if (p > q) {
+        q = chunk.indexOf(QUOTE, p);
+        if (q === -1 || q >= end) return null;
+      }
+    }
+    const s = q + 1;
+    if (chunk.compare(STREAM_KEY, 0, STREAM_KEY.length, s, s + STREAM_KEY.length) !== 0) return null;
+    const v = s + STREAM_KEY.length;
+    let stream: number;
+    if (chunk.compare(STDOUT, 0, 6, v, v + 6) === 0) stream = 1;
+    else if (chunk.compare(STDERR, 0, 6, v, v + 6) === 0) stream = 2;
+    else return null;
+    if (chunk[v + 6] !== QUOTE || chunk[end - 1] !== 0x7d || chunk[end - 2] !== QUOTE) return null;
+    const t = chunk.lastIndexOf(TIME_KEY, end - 2);
+    if (t < v + 7) return null;
+    if (!this.formatStamp(chunk, t + TIME_KEY.length, end - 2)) return null;
+    return { stream, log: dec.subarray(0, d) };
+  }
+
+  /** Write the 9-digit UTC stamp and its space for Docker's `time` value into `this.stamp`. */
+  private formatStamp(chunk: Buffer, start: number, end: number): boolean {
+    const len = end - start;
+    // Docker's own form: `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with trailing zeros trimmed.
+    if (len >= 20 && len <= 30 && chunk[end - 1] === 0x5a && chunk[start + 10] === 0x54) {
+      const fraction = len === 20 ? 0 : len - 21;
+      if (len === 20 || (chunk[start + 19] === 0x2e && fraction >= 1)) {
+        chunk.copy(this.stamp, 0, start, start + 19);
+        this.stamp[19] = 0x2e;
+        if (fraction > 0) chunk.copy(this.stamp, 20, start + 20, start + 20 + fraction);
+        this.stamp.fill(0x30, 20 + fraction, 29);
+        this.stamp[29] = 0x5a;
+        this.stamp[30] = SPACE;
+        return true;
+      }
+    }
+    try {
+      this.stamp.write(`${formatNanoTime(parseNanoTime(chunk.toString('latin1', start, end)))} `, 0, 'latin1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private parseSlow(line: Buffer): Entry | null {
+    let data: { log?: unknown; stream?: unknown; time?: unknown };
+    try {
+      data = JSON.parse(line.toString('utf8')) as typeof data;
+    } catch {
+      return null;
+    }
+    if (typeof data?.log !== 'string' || typeof data.time !== 'string') return null;
+    const stream = data.stream === 'stderr' ? 2 : data.stream === 'stdout' ? 1 : 0;
+    if (stream === 0) return null;
+    try {
+      this.stamp.write(`${formatNanoTime(parseNanoTime(data.time))} `, 0, 'latin1');
+    } catch {
+      return null;
+    }
+    return { stream, log: Buffer.from(data.log, 'utf8') };
+  }
+}
+
+const SIMPLE_ESCAPES: Record<number, number> = {
+  0x6e: 0x0a, // n
+  0x74: 0x09, // t
+  0x72: 0x0d, // r
+  0x22: 0x22, // "
+  0x5c: 0x5c, // \
+  0x2f: 0x2f, // /
+  0x62: 0x08, // b
+  0x66: 0x0c, // f
+};
+
+function hex4(chunk: Buffer, at: number, end: number): number {
+  if (at + 4 > end) return -1;
+  let n = 0;
+  for (let i = at; i < at + 4; i++) {
+    const c = chunk[i] as number;
+    const v =
+      c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 87 : c >= 0x41 && c <= 0x46 ? c - 55 : -1;
+    if (v < 0) return -1;
+    n = n * 16 + v;
+  }
+  return n;
+}
+
+/** Decode the escape at `chunk[b]` into `out[d]`; null when it is not a valid JSON escape. */
+function decodeEscape(chunk: Buffer, b: number, end: number, out: Buffer, d: number): { p: number; d: number } | null {
+  const c = chunk[b + 1];
+  if (c === undefined || b + 1 >= end) return null;
+  const simple = SIMPLE_ESCAPES[c];
+  if (simple !== undefined) {
+    out[d] = simple;
+    return { p: b + 2, d: d + 1 };
+  }
+  if (c !== 0x75) return null;
+  let code = hex4(chunk, b + 2, end);
+  if (code < 0) return null;
+  let p = b + 6;
+  if (code >= 0xd800 && code <= 0xdbff) {
+    const low = chunk[p] === BACKSLASH && chunk[p + 1] === 0x75 ? hex4(chunk, p + 2, end) : -1;
+    if (low >= 0xdc00 && low <= 0xdfff) {
+      code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+      p += 6;
+    } else {
+      code = 0xfffd; // A lone surrogate, as Go's decoder (and so `docker logs`) reads it.
+    }
+  } else if (code >= 0xdc00 && code <= 0xdfff) {
+    code = 0xfffd;
+  }
+  return { p, d: d + out.write(String.fromCodePoint(code), d, 'utf8') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The files of one container's log
+// ---------------------------------------------------------------------------------------------
+
+/** One generation of a json-file log: the live file, a rotated `.N` or a compressed `.N.gz`. */
+export interface LogGeneration {
+  path: string;
+  /** 0 for the live file, N for `.N` / `.N.gz`. */
+  index: number;
+  compressed: boolean;
+  dev: string;
+  ino: string;
+  size: number;
+}
+
+/**
+ * The generations of the json-file log at `logPath`, newest first (live, .1, .2, …), as found now.
+ * Docker's `*.tmp` decompression files are not generations; a `.N` and `.N.gz` present at once (the
+ * compressor has not unlinked the original yet) yield the uncompressed one.
+ */
+export async function listGenerations(logPath: string): Promise<LogGeneration[]> {
+  const dir = path.dirname(logPath);
+  const base = path.basename(logPath);
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const found = new Map<number, LogGeneration>();
+  for (const name of names) {
+    const m = name === base ? ['', ''] : new RegExp(`^${escapeRegExp(base)}\\.(\\d+)(\\.gz)?$`).exec(name);
+    if (!m) continue;
+    const index = m[1] === '' ? 0 : Number(m[1]);
+    const compressed = m[2] === '.gz';
+    const prior = found.get(index);
+    if (prior && !prior.compressed) continue;
+    const info = await fsp.stat(path.join(dir, name), { bigint: true }).catch(() => null);
+    if (!info || !info.isFile()) continue;
+    found.set(index, {
+      path: path.join(dir, name),
+      index,
+      compressed,
+      dev: info.dev.toString(),
+      ino: info.ino.toString(),
+      size: Number(info.size),
+    });
+  }
+  return [...found.values()].sort((a, b) => a.index - b.index);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The first line of a log file: a fingerprint of it, and its time. */
+export interface FirstLine {
+  /** sha256 of the first complete line (hex, 32 characters), or null while the file has none. */
+  fingerprint: string | null;
+  /** Its `time` in ns since the epoch, or null. */
+  time: bigint | null;
+}
+
+const FIRST_LINE_MAX = 256 * 1024;
+
+/**
+ * Identify a log file by its first line: inodes are reused within seconds, so device and inode alone
+ * cannot tell a new file from the one a checkpoint names. Reads at most 256 KiB (decompressing a .gz).
+ */
+export async function readFirstLine(handle: FileHandle, compressed: boolean): Promise<FirstLine> {
+  const head = compressed ? await gunzipHead(handle, FIRST_LINE_MAX) : await readHead(handle, FIRST_LINE_MAX);
+  const nl = head.indexOf(NEWLINE);
+  if (nl === -1) return { fingerprint: null, time: null };
+  const line = head.subarray(0, nl);
+  const fingerprint = createHash('sha256').update(line).digest('hex').slice(0, 32);
+  const t = line.lastIndexOf(TIME_KEY);
+  let time: bigint | null = null;
+  if (t !== -1) {
+    const close = line.indexOf(QUOTE, t + TIME_KEY.length);
+    try {
+      time = parseNanoTime(line.toString('latin1', t + TIME_KEY.length, close));
+    } catch {
+      time = null;
+    }
+  }
+  return { fingerprint, time };
+}
+
+async function readHead(handle: FileHandle, max: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(max);
+  const { bytesRead } = await handle.read(buffer, 0, max, 0);
+  return buffer.subarray(0, bytesRead);
+}
+
+async function gunzipHead(handle: FileHandle, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of gunzipStream(handle)) {
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= max) break;
+  }
+  return Buffer.concat(parts).subarray(0, max);
+}
+
+/** The decompressed bytes of a `.gz` generation, read from its start through an open handle (left open). */
+export async function* gunzipStream(handle: FileHandle): AsyncGenerator<Buffer> {
+  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  const input = Buffer.allocUnsafe(128 * 1024);
+  let position = 0;
+  // Docker's FEXTRA header ({"lastTime":…}) is skipped by zlib.
+  const feed = (async () => {
+    for (;;) {
+      const { bytesRead } = await handle.read(input, 0, input.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      if (!gunzip.write(Buffer.from(input.subarray(0, bytesRead)))) {
+        await new Promise((resolve) => {
+          gunzip.once('drain', resolve);
+          gunzip.once('close', resolve);
+        });
+      }
+      if (gunzip.destroyed) return;
+    }
+    gunzip.end();
+  })();
+  feed.catch((err: unknown) => gunzip.destroy(err as Error));
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } finally {
+    gunzip.destroy();
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * The file source: a container's json-file log read directly, by byte offset, instead of through the
+ * Engine API (dockerd decodes every line and flushes a frame per line: ten times the CPU). Reading
+ * resumes at an exact position (file identity + offset after the last complete message), follows
+ * rotation by identity, and consumes only complete lines: Docker never fsyncs, so a reader sees
+ * half-written entries at the end of the file.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { FilePosition } from '../core/ship-state.js';
+import { formatNanoTime } from '../core/time.js';
+import { gunzipStream, JsonFileCopier, listGenerations, readFirstLine } from '../docker/json-file.js';
+import type { EntrySpool } from './export.js';
+import type { HeldFile } from './hold.js';
+
+/** A file that may hold some of a container's lines: a generation in its directory or a held link. */
+export interface LogCandidate {
+  path: string;
+  compressed: boolean;
+  dev: string;
+  ino: string;
+  fingerprint: string | null;
+  firstTime: bigint | null;
+  /** The container's live file, still being written while it runs. */
+  live: boolean;
+  /** The hold's links to this file (or to its compressed or uncompressed twin). */
+  heldPaths: string[];
+  /**
+   * The file, opened when it was listed: a path can name another file a moment later (Docker renames
+   * the live file to `.1` when it rotates), an open handle follows the file. Closed by closeCandidates.
+   */
+  handle: FileHandle;
+}
+
+const READ_BYTES = 1024 * 1024;
+const NEWLINE = 0x0a;
+
+/**
+ * Every file of one container's log, each once (a held link and the generation it links to are one
+ * file; a `.N.gz` and the `.N` it was compressed from, or its held link, are one file), oldest first.
+ */
+export async function gatherCandidates(logPath: string | null, held: HeldFile[]): Promise<LogCandidate[]> {
+  const raw: (Omit<LogCandidate, 'fingerprint' | 'firstTime' | 'heldPaths' | 'handle'> & { held: boolean })[] = [];
+  if (logPath) {
+    for (const g of await listGenerations(logPath)) {
+      raw.push({ path: g.path, compressed: g.compressed, dev: g.dev, ino: g.ino, live: g.index === 0, held: false });
+    }
+  }
+  for (const f of held) {
+    raw.push({ path: f.path, compressed: f.compressed, dev: f.dev, ino: f.ino, live: false, held: true });
+  }
+  const byInode = new Map<string, LogCandidate>();
+  const opened: FileHandle[] = [];
+  try {
+    for (const { held: isHeld, ...r } of raw) {
+      const seen = byInode.get(`${r.dev}:${r.ino}`);
+      if (seen) {
+        // The container's own path is read (listed first, it is still written to); the link is kept for release.
+        if (isHeld) seen.heldPaths.push(r.path);
+        continue;
+      }
+      const handle = await fsp.open(r.path, 'r').catch(() => null);
+      if (!handle) continue; // Gone between the listing and the open: rotated away, or the container removed.
+      opened.push(handle);
+      const info = await handle.stat({ bigint: true });
+      const identity = { dev: info.dev.toString(), ino: info.ino.toString() };
+      const key = `${identity.dev}:${identity.ino}`;
+      const twin = byInode.get(key);
+      if (twin) {
+        // The path was renamed onto a file already listed (a rotation in between).
+        if (isHeld) twin.heldPaths.push(r.path);
+        continue;
+      }
+      const first = await readFirstLine(handle, r.compressed);
+      byInode.set(key, {
+        ...r,
+        ...identity,
+        heldPaths: isHeld ? [r.path] : [],
+        fingerprint: first.fingerprint,
+        firstTime: first.time,
+        handle,
+      });
+    }
+  } catch (err) {
+    await Promise.all(opened.map((h) => h.close().catch(() => undefined)));
+    throw err;
+  }
+  const kept = new Set([...byInode.values()].map((c) => c.handle));
+  await Promise.all(opened.filter((h) => !kept.has(h)).map((h) => h.close().catch(() => undefined)));
+  const byContent = new Map<string, LogCandidate>();
+  const files: LogCandidate[] = [];
+  for (const c of byInode.values()) {
+    if (c.fingerprint === null) {
+      files.push(c);
+      continue;
+    }
+    const twin = byContent.get(c.fingerprint);
+    if (!twin) {
+      byContent.set(c.fingerprint, c);
+      files.push(c);
+    } else if (twin.compressed && !c.compressed) {
+      // The same generation twice (a .gz and its uncompressed original): read the original.
+      c.heldPaths.push(...twin.heldPaths);
+      files[files.indexOf(twin)] = c;
+      byContent.set(c.fingerprint, c);
+      await twin.handle.close().catch(() => undefined);
+    } else {
+      twin.heldPaths.push(...c.heldPaths);
+      await c.handle.close().catch(() => undefined);
+    }
+  }
+  // Generations never overlap in time: their first lines order them. The live file (or one still
+  // empty) is the newest.
+  return files.sort((a, b) => rank(a) - rank(b) || compareTimes(a.firstTime, b.firstTime));
+}
+
+/** Close the handles gatherCandidates opened. */
+export async function closeCandidates(candidates: LogCandidate[]): Promise<void> {
+  await Promise.all(candidates.map((c) => c.handle.close().catch(() => undefined)));
+}
+
+function rank(c: LogCandidate): number {
+  return c.live ? 2 : c.firstTime === null ? 1 : 0;
+}
+
+function compareTimes(a: bigint | null, b: bigint | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
+/** Is this candidate the file a checkpoint names? By content when both have a first line, else by inode. */
+export function isPositionFile(position: FilePosition, c: LogCandidate): boolean {
+  if (position.fingerprint !== null && c.fingerprint !== null) return position.fingerprint === c.fingerprint;
+  return position.dev === c.dev && position.ino === c.ino;
+}
+
+export interface Segment {
+  candidate: LogCandidate;
+  from: number;
+}
+
+export interface SegmentPlan {
+  segments: Segment[];
+  /** The checkpoint's file is gone: lines after its offset could not be read. */
+  lost: boolean;
+}
+
+/** What to read: from the checkpoint's file and offset on, or (no position) every file. */
+export function planSegments(candidates: LogCandidate[], position: FilePosition | undefined): SegmentPlan {
+  if (!position) return { segments: candidates.map((candidate) => ({ candidate, from: 0 })), lost: false };
+  const at = candidates.findIndex((c) => isPositionFile(position, c));
+  if (at !== -1) {
+    return {
+      segments: candidates.slice(at).map((candidate, i) => ({ candidate, from: i === 0 ? position.offset : 0 })),
+      lost: false,
+    };
+  }
+  // The file was deleted (rotated out, or removed with the container) before it was read to the end.
+  const after = position.firstTime;
+  const newer = candidates.filter((c) => after === null || c.firstTime === null || formatNanoTime(c.firstTime) > after);
+  return { segments: newer.map((candidate) => ({ candidate, from: 0 })), lost: true };
+}
+
+export interface FileExport {
+  /** Where the next run continues; null when nothing was read and no file exists. */
+  position: FilePosition | null;
+  /** The time of the last line shipped (9 fraction digits), or null when none was. */
+  lastStamp: string | null;
+  /** Lines that were not json-file entries (skipped, e.g. a NUL-filled tail after a host crash). */
+  unreadable: number;
+}
+
+/**
+ * Copy the segments' lines, converted to the archive's format, into the spool. With `complete` (the
+ * container has stopped or is gone) everything is shipped, a final piece without a newline included;
+ * otherwise a message whose last piece has not been written yet waits for the next run.
+ */
+export async function exportSegments(
+  segments: Segment[],
+  spool: EntrySpool,
+  options: { complete: boolean; skipBefore: bigint | null },
+): Promise<FileExport> {
+  const copier = new JsonFileCopier(options.skipBefore);
+  /** Output of the open message, held back until it closes (bounded by one message). */
+  let pending: Buffer[] = [];
+  let position: FilePosition | null = null;
+  let last: FilePosition | null = null;
+  let unreadable = 0;
+  for (const { candidate, from } of segments) {
+    const identity = {
+      dev: candidate.dev,
+      ino: candidate.ino,
+      fingerprint: candidate.fingerprint,
+      firstTime: candidate.firstTime === null ? null : formatNanoTime(candidate.firstTime),
+    };
+    // A file that is shorter than the checkpoint's offset was truncated: read it from its start.
+    const start = !candidate.compressed && from > Number((await candidate.handle.stat()).size) ? 0 : from;
+    const onChunk = async (chunk: Buffer, chunkStart: number, end: number): Promise<void> => {
+      const result = copier.copy(chunk, 0, end);
+      unreadable += result.unreadable;
+      if (result.boundaryOut >= 0) {
+        for (const p of pending) await spool.write(p);
+        pending = [];
+        await spool.write(result.out.subarray(0, result.boundaryOut));
+        position = { ...identity, offset: chunkStart + result.boundaryIn };
+        if (result.boundaryOut < result.out.length) pending.push(Buffer.from(result.out.subarray(result.boundaryOut)));
+      } else if (result.out.length > 0) {
+        pending.push(Buffer.from(result.out));
+      }
+    };
+    const readTo = candidate.compressed
+      ? await readCompressed(candidate.handle, start, onChunk)
+      : await readPlain(candidate.handle, start, onChunk);
+    // With no message open, everything up to the last complete line of this file is consumed (also
+    // when that is nothing: an empty live file is where the next run starts).
+    if (!copier.open) position = { ...identity, offset: readTo };
+    last = { ...identity, offset: readTo };
+  }
+  if (options.complete) {
+    for (const p of pending) await spool.write(p);
+    pending = [];
+    if (last) position = last;
+  }
+  return {
+    position,
+    lastStamp: options.complete ? copier.lastLineStamp : copier.lastStamp,
+    unreadable,
+  };
+}
+
+type ChunkHandler = (chunk: Buffer, chunkStart: number, end: number) => Promise<void>;
+
+/**
+ * Read a plain file from `start` to its current end, handing over complete lines only (`end` just
+ * after the last newline in the chunk); returns the offset after the last complete line.
+ */
+async function readPlain(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
+  let buffer = Buffer.allocUnsafe(READ_BYTES);
+  let filled = 0;
+  let position = start;
+  for (;;) {
+    if (filled === buffer.length) {
+      // One entry longer than the buffer (Docker's are at most ~100 KiB escaped): grow.
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, filled);
+      buffer = bigger;
+    }
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+    if (bytesRead === 0) return position;
+    filled += bytesRead;
+    const last = buffer.lastIndexOf(NEWLINE, filled - 1);
+    if (last === -1) continue;
+    await onChunk(buffer, position, last + 1);
+    buffer.copy(buffer, 0, last + 1, filled);
+    filled -= last + 1;
+    position += last + 1;
+  }
+}
+
+/** The same for a `.gz` generation: offsets count decompressed bytes. */
+async function readCompressed(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
+  let skip = start;
+  let carry: Buffer = Buffer.alloc(0);
+  let position = start;
+  for await (const piece of gunzipStream(handle)) {
+    let chunk = piece;
+    if (skip > 0) {
+      const cut = Math.min(skip, chunk.length);
+      skip -= cut;
+      chunk = chunk.subarray(cut);
+      if (chunk.length === 0) continue;
+    }
+    const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const last = data.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      carry = data;
+      continue;
+    }
+    await onChunk(data, position, last + 1);
+    carry = Buffer.from(data.subarray(last + 1));
+    position += last + 1;
+  }
+  return position;
+}

@@ -1,0 +1,249 @@
+/**
+ * The hold: hard links to the json-file logs of the configured containers, so a container removed
+ * between two shipper runs (watchtower replacing it, `docker rm`) keeps its log until the shipper has
+ * shipped it. `docker rm` deletes the container's directory; a hard link keeps the inode and every line
+ * written to it up to the removal. Links only work within one mount, so the hold lives on the mount of
+ * Docker's data root (`<data root>/mizual-hold` by default, MIZUAL_HOLD_DIR to choose another).
+ *
+ * Layout: `<hold>/<container id>/meta.json` (short name, name, tty, creation time) and one link per
+ * log file, named `<dev>-<ino>` (`.gz` for a compressed generation). Taking the hold is a few stats
+ * and links: `--hold` runs it alone every minute from cron.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../core/config.js';
+import { describeError } from '../core/errors.js';
+import { readShipState, type ShipState } from '../core/ship-state.js';
+import { ensurePrivateDir, readJsonState, writeJsonState } from '../core/state-files.js';
+import { createDockerClient, DockerApiError, type DockerClient } from '../docker/client.js';
+import { listGenerations, type LogGeneration } from '../docker/json-file.js';
+import type { ContainerDetails } from '../docker/model.js';
+
+export interface HoldMeta {
+  id: string;
+  short: string;
+  name: string;
+  tty: boolean;
+  createdAt: string | null;
+}
+
+/** A log file in the hold. */
+export interface HeldFile {
+  path: string;
+  compressed: boolean;
+  dev: string;
+  ino: string;
+  size: number;
+  /** Links to the inode: 1 means only the hold keeps these bytes on disk. */
+  links: number;
+}
+
+export interface HeldContainer {
+  dir: string;
+  meta: HoldMeta;
+  files: HeldFile[];
+}
+
+export interface HoldReport {
+  dir: string | null;
+  /** Links made by this call. */
+  linked: number;
+  /** Why nothing (or not everything) could be held; the run ships anyway. */
+  problem: string | null;
+}
+
+/** Where the hold is: MIZUAL_HOLD_DIR, else beside the containers under Docker's data root. */
+export async function resolveHoldDir(config: Config, docker: DockerClient): Promise<string> {
+  return config.holdDir ?? path.join(await docker.dataRoot(), 'mizual-hold');
+}
+
+/** True for a container whose log files we can hold and read: a local engine and the json-file driver. */
+export function hasLogFile(
+  docker: DockerClient,
+  details: ContainerDetails,
+): details is ContainerDetails & {
+  logPath: string;
+} {
+  return docker.local && details.logDriver === 'json-file' && details.logPath !== null;
+}
+
+/**
+ * Link every configured container's current log generations into the hold. Generations a checkpoint
+ * shows as shipped already are skipped (the hold then stays small); a link that exists is kept.
+ */
+export async function takeHold(
+  docker: DockerClient,
+  config: Config,
+  state: ShipState | null,
+  known?: Map<string, ContainerDetails | null>,
+): Promise<HoldReport> {
+  if (!docker.local) return { dir: null, linked: 0, problem: null };
+  let dir: string;
+  try {
+    dir = await resolveHoldDir(config, docker);
+    await ensurePrivateDir(dir);
+  } catch (err) {
+    return { dir: null, linked: 0, problem: `cannot hold log files: ${describeError(err)}` };
+  }
+  let linked = 0;
+  for (const spec of config.containers) {
+    let details = known?.get(spec.short);
+    if (details === undefined) {
+      try {
+        details = await docker.inspectContainer(spec.name);
+      } catch (err) {
+        if (err instanceof DockerApiError && err.statusCode === 404) continue;
+        return { dir, linked, problem: `cannot hold log files: ${describeError(err)}` };
+      }
+    }
+    if (!details || !hasLogFile(docker, details)) continue;
+    const generations = unshipped(await listGenerations(details.logPath), state, spec.short, details.id);
+    if (generations.length === 0) continue;
+    const own = path.join(dir, details.id);
+    try {
+      await ensurePrivateDir(own);
+      const metaFile = path.join(own, 'meta.json');
+      if ((await readJsonState(metaFile)).status !== 'ok') {
+        const meta: HoldMeta = {
+          id: details.id,
+          short: spec.short,
+          name: spec.name,
+          tty: details.tty,
+          createdAt: details.createdAt,
+        };
+        await writeJsonState(metaFile, meta);
+      }
+      const present = new Set(await fsp.readdir(own));
+      for (const g of generations) {
+        const name = linkName(g.dev, g.ino, g.compressed);
+        if (present.has(name)) continue;
+        try {
+          await fsp.link(g.path, path.join(own, name));
+          linked++;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          // Rotated away or compressed between the listing and the link: the next generation is listed next time.
+          if (code === 'ENOENT' || code === 'EEXIST') continue;
+          throw err;
+        }
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EXDEV'
+          ? `${dir} is not on the same mount as ${path.dirname(path.dirname(details.logPath))} (set MIZUAL_HOLD_DIR to a directory on that mount)`
+          : describeError(err);
+      return { dir, linked, problem: `cannot hold log files: ${why}` };
+    }
+  }
+  return { dir, linked, problem: null };
+}
+
+/** `mizual-ship-logs --hold`: take the hold for the configured containers and nothing else. */
+export async function holdLogs(config: Config): Promise<HoldReport> {
+  const docker = createDockerClient({ host: config.dockerHost });
+  try {
+    if (!docker.local)
+      return {
+        dir: null,
+        linked: 0,
+        problem: `nothing to hold: the Docker engine is remote (${docker.endpoint.display})`,
+      };
+    const state = await readShipState(config.stateDir).catch(() => null);
+    return await takeHold(docker, config, state);
+  } finally {
+    docker.close();
+  }
+}
+
+/** The generations not shipped yet: the checkpoint's own file and every newer one. */
+function unshipped(generations: LogGeneration[], state: ShipState | null, short: string, id: string): LogGeneration[] {
+  const position = state?.containers[short]?.containerId === id ? state.containers[short]?.file : undefined;
+  if (!position) return generations;
+  const at = generations.findIndex((g) => g.dev === position.dev && g.ino === position.ino);
+  // Generations are newest first: keep up to and including the checkpoint's file.
+  return at === -1 ? generations : generations.slice(0, at + 1);
+}
+
+function linkName(dev: string, ino: string, compressed: boolean): string {
+  return `${dev}-${ino}${compressed ? '.gz' : ''}`;
+}
+
+/** Every container in the hold with its files (a hold directory without a readable meta.json is skipped). */
+export async function listHeld(dir: string): Promise<HeldContainer[]> {
+  let ids: string[];
+  try {
+    ids = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const held: HeldContainer[] = [];
+  for (const id of ids) {
+    const own = path.join(dir, id);
+    const read = await readJsonState(path.join(own, 'meta.json'));
+    if (read.status !== 'ok') continue;
+    const meta = read.data as HoldMeta;
+    const files: HeldFile[] = [];
+    for (const name of await fsp.readdir(own).catch(() => [] as string[])) {
+      const m = /^(\d+)-(\d+)(\.gz)?$/.exec(name);
+      if (!m) continue;
+      const info = await fsp.stat(path.join(own, name)).catch(() => null);
+      if (!info?.isFile()) continue;
+      files.push({
+        path: path.join(own, name),
+        compressed: m[3] === '.gz',
+        dev: m[1] as string,
+        ino: m[2] as string,
+        size: info.size,
+        links: info.nlink,
+      });
+    }
+    held.push({ dir: own, meta, files });
+  }
+  return held;
+}
+
+/** The hold's size: every held byte, and the bytes only the hold keeps (their container is gone or rotated them). */
+export async function holdSize(dir: string): Promise<{ containers: number; bytes: number; onlyHeldBytes: number }> {
+  const held = await listHeld(dir);
+  let bytes = 0;
+  let onlyHeldBytes = 0;
+  for (const c of held) {
+    for (const f of c.files) {
+      bytes += f.size;
+      if (f.links <= 1) onlyHeldBytes += f.size;
+    }
+  }
+  return { containers: held.length, bytes, onlyHeldBytes };
+}
+
+/** Let go of a container's hold entirely (its lines are in a committed archive). */
+export async function releaseContainer(held: HeldContainer): Promise<void> {
+  await fsp.rm(held.dir, { recursive: true, force: true });
+}
+
+/** Let go of single held links (shipped generations of a container that has moved on). */
+export async function releaseFiles(paths: string[]): Promise<void> {
+  for (const file of paths) await fsp.rm(file, { force: true });
+}
+
+/** A container held this long ago that no configuration names any more is let go. */
+const UNCONFIGURED_KEEP_MS = 24 * 3_600_000;
+
+/**
+ * Let go of held containers that are not configured (MIZUAL_CONTAINERS changed, or another
+ * configuration holds into the same directory) once their hold is a day old: no run would ship them.
+ * Returns their names.
+ */
+export async function releaseUnconfigured(held: HeldContainer[], config: Config, nowMs: number): Promise<string[]> {
+  const names = new Set(config.containers.map((c) => c.name));
+  const released: string[] = [];
+  for (const h of held) {
+    if (names.has(h.meta.name)) continue;
+    const since = (await fsp.stat(path.join(h.dir, 'meta.json')).catch(() => null))?.mtimeMs ?? nowMs;
+    if (nowMs - since < UNCONFIGURED_KEEP_MS) continue;
+    await releaseContainer(h);
+    released.push(`${h.meta.name} (${h.meta.id.slice(0, 12)})`);
+  }
+  return released;
+}

@@ -1,0 +1,310 @@
+/**
+ * What one run exports per configured container, and from where: the log files themselves when the
+ * engine is local and the container logs to json-file (by exact position), else the Engine API (by
+ * time); first what the hold kept of containers that are gone (replaced by a deploy, removed), then the
+ * current container. Planning reads no log line; exporting writes one spool per container.
+ */
+import { promises as fsp } from 'node:fs';
+import type { ManifestGap } from '../archive/contract.js';
+import type { ContainerSpec } from '../core/config.js';
+import { mapLimit } from '../core/concurrency.js';
+import type { ContainerCheckpoint, FilePosition, ShipState } from '../core/ship-state.js';
+import { formatNanoTime, parseNanoTime } from '../core/time.js';
+import { DockerApiError, type DockerClient } from '../docker/client.js';
+import type { ContainerDetails } from '../docker/model.js';
+import { exportContainerLogs, type EntrySpool } from './export.js';
+import {
+  closeCandidates,
+  exportSegments,
+  gatherCandidates,
+  planSegments,
+  type LogCandidate,
+  type Segment,
+} from './file-source.js';
+import { hasLogFile, type HeldContainer, type HeldFile } from './hold.js';
+
+export type Source = 'file' | 'api';
+
+/** One stretch of one container's log to export. */
+export type Part =
+  | {
+      source: 'file';
+      containerId: string;
+      /** The container is gone: read from the hold. */
+      fromHold: boolean;
+      /** No more lines can come (stopped or gone): ship to the very end. */
+      complete: boolean;
+      segments: Segment[];
+      candidates: LogCandidate[];
+      /** Lines stamped before this are skipped (no exact position yet). */
+      skipBefore: bigint | null;
+      held: HeldContainer | null;
+    }
+  | {
+      source: 'api';
+      containerId: string;
+      tty: boolean;
+      complete: boolean;
+      since: bigint;
+      /** null: to the end of the log (a container that is not running). */
+      until: bigint | null;
+      /** The checkpoint's time after the export: `until`, or now for a complete log. */
+      endNs: bigint;
+      /** Why the log files are not read directly. */
+      reason: string;
+    };
+
+export interface Planned {
+  short: string;
+  container: string;
+  /** The container now, or null when there is none by that name. */
+  details: ContainerDetails | null;
+  parts: Part[];
+  gaps: ManifestGap[];
+  /** Start of what this run covers for the container (for the manifest). */
+  since: bigint;
+}
+
+export interface PlanInput {
+  docker: DockerClient;
+  containers: ContainerSpec[];
+  state: ShipState;
+  held: HeldContainer[];
+  /** Where a container without a checkpoint starts (the first run's --window). */
+  fallbackSince: bigint;
+  /** The API window's end for running containers (Docker stamps a line before it writes it). */
+  apiUntil: bigint;
+  nowNs: bigint;
+}
+
+/** Containers that are not running write no more lines: their log is complete. */
+function isComplete(details: ContainerDetails): boolean {
+  return details.state === 'exited' || details.state === 'dead' || details.state === 'created';
+}
+
+function sinceOf(checkpoint: ContainerCheckpoint): bigint {
+  return parseNanoTime(checkpoint.until) + 1n;
+}
+
+/** Plan every configured container (inspecting them, listing their log files). */
+export async function planContainers(input: PlanInput): Promise<Planned[]> {
+  return mapLimit(input.containers, 4, async (spec): Promise<Planned> => {
+    let details: ContainerDetails | null;
+    try {
+      details = await input.docker.inspectContainer(spec.name);
+    } catch (err) {
+      if (!(err instanceof DockerApiError && err.statusCode === 404)) throw err;
+      details = null;
+    }
+    const checkpoint = input.state.containers[spec.short];
+    const planned: Planned = {
+      short: spec.short,
+      container: spec.name,
+      details,
+      parts: [],
+      gaps: [],
+      since: checkpoint ? sinceOf(checkpoint) : input.fallbackSince,
+    };
+    // Containers of this name that are gone but held, oldest first (three deploys between runs: three).
+    const gone = input.held
+      .filter((h) => h.meta.name === spec.name && h.meta.id !== details?.id)
+      .sort((a, b) => (a.meta.createdAt ?? '').localeCompare(b.meta.createdAt ?? ''));
+    for (const held of gone) {
+      const own = checkpoint?.containerId === held.meta.id ? checkpoint : undefined;
+      const candidates = await gatherCandidates(null, held.files);
+      const plan = planSegments(candidates, own?.file);
+      if (plan.lost) planned.gaps.push(lostGap(spec, held.meta.id, own as ContainerCheckpoint, 'removed'));
+      planned.parts.push({
+        source: 'file',
+        containerId: held.meta.id,
+        fromHold: true,
+        complete: true,
+        segments: plan.segments,
+        candidates,
+        skipBefore: skipFor(own, checkpoint, input.fallbackSince),
+        held,
+      });
+    }
+    if (
+      checkpoint &&
+      details &&
+      checkpoint.containerId !== details.id &&
+      !checkpoint.complete &&
+      !gone.some((h) => h.meta.id === checkpoint.containerId)
+    ) {
+      planned.gaps.push({
+        short: spec.short,
+        container: spec.name,
+        oldContainerId: checkpoint.containerId,
+        newContainerId: details.id,
+        lastShippedAt: checkpoint.until,
+        reason:
+          'container was recreated before its log was held; lines the old one wrote after lastShippedAt were deleted with it',
+      });
+    }
+    if (!details) return planned;
+    const own = checkpoint?.containerId === details.id ? checkpoint : undefined;
+    const complete = isComplete(details);
+    const fileReason = await fileSourceProblem(input.docker, details);
+    if (fileReason === null) {
+      const heldFiles: HeldFile[] = input.held.find((h) => h.meta.id === details.id)?.files ?? [];
+      const candidates = await gatherCandidates(details.logPath, heldFiles);
+      const plan = planSegments(candidates, own?.file);
+      if (plan.lost && own) planned.gaps.push(lostGap(spec, details.id, own, 'rotated'));
+      planned.parts.push({
+        source: 'file',
+        containerId: details.id,
+        fromHold: false,
+        complete,
+        segments: plan.segments,
+        candidates,
+        skipBefore: skipFor(own, checkpoint, input.fallbackSince),
+        held: null,
+      });
+    } else {
+      // A recreated container is exported from its creation; an unknown one from the first run's window.
+      const since = own
+        ? sinceOf(own)
+        : checkpoint && details.createdAt
+          ? parseNanoTime(details.createdAt)
+          : input.fallbackSince;
+      planned.parts.push({
+        source: 'api',
+        containerId: details.id,
+        tty: details.tty,
+        complete,
+        since,
+        until: complete ? null : input.apiUntil,
+        endNs: complete ? input.nowNs : input.apiUntil,
+        reason: fileReason,
+      });
+    }
+    return planned;
+  });
+}
+
+/**
+ * Without an exact position, the time to start from: after the checkpoint's last line (an API
+ * checkpoint of this container), nothing for a container the checkpoint does not name (a newer one:
+ * all of it), the first run's window when there is no checkpoint at all.
+ */
+function skipFor(
+  own: ContainerCheckpoint | undefined,
+  checkpoint: ContainerCheckpoint | undefined,
+  fallbackSince: bigint,
+): bigint | null {
+  if (own) return own.file ? null : sinceOf(own);
+  return checkpoint ? null : fallbackSince;
+}
+
+function lostGap(
+  spec: ContainerSpec,
+  id: string,
+  checkpoint: ContainerCheckpoint,
+  how: 'removed' | 'rotated',
+): ManifestGap {
+  return {
+    short: spec.short,
+    container: spec.name,
+    oldContainerId: id,
+    newContainerId: id,
+    lastShippedAt: checkpoint?.until ?? '',
+    reason:
+      how === 'rotated'
+        ? 'a log file was rotated away (max-file) before it was read to its end; lines after lastShippedAt in it are lost'
+        : 'the held log file the checkpoint names is gone; lines after lastShippedAt in it are lost',
+  };
+}
+
+/** Why this container's log files cannot be read directly (null: they can). */
+async function fileSourceProblem(docker: DockerClient, details: ContainerDetails): Promise<string | null> {
+  if (!docker.local) return `the Docker engine is remote (${docker.endpoint.display})`;
+  if (details.logDriver !== 'json-file') return `the ${details.logDriver || 'unknown'} log driver keeps no json-file`;
+  if (!hasLogFile(docker, details)) return 'the engine names no log file';
+  try {
+    await fsp.access(details.logPath, fsp.constants.R_OK);
+    const handle = await fsp.open(details.logPath, 'r');
+    await handle.close();
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Not created yet: a container that never wrote a line; the files are read once it has one.
+    if (code === 'ENOENT') return null;
+    return `its log file is not readable (${code ?? 'error'}; run as root)`;
+  }
+}
+
+/** What exporting one part gave. */
+export interface PartResult {
+  part: Part;
+  lines: number;
+  /** The checkpoint this part leaves for its container. */
+  checkpoint: ContainerCheckpoint;
+}
+
+/** Export every part of a container into its spool, in order. */
+export async function exportParts(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<PartResult[]> {
+  const results: PartResult[] = [];
+  const previous = (): ContainerCheckpoint | undefined => results.at(-1)?.checkpoint;
+  for (const part of planned.parts) {
+    const before = spool.lineCount;
+    let checkpoint: ContainerCheckpoint;
+    if (part.source === 'file') {
+      const exported = await exportSegments(part.segments, spool, {
+        complete: part.complete,
+        skipBefore: part.skipBefore,
+      });
+      const position: FilePosition | undefined = exported.position ?? undefined;
+      checkpoint = {
+        containerId: part.containerId,
+        until: exported.lastStamp ?? previous()?.until ?? formatNanoTime(planned.since - 1n),
+        ...(position ? { file: position } : {}),
+        ...(part.complete ? { complete: true } : {}),
+      };
+    } else if (part.until !== null && part.since > part.until) {
+      // The clock went back: nothing to export, and the checkpoint stays where it was.
+      checkpoint = { containerId: part.containerId, until: formatNanoTime(part.since - 1n) };
+    } else {
+      await exportContainerLogs(
+        docker,
+        { container: part.containerId, tty: part.tty, since: part.since, until: part.until },
+        spool,
+      );
+      checkpoint = {
+        containerId: part.containerId,
+        until: formatNanoTime(part.endNs),
+        ...(part.complete ? { complete: true } : {}),
+      };
+    }
+    await spool.closeLine();
+    results.push({ part, lines: spool.lineCount - before, checkpoint });
+  }
+  return results;
+}
+
+/**
+ * Held files this container no longer needs once the archive is committed: every held file of a gone
+ * container, and the held generations of a live one that come before its new position (not its live file).
+ */
+export function releasable(results: PartResult[]): { containers: HeldContainer[]; files: string[] } {
+  const containers: HeldContainer[] = [];
+  const files: string[] = [];
+  for (const { part, checkpoint } of results) {
+    if (part.source !== 'file') continue;
+    if (part.held) {
+      containers.push(part.held);
+      continue;
+    }
+    const at = checkpoint.file
+      ? part.candidates.findIndex((c) => c.dev === checkpoint.file?.dev && c.ino === checkpoint.file?.ino)
+      : -1;
+    for (const c of part.candidates.slice(0, Math.max(0, at))) if (!c.live) files.push(...c.heldPaths);
+  }
+  return { containers, files };
+}
+
+/** Close the log files planning opened. */
+export async function closePlanned(planned: Planned[]): Promise<void> {
+  for (const p of planned)
+    for (const part of p.parts) if (part.source === 'file') await closeCandidates(part.candidates);
+}
