@@ -61,7 +61,7 @@ function renderShip(s: ShipSummary): string {
     const why = f.sourceReason ? ` (${f.sourceReason})` : '';
     const span = f.since ? ` ${f.since} .. ${f.until}` : '';
     out.push(`  ${f.name}${size}${span}${from}${why}`);
-    for (const h of f.completedFromHold ?? []) {
+    for (const h of (f.completedFromHold ?? []).filter((part) => part.lines > 0)) {
       out.push(`    ${h.lines} lines of ${h.containerId.slice(0, 12)}, which is gone, finished from the hold`);
     }
   }

@@ -65,6 +65,10 @@ export interface StartOptions {
   labels?: Record<string, string>;
   env?: Record<string, string>;
   tty?: boolean;
+  /** `--log-driver` (default: the engine's, json-file here). */
+  logDriver?: string;
+  /** `--log-opt key=value`, e.g. max-size, max-file, compress. */
+  logOpts?: Record<string, string>;
 }
 
 /** A container name unique to this process, so parallel test files never collide. */
@@ -83,6 +87,8 @@ export async function startContainer(name: string, script: string, options: Star
   }
   if (options.restart !== undefined) args.push('--restart', options.restart);
   if (options.tty) args.push('-t');
+  if (options.logDriver !== undefined) args.push('--log-driver', options.logDriver);
+  for (const [key, value] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${key}=${value}`);
   args.push(options.image ?? TEST_IMAGE, 'sh', '-c', script);
   // Register before running: a half-created container must still be cleaned up.
   started.add(name);
