@@ -48,7 +48,7 @@ async function collectContainers(
   ]);
   const byId = new Map(statList.map((s) => [s.id, s]));
   const detailById = new Map(detailList.filter((d): d is ContainerDetails => d !== null).map((d) => [d.id, d]));
-  const configuredNames = new Set(configured.map((c) => c.name));
+  const shortByName = new Map(configured.map((c) => [c.name, c.short]));
   const figures: ContainerFigures[] = list.map((c) => {
     const s = byId.get(c.id);
     const d = detailById.get(c.id);
@@ -61,7 +61,8 @@ async function collectContainers(
       cpuPercent: s?.cpuPercent ?? null,
       memoryBytes: s?.memoryBytes ?? null,
       restarts: d?.restartCount ?? null,
-      configured: configuredNames.has(c.name),
+      configured: shortByName.has(c.name),
+      short: shortByName.get(c.name) ?? null,
     };
   });
   for (const spec of configured) {
@@ -76,6 +77,7 @@ async function collectContainers(
       memoryBytes: null,
       restarts: null,
       configured: true,
+      short: spec.short,
     });
   }
   figures.sort((a, b) => Number(b.configured) - Number(a.configured) || a.name.localeCompare(b.name));

@@ -1,4 +1,5 @@
 import type { MetricsReport } from './report.js';
+import { createExposition } from '../core/exposition.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
@@ -98,19 +99,7 @@ function healthLevel(health: string): Level {
 
 /** The same figures in the Prometheus text exposition format (for node_exporter's textfile collector). */
 export function renderPrometheus(report: MetricsReport): string {
-  const out: string[] = [];
-  const families = new Set<string>();
-  const metric = (name: string, help: string, value: number | null, labels: Record<string, string> = {}): void => {
-    if (value === null || !Number.isFinite(value)) return;
-    if (!families.has(name)) {
-      families.add(name);
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    }
-    const entries = Object.entries(labels);
-    const labelText = entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
-    out.push(`${name}${labelText} ${value}`);
-  };
-  // Families must not interleave, so each is written in one pass.
+  const { metric, text } = createExposition();
   metric('mizual_uptime_seconds', 'Seconds since boot.', report.uptimeSeconds);
   for (const [period, value] of [
     ['1m', report.load.load1],
@@ -143,6 +132,7 @@ export function renderPrometheus(report: MetricsReport): string {
   for (const c of report.containers)
     metric('mizual_container_running', '1 when the container is running.', c.state === 'running' ? 1 : 0, {
       name: c.name,
+      short: c.short ?? '',
       state: c.state,
       health: c.health,
     });
@@ -157,9 +147,5 @@ export function renderPrometheus(report: MetricsReport): string {
       container: report.redis.container,
     });
   }
-  return `${out.join('\n')}\n`;
-}
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return text();
 }

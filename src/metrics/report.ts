@@ -16,6 +16,8 @@ export interface ContainerFigures {
   restarts: number | null;
   /** Named in MIZUAL_CONTAINERS. */
   configured: boolean;
+  /** Its short name there (the `container:<short>` alert check), null when not configured. */
+  short: string | null;
 }
 
 export interface MetricsReport extends HostFigures {
