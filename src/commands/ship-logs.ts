@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig, requireS3 } from '../core/config.js';
-import { MizualError, UsageError } from '../core/errors.js';
+import { describeError, MizualError, UsageError } from '../core/errors.js';
 import { writeJson, writeText } from '../core/output.js';
+import type { ShipRun } from '../ship/prometheus.js';
 import type { PrunedObject } from '../ship/prune.js';
 import type { ShipSummary } from '../ship/run.js';
 import { formatBytes, parseDuration } from '../core/units.js';
@@ -19,6 +20,7 @@ interface Flags {
   envFile?: string;
   deadline: string;
   hold?: boolean;
+  prometheus?: string;
 }
 
 function buildProgram(): Command {
@@ -35,6 +37,7 @@ function buildProgram(): Command {
     .option('--prune', 'apply retention only: local archives and remote objects older than MIZUAL_RETENTION_DAYS')
     .option('--json', 'print a JSON summary')
     .option('--deadline <duration>', 'give up (releasing the lock) after this long', '25m')
+    .option('--prometheus <file>', "write this run's figures for node_exporter's textfile collector (atomically)")
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
@@ -43,6 +46,7 @@ function buildProgram(): Command {
         '  */30 * * * * /usr/local/bin/mizual-ship-logs >> /var/log/mizual-log-shipping.log 2>&1\n' +
         '  * * * * * /usr/local/bin/mizual-ship-logs --hold >> /var/log/mizual-log-shipping.log 2>&1\n' +
         '  0 0 * * * /usr/local/bin/mizual-ship-logs --prune >> /var/log/mizual-log-shipping.log 2>&1\n' +
+        'With Prometheus: --prometheus /var/lib/prometheus/node-exporter/mizual-ship.prom (numbers only, 0644).\n' +
         'State: MIZUAL_STATE_DIR/ship-state.json and ship.lock. Archives: MIZUAL_LOG_DIR.\n' +
         'Hold: MIZUAL_HOLD_DIR, default <Docker data root>/mizual-hold (must be on the same mount as Docker data root).',
     );
@@ -109,6 +113,16 @@ async function withLock<T>(stateDir: string, deadlineMs: number, work: () => Pro
   }
 }
 
+/** `--prometheus FILE`: the run's figures, also after a failed run; returns why they could not be written. */
+async function exportFigures(file: string | undefined, stateDir: string, run: ShipRun): Promise<string | null> {
+  if (file === undefined) return null;
+  const { writeShipMetrics } = await import('../ship/prometheus.js');
+  return writeShipMetrics(file, stateDir, run).then(
+    () => null,
+    (err: unknown) => describeError(err),
+  );
+}
+
 /** Entry point of `mizual-ship-logs`. */
 export async function run(argv: string[]): Promise<void> {
   await runCli(TOOL, argv, async (args) => {
@@ -123,6 +137,9 @@ export async function run(argv: string[]): Promise<void> {
     const nowMs = Date.now() + clockOffset;
     if (!Number.isFinite(nowMs)) throw new UsageError('MIZUAL_TEST_NOW_OFFSET_MS must be a number');
     const retryBase = Number(process.env.MIZUAL_TEST_RETRY_DELAY_MS ?? 2000);
+    if (flags.prometheus !== undefined && (flags.dryRun || flags.prune)) {
+      throw new UsageError('--prometheus goes with a shipping run, not with --dry-run or --prune');
+    }
 
     if (flags.hold) {
       // Nothing else: no lock (it must not wait for a long run), no S3 settings, no SDK.
@@ -171,7 +188,23 @@ export async function run(argv: string[]): Promise<void> {
         warn,
         clockMs: () => Date.now() + clockOffset,
       });
-    const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship));
+    const startedMs = Date.now();
+    const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship)).catch(
+      async (err: unknown) => {
+        const failed = await exportFigures(flags.prometheus, config.stateDir, {
+          summary: null,
+          startedMs,
+          endedMs: Date.now(),
+        });
+        if (failed) warn(failed);
+        throw err;
+      },
+    );
+    const figuresError = await exportFigures(flags.prometheus, config.stateDir, {
+      summary,
+      startedMs,
+      endedMs: Date.now(),
+    });
     for (const g of summary.gaps) {
       warn(
         `${g.container} was recreated (${g.oldContainerId.slice(0, 12)} → ${g.newContainerId.slice(0, 12)}); lines after ${g.lastShippedAt} from the old one are gone`,
@@ -179,7 +212,11 @@ export async function run(argv: string[]): Promise<void> {
     }
     if (flags.json) writeJson(summary);
     else writeText(renderShip(summary));
-    if (summary.uploadError) throw new MizualError(summary.uploadError);
+    if (summary.uploadError) {
+      if (figuresError) warn(figuresError);
+      throw new MizualError(summary.uploadError);
+    }
+    if (figuresError) throw new MizualError(figuresError);
     return 0;
   });
 }

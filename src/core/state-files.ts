@@ -41,11 +41,26 @@ export async function readJsonState(file: string): Promise<JsonStateRead> {
  */
 export async function writeJsonState(file: string, data: unknown): Promise<void> {
   await ensurePrivateDir(path.dirname(file));
+  try {
+    await writeFileAtomic(file, `${JSON.stringify(data, null, 2)}\n`, 0o600);
+  } catch (err) {
+    throw new MizualError(`cannot write state file ${file}: ${describeError(err)}`, undefined, { cause: err });
+  }
+}
+
+/**
+ * Replace `file` with `content` atomically: a temp file of this mode beside it (its name does not end
+ * like the target's, so a collector globbing `*.prom` never reads it), fsync, rename. The directory
+ * must exist; a failure removes the temp file and rethrows.
+ */
+export async function writeFileAtomic(file: string, content: string, mode: number): Promise<void> {
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    const handle = await fsp.open(temp, 'wx', 0o600);
+    const handle = await fsp.open(temp, 'wx', mode);
     try {
-      await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+      // open()'s mode is filtered by the umask; a collector file must be readable as asked.
+      await handle.chmod(mode);
+      await handle.writeFile(content);
       await handle.sync();
     } finally {
       await handle.close();
@@ -53,6 +68,6 @@ export async function writeJsonState(file: string, data: unknown): Promise<void>
     await fsp.rename(temp, file);
   } catch (err) {
     await fsp.rm(temp, { force: true }).catch(() => undefined);
-    throw new MizualError(`cannot write state file ${file}: ${describeError(err)}`, undefined, { cause: err });
+    throw err;
   }
 }
