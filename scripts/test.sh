@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 export MIZUAL_TEST_STATE="${MIZUAL_TEST_STATE:-/tmp/mizual-test}"
 
 node scripts/build.mjs
+# The Prometheus tests run Debian's promtool, prometheus and node_exporter.
+if ! command -v promtool >/dev/null || ! command -v prometheus-node-exporter >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "the Prometheus tests need: sudo apt-get install -y prometheus prometheus-node-exporter" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus prometheus-node-exporter >&2
+fi
 bash test/harness/docker-up.sh
 bash test/harness/s3-up.sh
 set -a
