@@ -8,6 +8,7 @@ import type { DownloadOutcome } from '../fetch/download.js';
 import type { ExtractResult } from '../fetch/extract.js';
 import { isValidDate, type LogEnv } from '../archive/contract.js';
 import { writeJson, writeText } from '../core/output.js';
+import { DEFAULT_PRICE_PER_TB } from '../fetch/usage.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 
@@ -66,6 +67,53 @@ export function parseFetchOptions(o: Record<string, string | boolean | undefined
     concurrency: parsePositiveInt(str(o.concurrency) ?? '4', '--concurrency'),
     envFile: str(o.envFile),
   };
+}
+
+export interface UsageOptions {
+  envs: LogEnv[];
+  host?: string;
+  pricePerTb: number;
+  json: boolean;
+  envFile?: string;
+}
+
+/** The flags of `--usage` (every env unless --env names one); the download flags do not go with it. */
+export function parseUsageOptions(o: Record<string, string | boolean | undefined>): UsageOptions {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  for (const flag of ['date', 'since', 'until', 'list', 'extract', 'cat', 'container', 'grep']) {
+    if (o[flag] !== undefined && o[flag] !== false) throw new UsageError(`--usage cannot be combined with --${flag}`);
+  }
+  const env = str(o.env);
+  if (env !== undefined && env !== 'dev' && env !== 'prod') {
+    throw new UsageError(`--env must be dev or prod (got '${env}')`);
+  }
+  const host = str(o.host);
+  if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(host)) {
+    throw new UsageError(`--host must be a host name: letters, digits, '.', '_' or '-' (got '${host}')`);
+  }
+  const price = str(o.pricePerTb) ?? String(DEFAULT_PRICE_PER_TB);
+  const pricePerTb = Number(price);
+  if (price.trim() === '' || !Number.isFinite(pricePerTb) || pricePerTb < 0) {
+    throw new UsageError(`--price-per-tb must be a number of USD, e.g. 6 (got '${price}')`);
+  }
+  return { envs: env ? [env] : ['dev', 'prod'], host, pricePerTb, json: Boolean(o.json), envFile: str(o.envFile) };
+}
+
+/** `--usage`: what the bucket holds and costs per env and host. */
+export async function fetchUsage(o: UsageOptions): Promise<number> {
+  const s3 = requireS3(loadConfig({ envFileFlag: o.envFile }));
+  const { createStore } = await import('../store/client.js');
+  const { measureUsage } = await import('../fetch/usage.js');
+  const { renderUsage } = await import('../fetch/render.js');
+  const store = await createStore(s3);
+  try {
+    const report = await measureUsage(store, o.envs, { host: o.host, pricePerTb: o.pricePerTb });
+    if (o.json) writeJson(report);
+    else writeText(renderUsage(report));
+    return 0;
+  } finally {
+    store.close();
+  }
 }
 
 /** stdout for --cat: waits for the pipe, and stops quietly when the reader (`head`, `less`) goes away. */
@@ -192,6 +240,8 @@ function buildProgram(): Command {
     .option('--cat', 'print the logs merged in timestamp order, prefixed by host and container')
     .option('--container <name>', 'with --cat: only this container (short or full name, or alerts)')
     .option('--grep <regex>', 'with --cat: only lines matching this regular expression')
+    .option('--usage', 'objects, bytes (current and all versions), dates and monthly cost per env and host')
+    .option('--price-per-tb <usd>', 'with --usage: USD per TB-month (default 6, B2 list price)')
     .option('--json', 'print one JSON document')
     .option('--concurrency <n>', 'downloads in flight', '4')
     .option('--env-file <path>', 'read settings from this .env file')
@@ -200,7 +250,8 @@ function buildProgram(): Command {
       'after',
       '\nNeeds S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY.\nExamples:\n' +
         '  mizual-fetch-logs --env prod --list\n  mizual-fetch-logs --env prod --date 2025-01-23 --extract\n' +
-        '  mizual-fetch-logs --env prod --date 2025-01-23 --cat --container backend --grep ERROR | less',
+        '  mizual-fetch-logs --env prod --date 2025-01-23 --cat --container backend --grep ERROR | less\n' +
+        '  mizual-fetch-logs --usage --json',
     );
 }
 
@@ -213,6 +264,7 @@ export async function run(argv: string[]): Promise<void> {
   await runCli(TOOL, argv, async (args) => {
     const program = buildProgram();
     program.parse(args);
-    return fetchLogs(parseFetchOptions(program.opts()));
+    const opts = program.opts();
+    return opts.usage ? fetchUsage(parseUsageOptions(opts)) : fetchLogs(parseFetchOptions(opts));
   });
 }

@@ -2,6 +2,7 @@
 import type { DownloadOutcome, DownloadProgress, RemoteArchive } from './download.js';
 import type { ExtractResult } from './extract.js';
 import type { DateHosts } from './list.js';
+import type { UsageReport } from './usage.js';
 import { formatBytes } from '../core/units.js';
 
 function columns(rows: string[][]): string {
@@ -52,4 +53,27 @@ export function renderExtract(result: ExtractResult): string {
 export function renderProgress(p: DownloadProgress, elapsedMs: number): string {
   const rate = elapsedMs > 0 ? (p.doneBytes * 1000) / elapsedMs : 0;
   return `fetching ${p.doneFiles}/${p.files} archives  ${formatBytes(p.doneBytes)} of ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s`;
+}
+
+/** The `--usage` table: per env and host, then the total and the price it assumes. */
+export function renderUsage(report: UsageReport): string {
+  if (report.rows.length === 0) return 'no archives in the bucket';
+  const cost = (n: number): string => `${n.toFixed(2)} ${report.currency}`;
+  const line = (env: string, host: string, r: UsageReport['total']): string[] => [
+    env,
+    host,
+    String(r.objects),
+    formatBytes(r.currentBytes),
+    String(r.versions),
+    formatBytes(r.allBytes),
+    `${r.hiddenVersions} (${formatBytes(r.hiddenBytes)})`,
+    r.oldestDate && r.newestDate ? `${r.oldestDate} .. ${r.newestDate}` : '-',
+    cost(r.monthlyCost),
+  ];
+  const head = ['env', 'host', 'objects', 'current', 'versions', 'all versions', 'hidden', 'dates', 'per month'];
+  const rows = report.rows.map((r) => line(r.env, r.host, r));
+  return (
+    `${columns([head, ...rows, line('total', '', report.total)])}\n` +
+    `cost at ${report.pricePerTb} ${report.currency} per TB-month, on all versions (B2 bills every stored version)`
+  );
 }
