@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { UsageRow } from '../../src/fetch/usage.js';
 import { createStore, type Store } from '../../src/store/client.js';
 import {
   createTestBucket,
@@ -31,20 +32,6 @@ async function put(key: string, bytes: number): Promise<void> {
   const file = path.join(scratch.dir, `body-${bytes}`);
   writeFileSync(file, Buffer.alloc(bytes, 0x61));
   await store.putFile(key, file);
-}
-
-interface UsageRow {
-  env: string;
-  host: string;
-  objects: number;
-  currentBytes: number;
-  versions: number;
-  allBytes: number;
-  hiddenVersions: number;
-  hiddenBytes: number;
-  oldestDate: string | null;
-  newestDate: string | null;
-  monthlyCost: number;
 }
 
 before(async () => {
