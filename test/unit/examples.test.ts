@@ -38,6 +38,14 @@ describe('examples', () => {
     }
   });
 
+  it('the hold runs every minute from systemd too', () => {
+    assert.match(read('examples/systemd/mizual-hold-logs.timer'), /^OnCalendar=\*:\*:00$/m);
+    assert.match(
+      read('examples/systemd/mizual-hold-logs.service'),
+      /^ExecStart=\/usr\/local\/bin\/mizual-ship-logs --hold$/m,
+    );
+  });
+
   it('crontab.example schedules alerts every 5 minutes, shipping every 30 and prune at midnight', () => {
     const lines = read('crontab.example')
       .split('\n')
@@ -45,6 +53,10 @@ describe('examples', () => {
     assert.ok(lines.some((l) => l.startsWith('*/5 * * * * /usr/local/bin/mizual-alerts ')));
     assert.ok(lines.some((l) => l.startsWith('*/30 * * * * /usr/local/bin/mizual-ship-logs ')));
     assert.ok(lines.some((l) => l.startsWith('0 0 * * * /usr/local/bin/mizual-ship-logs --prune ')));
+    assert.ok(
+      lines.some((l) => l.startsWith('* * * * * /usr/local/bin/mizual-ship-logs --hold ')),
+      'the hold every minute',
+    );
     for (const l of lines) assert.match(l, />> \/var\/log\/mizual-[a-z-]+\.log 2>&1$/);
   });
 });
