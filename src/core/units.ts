@@ -35,6 +35,15 @@ export function parsePositiveInt(text: string, what: string): number {
   return Number(text);
 }
 
+/** Parse a number above 0 (decimals allowed), naming the setting in the error. */
+export function parsePositiveNumber(text: string, what: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`${what} must be a number above 0 (got '${text}')`);
+  }
+  return value;
+}
+
 /** Format a byte count in binary units, e.g. `1.5 GiB`. */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return '-';

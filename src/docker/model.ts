@@ -36,6 +36,8 @@ export interface ContainerDetails {
   logDriver: string;
   /** `HostConfig.LogConfig.Config`: `max-size`, `max-file`, `compress`, ... */
   logOptions: Record<string, string>;
+  /** `HostConfig.Memory`: the `--memory` limit in bytes, 0 when unlimited. */
+  memoryLimitBytes: number;
 }
 
 const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
@@ -83,7 +85,7 @@ export interface RawInspect {
   RestartCount?: number;
   Config?: { Image?: string; Tty?: boolean };
   LogPath?: string;
-  HostConfig?: { LogConfig?: { Type?: string; Config?: Record<string, string> | null } };
+  HostConfig?: { LogConfig?: { Type?: string; Config?: Record<string, string> | null }; Memory?: number };
   State?: {
     Status?: string;
     Pid?: number;
@@ -129,5 +131,6 @@ export function toDetails(raw: RawInspect): ContainerDetails {
     logPath: raw.LogPath ? raw.LogPath : null,
     logDriver: raw.HostConfig?.LogConfig?.Type ?? '',
     logOptions: { ...(raw.HostConfig?.LogConfig?.Config ?? {}) },
+    memoryLimitBytes: raw.HostConfig?.Memory ?? 0,
   };
 }

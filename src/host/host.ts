@@ -339,19 +339,47 @@ export function toDiskFigures(entry: MountEntry, stats: StatfsLike): DiskFigures
   };
 }
 
-/** Read per-interface byte counters from `<procRoot>/net/dev`, skipping loopback and veth pairs. */
-export async function readNetCounters(opts?: HostOptions): Promise<NetCounters[]> {
-  return parseNetDev(await readProcFile(procPath(opts, 'net', 'dev')));
+/** Read per-interface byte counters from `<procRoot>/net/dev`, skipping loopback and (unless keepVeth) veth pairs. */
+export async function readNetCounters(opts?: HostOptions & { keepVeth?: boolean }): Promise<NetCounters[]> {
+  return parseNetDev(await readProcFile(procPath(opts, 'net', 'dev')), opts);
 }
 
-/** Parse `/proc/net/dev` text; `lo` and Docker's `veth*` ends are left out. */
-export function parseNetDev(text: string): NetCounters[] {
+/**
+ * Whether an interface is a virtual one (bridge, veth, ifb, tunnel): its `/sys/class/net` link points
+ * under `devices/virtual`. An interface unknown to sysfs (a fixture procfs) counts as physical.
+ */
+export async function isVirtualInterface(iface: string, sysRoot = '/sys'): Promise<boolean> {
+  try {
+    return (await fsp.readlink(join(sysRoot, 'class', 'net', iface))).includes('/devices/virtual/');
+  } catch {
+    return false;
+  }
+}
+
+/** Processes the kernel's OOM killer has killed since boot (`oom_kill` in `<procRoot>/vmstat`, kernel 4.13+); null when absent. */
+export async function readOomKills(opts?: HostOptions): Promise<number | null> {
+  const text = await readProcFile(procPath(opts, 'vmstat'));
+  const match = /^oom_kill (\d+)$/m.exec(text);
+  return match ? Number(match[1]) : null;
+}
+
+/** This boot's id (`<procRoot>/sys/kernel/random/boot_id`), to tell a reboot from a counter that went backwards; null if unreadable. */
+export async function readBootId(opts?: HostOptions): Promise<string | null> {
+  try {
+    return (await fsp.readFile(procPath(opts, 'sys', 'kernel', 'random', 'boot_id'), 'utf8')).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Parse `/proc/net/dev` text; `lo` and (unless keepVeth) Docker's `veth*` ends are left out. */
+export function parseNetDev(text: string, options: { keepVeth?: boolean } = {}): NetCounters[] {
   const counters: NetCounters[] = [];
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const iface = line.slice(0, colon).trim();
-    if (iface === '' || iface === 'lo' || iface.startsWith('veth')) continue;
+    if (iface === '' || iface === 'lo' || (iface.startsWith('veth') && !options.keepVeth)) continue;
     // Old kernels print "eth0:123" with no space, hence splitting after the colon.
     const fields = line
       .slice(colon + 1)
