@@ -5,15 +5,36 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuBaseline, Observation } from './state.js';
+import {
+  containerEventChecks,
+  diskForecastChecks,
+  hostOomCheck,
+  netVolumeChecks,
+  type SeenContainer,
+  type TrendLimits,
+} from './trends.js';
 import type { ContainerSpec } from '../core/config.js';
 import { createDockerClient, DockerApiError } from '../docker/client.js';
+import { listLogGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { describeError } from '../core/errors.js';
-import { computeCpuPercent, readCpuTimes, readFilesystems, readMemory, type CpuTimes } from '../host/host.js';
+import {
+  computeCpuPercent,
+  isVirtualInterface,
+  readBootId,
+  readCpuTimes,
+  readFilesystems,
+  readMemory,
+  readNetCounters,
+  readOomKills,
+  type CpuTimes,
+  type DiskFigures,
+} from '../host/host.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
 import { readLastUpload } from '../core/ship-state.js';
 import type { Thresholds } from '../core/thresholds.js';
-import { formatUptime } from '../core/units.js';
+import type { Trends } from '../core/trends.js';
+import { formatBytes, formatUptime } from '../core/units.js';
 
 /** A stored CPU baseline older than this is not used (the delta would average too much away). */
 export const CPU_BASELINE_MAX_AGE_MS = 15 * 60_000;
@@ -33,24 +54,88 @@ export interface CheckOptions {
   stateDir: string;
   shipMaxAgeMs: number;
   now: Date;
+  limits: TrendLimits;
+  /** What the previous runs stored, and when the last one ran (null on the first). */
+  trends: Trends;
+  lastRunMs: number | null;
+  /** sysfs root, to tell physical interfaces from virtual ones. */
+  sysRoot?: string;
 }
 
-/** Run every check; also returns the CPU counters to store as the next run's baseline. */
+/** Run every check; also returns the CPU counters and trends to store for the next run. */
 export async function runChecks(
   options: CheckOptions,
-): Promise<{ observations: Observation[]; cpu: CpuBaseline | null }> {
-  const [cpu, memory, disks, containers, health, shipping] = await Promise.all([
+): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends }> {
+  const nowMs = options.now.getTime();
+  const filesystems = readFilesystems({ procRoot: options.procRoot });
+  const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
+  const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
     checkCpu(options),
     checkMemory(options),
-    checkDisks(options),
-    options.containers ? checkContainers(options.containers, options.dockerHost) : [],
-    options.healthUrl ? checkHealthUrl(options.healthUrl) : [],
+    checkDisks(options, filesystems),
+    inspected ? inspected.then((i) => containerObservations(options.containers ?? [], i)) : [],
+    options.healthUrl ? checkHealthUrl(options.healthUrl, HEALTH_TIMEOUT_MS, options.limits.healthSlowMs) : [],
     checkShipping(options.stateDir, options.shipMaxAgeMs, options.now),
+    Promise.all([readOomKills({ procRoot: options.procRoot }).catch(() => null), readBootId(options)]),
+    readPhysicalNetCounters(options),
   ]);
-  return {
-    observations: [cpu.observation, memory, ...disks, ...containers, ...health, shipping],
-    cpu: cpu.baseline,
-  };
+  const [oomKills, bootId] = host;
+  const prev = options.trends;
+  const trends: Trends = { ...prev };
+  const observations = [cpu.observation, memory, ...disks];
+  const fs = await filesystems.catch(() => null);
+  if (fs) {
+    const forecast = diskForecastChecks(prev.disks, fs, nowMs, options.limits.diskDays);
+    observations.push(...forecast.observations);
+    trends.disks = forecast.disks;
+  }
+  const hostOom = hostOomCheck(prev.host, { oomKills, bootId }, nowMs);
+  observations.push(hostOom.observation);
+  trends.host = hostOom.host;
+  observations.push(...containers);
+  const seen = inspected ? await inspected : null;
+  if (seen && 'found' in seen) {
+    const events = containerEventChecks(prev.containers, seen.found, {
+      nowMs,
+      lastRunMs: options.lastRunMs,
+      hostKilled: hostOom.killed,
+      restartsLimit: options.limits.restarts,
+    });
+    observations.push(...events.observations, ...(await checkDockerLogs(seen.found, options.limits.dockerLogBytes)));
+    trends.containers = events.containers;
+  } else if (seen) {
+    // Engine unreachable: the event checks are unknown and their history is kept as it was.
+    for (const spec of options.containers ?? []) {
+      for (const check of [`oom:${spec.short}`, `restarts:${spec.short}`]) {
+        const message = `container ${spec.name}: not checked`;
+        observations.push({ check, severity: 'warning', value: null, threshold: null, message, unknown: true });
+      }
+    }
+  }
+  if (network) {
+    const rebooted = prev.host.bootId !== null && bootId !== null && prev.host.bootId !== bootId;
+    const net = netVolumeChecks(prev.net, network, {
+      nowMs,
+      rebooted,
+      inBytes: options.limits.netInBytes,
+      outBytes: options.limits.netOutBytes,
+    });
+    observations.push(...net.observations);
+    trends.net = net.net;
+  }
+  observations.push(...health, shipping);
+  return { observations, cpu: cpu.baseline, trends };
+}
+
+/** The counters of the physical interfaces (bridges, veth, ifb carry the same traffic again); null if unreadable. */
+async function readPhysicalNetCounters(options: Pick<CheckOptions, 'procRoot' | 'sysRoot'>) {
+  try {
+    const all = await readNetCounters({ procRoot: options.procRoot });
+    const virtual = await Promise.all(all.map((c) => isVirtualInterface(c.iface, options.sysRoot)));
+    return all.filter((_, i) => !virtual[i]);
+  } catch {
+    return null;
+  }
 }
 
 const pct = (n: number): string => `${Number.isInteger(n) ? n : n.toFixed(1)}%`;
@@ -117,10 +202,13 @@ export async function checkMemory(options: Pick<CheckOptions, 'procRoot' | 'thre
 }
 
 /** Space (`disk:<mount>`) and inodes (`inodes:<mount>`) of every real filesystem, CRITICAL above the threshold. */
-export async function checkDisks(options: Pick<CheckOptions, 'procRoot' | 'thresholds'>): Promise<Observation[]> {
+export async function checkDisks(
+  options: Pick<CheckOptions, 'procRoot' | 'thresholds'>,
+  read: Promise<DiskFigures[]> = readFilesystems({ procRoot: options.procRoot }),
+): Promise<Observation[]> {
   const threshold = options.thresholds.disk;
   try {
-    const disks = await readFilesystems({ procRoot: options.procRoot });
+    const disks = await read;
     return disks.flatMap((d) => {
       const space: Observation = {
         check: `disk:${d.mount}`,
@@ -184,8 +272,10 @@ export function describeContainer(
   }
 }
 
-/** Inspect each configured container by exact name; an unreachable engine is one CRITICAL `docker` check. */
-export async function checkContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Observation[]> {
+type Inspected = { found: SeenContainer[]; endpoint: string } | { error: unknown };
+
+/** Inspect each configured container by exact name (a 404 is a missing container, null details). */
+export async function inspectContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Inspected> {
   const client = createDockerClient({ host: dockerHost });
   try {
     const found = await Promise.all(
@@ -201,57 +291,122 @@ export async function checkContainers(specs: readonly ContainerSpec[], dockerHos
       }),
     );
     const failure = found.find((f) => 'error' in f);
-    if (failure && 'error' in failure) {
-      const reason = describeError(failure.error);
-      const unknown = specs.map((spec) => ({
-        check: `container:${spec.short}`,
-        severity: 'critical' as const,
-        value: null,
-        threshold: null,
-        message: `container ${spec.name}: not checked`,
-        unknown: true,
-      }));
-      return [
-        { check: 'docker', severity: 'critical', value: null, threshold: null, message: reason, failing: true },
-        ...unknown,
-      ];
-    }
-    const docker: Observation = {
-      check: 'docker',
-      severity: 'critical',
-      value: 'reachable',
-      threshold: null,
-      message: `Docker engine reachable at ${client.endpoint.display}`,
-      failing: false,
-    };
-    return [
-      docker,
-      ...found.map(({ spec, details }) => {
-        const c = describeContainer(spec, details ?? null);
-        return {
-          check: `container:${spec.short}`,
-          severity: 'critical' as const,
-          value: c.state,
-          threshold: null,
-          message: c.message,
-          failing: c.failing,
-        };
-      }),
-    ];
+    if (failure && 'error' in failure) return { error: failure.error };
+    return { found: found as SeenContainer[], endpoint: client.endpoint.display };
   } finally {
     client.close();
   }
 }
 
-/** GET the health URL: a 2xx within 5 s is healthy, anything else CRITICAL. */
-export async function checkHealthUrl(url: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<Observation[]> {
+/** The `docker` and `container:<short>` checks; an unreachable engine is one CRITICAL `docker` check. */
+export function containerObservations(specs: readonly ContainerSpec[], inspected: Inspected): Observation[] {
+  if ('error' in inspected) {
+    const reason = describeError(inspected.error);
+    const unknown = specs.map((spec) => ({
+      check: `container:${spec.short}`,
+      severity: 'critical' as const,
+      value: null,
+      threshold: null,
+      message: `container ${spec.name}: not checked`,
+      unknown: true,
+    }));
+    return [
+      { check: 'docker', severity: 'critical', value: null, threshold: null, message: reason, failing: true },
+      ...unknown,
+    ];
+  }
+  const docker: Observation = {
+    check: 'docker',
+    severity: 'critical',
+    value: 'reachable',
+    threshold: null,
+    message: `Docker engine reachable at ${inspected.endpoint}`,
+    failing: false,
+  };
+  return [
+    docker,
+    ...inspected.found.map(({ spec, details }) => {
+      const c = describeContainer(spec, details ?? null);
+      return {
+        check: `container:${spec.short}`,
+        severity: 'critical' as const,
+        value: c.state,
+        threshold: null,
+        message: c.message,
+        failing: c.failing,
+      };
+    }),
+  ];
+}
+
+/** Inspect the configured containers and report their state (the `docker` and `container:*` checks). */
+export async function checkContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Observation[]> {
+  return containerObservations(specs, await inspectContainers(specs, dockerHost));
+}
+
+const CAP_ADVICE =
+  'cap them with "log-opts": {"max-size": "50m", "max-file": "5"} in /etc/docker/daemon.json, or logging.options ' +
+  'max-size/max-file in the compose file (applies to containers created afterwards)';
+
+/**
+ * `docker-logs:<short>`: WARNING when a container's json-file log, all generations, is past limitBytes.
+ * Docker's default json-file never rotates, so a chatty container fills a small disk.
+ */
+export async function checkDockerLogs(seen: readonly SeenContainer[], limitBytes: number): Promise<Observation[]> {
+  const checked = await Promise.all(
+    seen.map(async ({ spec, details: d }): Promise<Observation | null> => {
+      if (!d) return null;
+      const base = { check: `docker-logs:${spec.short}`, severity: 'warning' as const, threshold: limitBytes };
+      if (d.logDriver !== 'json-file' || !d.logPath) {
+        const note = `logs with the ${d.logDriver || 'unknown'} driver`;
+        return { ...base, value: null, message: `container ${spec.name} log files not checked`, skipped: true, note };
+      }
+      const files = await listLogGenerations(d.logPath).catch(() => []);
+      if (files.length === 0) {
+        const note = `${d.logPath} not readable here (a remote engine, or not root)`;
+        return { ...base, value: null, message: `container ${spec.name} log files not checked`, skipped: true, note };
+      }
+      const total = files.reduce((sum, f) => sum + f.sizeBytes, 0);
+      const rotated = logRotationConfigured(d.logDriver, d.logOptions);
+      const how = rotated
+        ? `rotated at max-size ${d.logOptions['max-size']} × max-file ${d.logOptions['max-file'] ?? '1'}: lower them`
+        : `not rotated: ${CAP_ADVICE}`;
+      const size = `json-file logs ${formatBytes(total)} in ${files.length} file${files.length === 1 ? '' : 's'}`;
+      const message = `container ${spec.name} ${size} (threshold ${formatBytes(limitBytes)})`;
+      return {
+        ...base,
+        value: total,
+        message: total > limitBytes ? `${message}, ${how}` : message,
+        failing: total > limitBytes,
+        data: { files: files.length, rotation: rotated },
+      };
+    }),
+  );
+  return checked.filter((o): o is Observation => o !== null);
+}
+
+/**
+ * GET the health URL: a 2xx is healthy, a 2xx slower than slowMs a WARNING, anything else (and no
+ * answer within timeoutMs) CRITICAL. The response time is in the observation's data.
+ */
+export async function checkHealthUrl(
+  url: string,
+  timeoutMs = HEALTH_TIMEOUT_MS,
+  slowMs = Infinity,
+): Promise<Observation[]> {
   const shown = describeUrl(url);
-  const base = { check: 'health', severity: 'critical' as const, threshold: null };
+  const threshold = Number.isFinite(slowMs) ? slowMs : null;
+  const base = { check: 'health', severity: 'critical' as const, threshold };
   try {
-    const answer = await requestUrl(url, { timeoutMs });
+    // A slow limit at or past the timeout still needs an answer to compare.
+    const answer = await requestUrl(url, { timeoutMs: Math.max(timeoutMs, Number.isFinite(slowMs) ? slowMs * 2 : 0) });
     const ok = answer.status >= 200 && answer.status < 300;
-    const message = `${shown} answered HTTP ${answer.status} in ${answer.elapsedMs} ms`;
-    return [{ ...base, value: answer.status, message, failing: !ok }];
+    const slow = ok && answer.elapsedMs > slowMs;
+    const limit = slow ? ` (slower than ${slowMs / 1000} s)` : '';
+    const message = `${shown} answered HTTP ${answer.status} in ${answer.elapsedMs} ms${limit}`;
+    const data = { responseMs: answer.elapsedMs };
+    const severity = slow ? ('warning' as const) : ('critical' as const);
+    return [{ ...base, severity, value: answer.status, message, failing: !ok || slow, data }];
   } catch (err) {
     return [{ ...base, value: null, message: `${shown}: ${describeError(err)}`, failing: true }];
   }

@@ -6,6 +6,9 @@ import path from 'node:path';
 import type { AlertSeverity } from './log.js';
 import { readJsonState, writeJsonState } from '../core/state-files.js';
 import { clearLevel } from '../core/thresholds.js';
+import { ALERT_STATE_FILE, emptyTrends, toTrends, type Trends } from '../core/trends.js';
+
+export { ALERT_STATE_FILE };
 
 export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 type ActiveStatus = 'ok' | 'warning' | 'critical';
@@ -32,6 +35,8 @@ export interface Observation {
   /** Not evaluated this run on purpose (no CPU baseline yet, shipper not installed): shown as ok, record kept. */
   skipped?: boolean;
   note?: string;
+  /** Further figures for `--json` (a response time, a fitted rate, a fill date). */
+  data?: Record<string, number | string | boolean | null>;
 }
 
 export interface CheckRecord {
@@ -58,6 +63,8 @@ export interface AlertState {
   updatedAt: string | null;
   checks: Record<string, CheckRecord>;
   cpu: CpuBaseline | null;
+  /** History the trend checks need (disk samples, counters, restart and OOM events); bounded by time. */
+  trends: Trends;
 }
 
 export interface CheckResult {
@@ -68,6 +75,7 @@ export interface CheckResult {
   message: string;
   since: string | null;
   note?: string;
+  data?: Record<string, number | string | boolean | null>;
 }
 
 export interface AlertEvent {
@@ -84,11 +92,9 @@ export interface AlertEvent {
   reminder: boolean;
 }
 
-export const ALERT_STATE_FILE = 'alerts-state.json';
-
 /** An empty state, as on the first run. */
 export function emptyState(): AlertState {
-  return { version: 1, updatedAt: null, checks: {}, cpu: null };
+  return { version: 1, updatedAt: null, checks: {}, cpu: null, trends: emptyTrends() };
 }
 
 /** Load the alert state; a corrupt or unreadable file yields an empty state and the reason (never throws). */
@@ -126,7 +132,8 @@ function toAlertState(data: unknown): AlertState | null {
   const cpu = raw.cpu;
   const validCpu =
     cpu && [cpu.busy, cpu.total, cpu.takenAt].every((n) => typeof n === 'number' && Number.isFinite(n)) ? cpu : null;
-  return { version: 1, updatedAt: typeof raw.updatedAt === 'string' ? raw.updatedAt : null, checks, cpu: validCpu };
+  const updatedAt = typeof raw.updatedAt === 'string' ? raw.updatedAt : null;
+  return { version: 1, updatedAt, checks, cpu: validCpu, trends: toTrends(raw.trends) };
 }
 
 /**
@@ -146,7 +153,13 @@ export function applyObservations(
   const records: Record<string, CheckRecord> = {};
   for (const obs of observations) {
     const prev = previous[obs.check];
-    const base = { check: obs.check, value: obs.value, threshold: obs.threshold, message: obs.message };
+    const base = {
+      check: obs.check,
+      value: obs.value,
+      threshold: obs.threshold,
+      message: obs.message,
+      ...(obs.data ? { data: obs.data } : {}),
+    };
     if (obs.unknown || obs.skipped) {
       if (prev) records[obs.check] = prev;
       const status = obs.unknown ? 'unknown' : 'ok';

@@ -10,9 +10,10 @@ import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
-import { parseDuration, parsePositiveInt } from '../core/units.js';
+import { parseDuration, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
+import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -30,7 +31,10 @@ export interface AlertsOptions {
   noDocker?: boolean;
   dryRun?: boolean;
   procRoot?: string;
+  sysRoot?: string;
   now?: Date;
+  /** `--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`. */
+  limits?: Partial<TrendLimits>;
 }
 
 export interface AlertsReport {
@@ -40,6 +44,7 @@ export interface AlertsReport {
   exitCode: number;
   dryRun: boolean;
   thresholds: Thresholds;
+  limits: TrendLimits;
   checks: CheckResult[];
   /** Lines appended to the alert log (with --dry-run: the lines that would be). */
   logged: string[];
@@ -52,6 +57,7 @@ export interface AlertsReport {
 export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport> {
   const config = loadConfig({ envFileFlag: options.envFile });
   const thresholds = resolveThresholds(options, config);
+  const limits: TrendLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const now = options.now ?? new Date();
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
@@ -67,8 +73,13 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     const diagnostics: string[] = [];
     const loaded = await loadAlertState(config.stateDir);
     if (loaded.problem) diagnostics.push(loaded.problem);
-    const { observations, cpu } = await runChecks({
+    const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
+    const { observations, cpu, trends } = await runChecks({
       procRoot: options.procRoot,
+      sysRoot: options.sysRoot,
+      limits,
+      trends: loaded.state.trends,
+      lastRunMs: Number.isFinite(lastRun) ? lastRun : null,
       thresholds,
       cpuFor: options.cpuFor ?? 2,
       cpuSampleMs: options.cpuSampleMs ?? 3_000,
@@ -86,7 +97,13 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     if (!dryRun) {
       // The log line first: a failing webhook or state write must never lose it.
       await appendAlertLines(config.alertLog, logged, { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
-      await saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu });
+      await saveAlertState(config.stateDir, {
+        version: 1,
+        updatedAt: now.toISOString(),
+        checks: records,
+        cpu,
+        trends,
+      });
       if (webhookLib && format && config.webhookUrl) {
         webhook = await webhookLib.deliverNotifications({
           url: config.webhookUrl,
@@ -121,6 +138,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       exitCode,
       dryRun,
       thresholds,
+      limits,
       checks: results,
       logged,
       webhook,
@@ -145,6 +163,12 @@ function buildProgram(): Command {
       '3s',
     )
     .option('--repeat <duration>', 'repeat a still-active alert in the log at most this often', '1h')
+    .option('--restarts <count>', 'WARNING when a container restarted this often within an hour', '3')
+    .option('--disk-days <days>', 'WARNING when a filesystem fills within this many days at the last 24h rate', '7')
+    .option('--net-in <size>', 'WARNING when an interface receives more than this per rolling hour', '1G')
+    .option('--net-out <size>', 'WARNING when an interface sends more than this per rolling hour', '5G')
+    .option('--health-slow <duration>', 'WARNING when MIZUAL_HEALTH_URL answers slower than this', '2s')
+    .option('--docker-log-size <size>', "WARNING when a container's json-file logs (all generations) pass this", '1G')
     .option('--ship-max-age <duration>', 'WARNING when the last successful log upload is older than this', '1h')
     .option('--log-max-size <size>', 'rotate the alert log (log.1 … log.5) before it grows past this', '10M')
     .option('--no-docker', 'skip the Docker engine and container checks')
@@ -152,6 +176,7 @@ function buildProgram(): Command {
     .option('--dry-run', 'evaluate and print; write no state, log line or webhook')
     .option('--env-file <path>', 'read settings from this .env file')
     .addOption(new Option('--proc <dir>', 'procfs root (for testing)').default('/proc').hideHelp())
+    .addOption(new Option('--sys <dir>', 'sysfs root (for testing)').default('/sys').hideHelp())
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
@@ -184,6 +209,15 @@ export async function run(argv: string[]): Promise<void> {
         noDocker: o.docker === false,
         dryRun: o.dryRun === true,
         procRoot: str('proc'),
+        sysRoot: str('sys'),
+        limits: {
+          restarts: parsePositiveInt(str('restarts') ?? '3', '--restarts'),
+          diskDays: parsePositiveNumber(str('diskDays') ?? '7', '--disk-days'),
+          netInBytes: parseSize(str('netIn') ?? '1G', '--net-in'),
+          netOutBytes: parseSize(str('netOut') ?? '5G', '--net-out'),
+          healthSlowMs: parseDuration(str('healthSlow') ?? '2s', '--health-slow'),
+          dockerLogBytes: parseSize(str('dockerLogSize') ?? '1G', '--docker-log-size'),
+        },
       }).catch((err: unknown) => {
         // Any failure (state dir not writable, /proc unreadable) is UNKNOWN for a monitoring plugin.
         if (err instanceof MizualError && err.exitCode !== EXIT_USAGE) throw new MizualError(err.message, UNKNOWN);

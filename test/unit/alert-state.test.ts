@@ -10,6 +10,7 @@ import {
   type CheckRecord,
   type Observation,
 } from '../../src/alerts/state.js';
+import { emptyTrends } from '../../src/core/trends.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-alert-state-');
@@ -134,7 +135,13 @@ describe('applyObservations', () => {
 describe('alert state file', () => {
   it('is written 0600 in a created 0700 directory and read back', async () => {
     const dir = path.join(scratch.dir, 'new', 'state');
-    const state = { version: 1 as const, updatedAt: 'now', checks: {}, cpu: { busy: 1, total: 2, takenAt: 3 } };
+    const state = {
+      version: 1 as const,
+      updatedAt: 'now',
+      checks: {},
+      cpu: { busy: 1, total: 2, takenAt: 3 },
+      trends: emptyTrends(),
+    };
     await saveAlertState(dir, state);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
     assert.equal(statSync(path.join(dir, 'alerts-state.json')).mode & 0o777, 0o600);
