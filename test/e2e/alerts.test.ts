@@ -492,3 +492,146 @@ describe('mizual-alerts containers (real engine)', () => {
     );
   });
 });
+
+describe('mizual-alerts OOM kills, restart loops and log sizes (real engine)', () => {
+  // The container waits for /tmp/go (created with docker exec) so the baseline run sees it before the kill;
+  // then dd's 100 MiB buffer is more than the 32 MiB limit allows. /tmp/done keeps a restarted one alive.
+  const OOM_SCRIPT =
+    'while [ ! -f /tmp/go ]; do sleep 0.1; done; ' +
+    'if [ ! -f /tmp/done ]; then touch /tmp/done; exec dd if=/dev/zero of=/dev/null bs=100M count=1; fi; ' +
+    'exec sleep 3600';
+  const names = {
+    oom: uniqueName('al-oom'),
+    oomAlways: uniqueName('al-oom-always'),
+    loop: uniqueName('al-loop'),
+    chatty: uniqueName('al-chatty'),
+  };
+  const args = ['--cpu', '100', '--cpu-sample', '0', '--memory', '100', '--disk', '100', '--json'];
+  const checkOf = (r: CliResult, check: string) =>
+    (JSON.parse(r.stdout) as Report).checks.find((c) => c.check === check);
+
+  before(ensureDocker);
+  after(removeStartedContainers);
+
+  async function startOom(name: string, restart?: 'always'): Promise<void> {
+    await startContainer(name, OOM_SCRIPT, { restart, memory: '32m' });
+  }
+
+  async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await probe())) {
+      assert.ok(Date.now() < deadline, what);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const inspect = async (name: string, format: string) => (await dockerCli(['inspect', '-f', format, name])).trim();
+
+  it('a container killed past its --memory limit is oom:<name> CRITICAL on the next run, oom:host WARNING, once', async () => {
+    await startOom(names.oom);
+    const box = sandbox({ MIZUAL_CONTAINERS: `oom=${names.oom}` });
+    const baseline = await box.run(args);
+    assert.equal(checkOf(baseline, 'oom:oom')?.status, 'ok', baseline.stdout);
+    box.newLines();
+    await dockerCli(['exec', names.oom, 'touch', '/tmp/go']);
+    await waitForState(names.oom, ['exited']);
+    assert.equal(await inspect(names.oom, '{{.State.OOMKilled}}'), 'true', 'this kernel enforced the limit');
+    const next = await box.run(args);
+    assert.equal(next.exitCode, 2, next.stderr);
+    const lines = box.newLines().map((l) => l.replace(/^\S+ /, ''));
+    assert.ok(
+      lines.some((l) =>
+        new RegExp(`^CRITICAL oom:oom: container ${names.oom} was OOM-killed at \\S+Z \\(memory limit 32 MiB\\)$`).test(
+          l,
+        ),
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /^WARNING oom:host: the kernel OOM-killed \d+ process(es)? since the last run/.test(l)),
+      lines.join('\n'),
+    );
+    const again = await box.run(args);
+    assert.equal(checkOf(again, 'oom:oom')?.status, 'critical', 'still active within the hour');
+    assert.deepEqual(
+      box.newLines().filter((l) => / oom:/.test(l)),
+      [],
+      'not repeated before --repeat',
+    );
+  });
+
+  it('also when Docker restarted it (--restart always) before the next run', async () => {
+    await startOom(names.oomAlways, 'always');
+    const box = sandbox({ MIZUAL_CONTAINERS: `oom=${names.oomAlways}` });
+    await box.run(args);
+    box.newLines();
+    await dockerCli(['exec', names.oomAlways, 'touch', '/tmp/go']);
+    await waitFor('restarted by Docker', async () => {
+      const [count, status] = (await inspect(names.oomAlways, '{{.RestartCount}} {{.State.Status}}')).split(' ');
+      return Number(count) >= 1 && status === 'running';
+    });
+    const next = await box.run(args);
+    assert.equal(next.exitCode, 2, next.stderr);
+    assert.equal(checkOf(next, 'container:oom')?.status, 'ok', 'it is running again');
+    const lines = box.newLines().map((l) => l.replace(/^\S+ /, ''));
+    assert.ok(
+      lines.some((l) => l.startsWith(`CRITICAL oom:oom: container ${names.oomAlways} `) && /OOM-kill/.test(l)),
+      lines.join('\n'),
+    );
+  });
+
+  it('a container that exits and restarts four times within a run interval raises restarts:<name>', async () => {
+    const box = sandbox({ MIZUAL_CONTAINERS: `loop=${names.loop}` });
+    await box.run(args); // the previous run: the container is created after it
+    box.newLines();
+    // Each start appends a line; the first four exit 1, the fifth stays up.
+    const script = 'echo x >> /tmp/starts; [ "$(wc -l < /tmp/starts)" -ge 5 ] && exec sleep 3600; exit 1';
+    await startContainer(names.loop, script, { restart: 'always' });
+    await waitFor(
+      'four restarts',
+      async () => (await inspect(names.loop, '{{.RestartCount}} {{.State.Status}}')) === '4 running',
+      30_000,
+    );
+    const next = await box.run(args);
+    assert.equal(next.exitCode, 1, next.stderr);
+    const check = checkOf(next, 'restarts:loop');
+    assert.equal(check?.status, 'warning');
+    assert.equal(check?.value, 4);
+    assert.equal(checkOf(next, 'oom:loop')?.status, 'ok', 'exit 1 is no OOM kill');
+    assert.deepEqual(
+      box
+        .newLines()
+        .map((l) => l.replace(/^\S+ /, ''))
+        .filter((l) => !l.includes(' container:loop: ')),
+      [`WARNING restarts:loop: container ${names.loop} restarted 4 times in the last hour (threshold 3)`],
+    );
+    const quiet = await box.run(args);
+    assert.equal(checkOf(quiet, 'restarts:loop')?.status, 'warning', 'the hour has not passed');
+    assert.deepEqual(box.newLines(), []);
+    const relaxed = await box.run([...args, '--restarts', '10']);
+    assert.equal(relaxed.exitCode, 0, relaxed.stdout);
+    assert.deepEqual(
+      box.newLines().map((l) => l.replace(/^\S+ /, '')),
+      [`RESOLVED restarts:loop: container ${names.loop} restarted 4 times in the last hour (threshold 10)`],
+    );
+  });
+
+  it('json-file logs past --docker-log-size are a WARNING that says how to cap them', async () => {
+    await startContainer(
+      names.chatty,
+      'i=0; while [ $i -lt 200 ]; do echo "line $i of a chatty container"; i=$((i+1)); done; exec sleep 3600',
+    );
+    await waitFor('200 lines logged', async () => (await dockerCli(['logs', names.chatty])).split('\n').length >= 200);
+    const box = sandbox({ MIZUAL_CONTAINERS: `chatty=${names.chatty}` });
+    const result = await box.run([...args, '--docker-log-size', '2K']);
+    assert.equal(result.exitCode, 1, result.stdout);
+    const check = checkOf(result, 'docker-logs:chatty');
+    assert.equal(check?.status, 'warning');
+    assert.ok(typeof check?.value === 'number' && check.value > 2048, String(check?.value));
+    assert.match(check?.message ?? '', /not rotated: cap them with "log-opts": \{"max-size"/);
+    assert.equal(checkOf(await box.run([...args, '--docker-log-size', '1M']), 'docker-logs:chatty')?.status, 'ok');
+    assert.match(
+      box.newLines().join('\n'),
+      / RESOLVED docker-logs:chatty: container \S+ json-file logs [\d.]+ KiB in 1 file/,
+    );
+  });
+});

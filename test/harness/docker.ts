@@ -69,6 +69,8 @@ export interface StartOptions {
   logDriver?: string;
   /** `--log-opt key=value`, e.g. max-size, max-file, compress. */
   logOpts?: Record<string, string>;
+  /** `--memory` and `--memory-swap` (no swap beyond it), e.g. '32m': past it the kernel OOM-kills. */
+  memory?: string;
 }
 
 /** A container name unique to this process, so parallel test files never collide. */
@@ -89,6 +91,7 @@ export async function startContainer(name: string, script: string, options: Star
   if (options.tty) args.push('-t');
   if (options.logDriver !== undefined) args.push('--log-driver', options.logDriver);
   for (const [key, value] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${key}=${value}`);
+  if (options.memory !== undefined) args.push('--memory', options.memory, '--memory-swap', options.memory);
   args.push(options.image ?? TEST_IMAGE, 'sh', '-c', script);
   // Register before running: a half-created container must still be cleaned up.
   started.add(name);
