@@ -41,7 +41,7 @@ export const DEFAULT_LIMITS: TrendLimits = {
 };
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
 const since = (ms: number): string =>
   ms < 60_000 ? `${Math.round(Math.max(0, ms) / 1000)}s` : formatUptime(ms / 1000);
 
