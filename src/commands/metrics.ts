@@ -6,6 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { collectMetrics, type MetricsReport } from '../metrics/report.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { resolveThresholds } from '../core/thresholds.js';
+import { readAlertTrends } from '../core/trends.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 
@@ -17,6 +18,7 @@ export interface MetricsOptions {
   cpu?: string;
   memory?: string;
   disk?: string;
+  allInterfaces?: boolean;
 }
 
 /** Gather one report from explicit options (no printing). */
@@ -27,6 +29,8 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
     ? null
     : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost);
   return collectMetrics({
+    trends: await readAlertTrends(config.stateDir),
+    allInterfaces: options.allInterfaces,
     host: config.hostname,
     procRoot: options.procRoot,
     intervalMs: options.sampleMs ?? 500,
@@ -44,6 +48,7 @@ function buildProgram(): Command {
     .option('--prometheus', 'print the Prometheus text exposition format')
     .addOption(new Option('--watch [seconds]', 'redraw every SECONDS (default 5)').preset('5'))
     .option('--no-docker', 'skip the container section')
+    .option('--all-interfaces', 'show every network interface (idle bridges, veth, ifb included)')
     .option('--sample <ms>', 'CPU and network sampling interval in milliseconds', '500')
     .option('--cpu <percent>', 'CPU threshold for colouring (default MIZUAL_ALERT_CPU or 80)')
     .option('--memory <percent>', 'memory threshold for colouring (default MIZUAL_ALERT_MEMORY or 85)')
@@ -53,7 +58,8 @@ function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set.\n' +
+      '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set, and\n' +
+        "mizual-alerts' state in MIZUAL_STATE_DIR for restarts in the last hour and filesystem forecasts.\n" +
         'Examples:\n  mizual-metrics\n  mizual-metrics --watch 5\n  mizual-metrics --json --no-docker\n' +
         '  mizual-metrics --prometheus > /var/lib/node_exporter/textfile/mizual.prom.$$ && mv ...',
     );
@@ -75,6 +81,7 @@ export async function run(argv: string[]): Promise<void> {
       disk?: string;
       envFile?: string;
       proc: string;
+      allInterfaces?: boolean;
     }>();
     const options: MetricsOptions = {
       envFile: opts.envFile,
@@ -84,6 +91,7 @@ export async function run(argv: string[]): Promise<void> {
       cpu: opts.cpu,
       memory: opts.memory,
       disk: opts.disk,
+      allInterfaces: opts.allInterfaces,
     };
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }

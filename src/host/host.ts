@@ -144,7 +144,9 @@ const PSEUDO_FS_TYPES = new Set([
 ]);
 
 /** Read all the host figures, sampling CPU and network twice `intervalMs` apart. */
-export async function readHostFigures(opts: HostOptions & { intervalMs: number }): Promise<HostFigures> {
+export async function readHostFigures(
+  opts: HostOptions & { intervalMs: number; keepVeth?: boolean },
+): Promise<HostFigures> {
   // Everything read once runs while the interval elapses, so the call costs about intervalMs.
   const sampling = (async (): Promise<[HostSample, HostSample]> => {
     const before = await readHostSample(opts);
@@ -169,7 +171,7 @@ export async function readHostFigures(opts: HostOptions & { intervalMs: number }
 }
 
 /** Read the counters that need two samples (CPU, network) at one instant. */
-export async function readHostSample(opts?: HostOptions): Promise<HostSample> {
+export async function readHostSample(opts?: HostOptions & { keepVeth?: boolean }): Promise<HostSample> {
   const [cpu, net] = await Promise.all([readCpuTimes(opts), readNetCounters(opts)]);
   return { cpu, net, at: performance.now() };
 }

@@ -2,20 +2,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec } from '../core/config.js';
 import { computeContainerStats } from '../docker/stats.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
+import { framesToLines, type LogFrame } from '../docker/frames.js';
+import { listLogGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
-import type { ContainerFigures, ContainerSource, MetricsReport } from './report.js';
+import { sumWithin, type Trends } from '../core/trends.js';
+import type { BackendErrors, ContainerFigures, ContainerSource, MetricsReport } from './report.js';
 
 const ERROR_LINE = /\b(error|exception|traceback|critical|fatal)\b/i;
-const BACKEND_TAIL = 300;
+/** Lines of the backend's log scanned for errors: Docker reads a tail from the end, cheap on a big log. */
+const BACKEND_TAIL = 5_000;
 const BACKEND_ERRORS = 5;
 
 /** Container figures for the dashboard from the Docker Engine API (and cgroup files when local). */
 export function createDockerSource(host?: string): ContainerSource {
   return {
-    async collect(containers, intervalMs) {
+    async collect(containers, intervalMs, trends) {
       const client = createDockerClient({ host, timeoutMs: 5_000 });
       try {
-        return await collectContainers(client, containers, intervalMs);
+        return await collectContainers(client, containers, intervalMs, trends);
       } finally {
         client.close();
       }
@@ -27,6 +31,7 @@ async function collectContainers(
   client: DockerClient,
   configured: ContainerSpec[],
   intervalMs: number,
+  trends: Trends | null,
 ): Promise<Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors'>> {
   const list = await client.listContainers({ all: true });
   const running = list.filter((c) => c.state === 'running').map((c) => c.id);
@@ -37,21 +42,30 @@ async function collectContainers(
     return computeContainerStats(before, await client.sampleContainerCpu(running));
   })();
   const details = Promise.all(list.map((c) => client.inspectContainer(c.id).catch(() => null)));
+  const logSizes = details.then((all) => Promise.all(all.map((d) => readLogSize(d))));
   const redisContainer = list.find((c) => c.state === 'running' && /redis/i.test(`${c.name} ${c.image}`));
   const backend = configured.find((c) => c.short === 'backend');
   const backendPresent = backend !== undefined && list.some((c) => c.name === backend.name);
-  const [statList, detailList, redis, backendErrors] = await Promise.all([
+  const [statList, detailList, sizes, redis, backendErrors] = await Promise.all([
     stats,
     details,
+    logSizes,
     redisContainer ? readRedisMemory(client, redisContainer.name) : Promise.resolve(null),
     backend && backendPresent ? readErrorLines(client, backend.name) : Promise.resolve(null),
   ]);
   const byId = new Map(statList.map((s) => [s.id, s]));
   const detailById = new Map(detailList.filter((d): d is ContainerDetails => d !== null).map((d) => [d.id, d]));
   const shortByName = new Map(configured.map((c) => [c.name, c.short]));
+  const sizeById = new Map(detailList.map((d, i) => [d?.id, sizes[i]]));
+  const nowMs = Date.now();
+  const secondsSince = (iso: string | null | undefined): number | null =>
+    iso ? Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000)) : null;
   const figures: ContainerFigures[] = list.map((c) => {
     const s = byId.get(c.id);
     const d = detailById.get(c.id);
+    const running = (d?.state ?? c.state) === 'running';
+    const tracked = trends?.containers[c.name];
+    const size = sizeById.get(c.id) ?? null;
     return {
       name: c.name,
       id: c.id.slice(0, 12),
@@ -63,6 +77,17 @@ async function collectContainers(
       restarts: d?.restartCount ?? null,
       configured: shortByName.has(c.name),
       short: shortByName.get(c.name) ?? null,
+      restartsLastHour: tracked && tracked.id === c.id ? sumWithin(tracked.restarts, nowMs) : null,
+      createdAt: d?.createdAt ?? null,
+      startedAt: d?.startedAt ?? null,
+      finishedAt: d?.finishedAt ?? null,
+      uptimeSeconds: running ? secondsSince(d?.startedAt) : null,
+      exitCode: d && !running ? d.exitCode : null,
+      exitedSecondsAgo: running ? null : secondsSince(d?.finishedAt),
+      oomKilled: d?.oomKilled ?? null,
+      logBytes: size?.bytes ?? null,
+      logFiles: size?.files ?? null,
+      logRotation: d ? logRotationConfigured(d.logDriver, d.logOptions) : null,
     };
   });
   for (const spec of configured) {
@@ -76,8 +101,19 @@ async function collectContainers(
       cpuPercent: null,
       memoryBytes: null,
       restarts: null,
+      restartsLastHour: null,
       configured: true,
       short: spec.short,
+      createdAt: null,
+      startedAt: null,
+      finishedAt: null,
+      uptimeSeconds: null,
+      exitCode: null,
+      exitedSecondsAgo: null,
+      oomKilled: null,
+      logBytes: null,
+      logFiles: null,
+      logRotation: null,
     });
   }
   figures.sort((a, b) => Number(b.configured) - Number(a.configured) || a.name.localeCompare(b.name));
@@ -98,11 +134,38 @@ async function readRedisMemory(client: DockerClient, name: string): Promise<Metr
   }
 }
 
-async function readErrorLines(client: DockerClient, name: string): Promise<MetricsReport['backendErrors']> {
+/** The json-file log's size over all generations; null when another driver or not readable here. */
+async function readLogSize(d: ContainerDetails | null): Promise<{ bytes: number; files: number } | null> {
+  if (!d?.logPath || d.logDriver !== 'json-file') return null;
+  const files = await listLogGenerations(d.logPath).catch(() => []);
+  if (files.length === 0) return null;
+  return { bytes: files.reduce((sum, f) => sum + f.sizeBytes, 0), files: files.length };
+}
+
+/** The last error lines of the backend and how many fell in the last 5 and 60 minutes, streamed from its log tail. */
+async function readErrorLines(client: DockerClient, name: string): Promise<BackendErrors | null> {
   try {
-    const lines = await client.tailLines(name, BACKEND_TAIL);
-    const errors = lines.filter((l) => ERROR_LINE.test(l.text)).slice(-BACKEND_ERRORS);
-    return { container: name, lines: errors.map((l) => `${l.timestamp ?? ''} ${l.text}`.trim().slice(0, 300)) };
+    const stream = await client.containerLogs(name, { tail: BACKEND_TAIL, timestamps: true });
+    const nowMs = Date.now();
+    const errors: string[] = [];
+    let scanned = 0;
+    let oldestMs = Infinity;
+    let last5m = 0;
+    let last60m = 0;
+    for await (const frame of stream) {
+      for (const line of framesToLines([frame as LogFrame], true)) {
+        scanned++;
+        const at = line.timestamp ? Date.parse(line.timestamp) : NaN;
+        if (at < oldestMs) oldestMs = at;
+        if (!ERROR_LINE.test(line.text)) continue;
+        if (nowMs - at <= 3_600_000) last60m++;
+        if (nowMs - at <= 300_000) last5m++;
+        errors.push(`${line.timestamp ?? ''} ${line.text}`.trim().slice(0, 300));
+        if (errors.length > BACKEND_ERRORS) errors.shift();
+      }
+    }
+    const partial = scanned >= BACKEND_TAIL && nowMs - oldestMs < 3_600_000;
+    return { container: name, lines: errors, last5m, last60m, scannedLines: scanned, partial };
   } catch {
     return null;
   }

@@ -23,17 +23,30 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
         : '   swap none'),
     '',
   );
+  const trendOf = new Map(report.diskTrends.map((d) => [d.mount, d]));
+  const withTrends = report.diskTrends.some((d) => d.growthBytesPerDay !== null);
   lines.push(
     renderTable(
-      ['filesystem', 'size', 'used', 'avail', 'use%', 'inodes%'],
-      report.disks.map((d) => [
-        d.mount,
-        formatBytes(d.totalBytes),
-        formatBytes(d.usedBytes),
-        formatBytes(d.availableBytes),
-        pct(d.usedPercent, t.disk),
-        d.inodesTotal > 0 ? pct(d.inodesUsedPercent, t.disk) : '-',
-      ]),
+      ['filesystem', 'size', 'used', 'avail', 'use%', 'inodes%', ...(withTrends ? ['growth/day', 'full by'] : [])],
+      report.disks.map((d) => {
+        const trend = trendOf.get(d.mount);
+        const growth = trend?.growthBytesPerDay ?? null;
+        const days = trend?.fullAt ? (Date.parse(trend.fullAt) - Date.parse(report.time)) / 86_400_000 : null;
+        const full = trend?.fullAt
+          ? paintLevel(paint, days !== null && days <= 7 ? 'critical' : 'ok', trend.fullAt.slice(0, 10))
+          : '-';
+        return [
+          d.mount,
+          formatBytes(d.totalBytes),
+          formatBytes(d.usedBytes),
+          formatBytes(d.availableBytes),
+          pct(d.usedPercent, t.disk),
+          d.inodesTotal > 0 ? pct(d.inodesUsedPercent, t.disk) : '-',
+          ...(withTrends
+            ? [growth === null ? '-' : `${growth < 0 ? '-' : '+'}${formatBytes(Math.abs(growth))}`, full]
+            : []),
+        ];
+      }),
       color,
     ),
     '',
@@ -59,25 +72,64 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
   } else if (report.containers.length === 0) {
     lines.push('containers: none');
   } else {
+    // The health column only when some container has a health check.
+    const withHealth = report.containers.some((c) => c.health !== 'none');
+    const ago = (seconds: number | null): string => (seconds === null ? '-' : formatUptime(seconds));
+    const deployed = (iso: string | null): string =>
+      iso ? ago(Math.max(0, (Date.parse(report.time) - Date.parse(iso)) / 1000)) + ' ago' : '-';
     lines.push(
       renderTable(
-        ['container', 'state', 'health', 'cpu%', 'memory', 'restarts'],
-        report.containers.map((c) => [
-          c.name,
-          paintLevel(paint, stateLevel(c.state), c.state),
-          paintLevel(paint, healthLevel(c.health), c.health),
-          c.cpuPercent === null ? '-' : c.cpuPercent.toFixed(1),
-          c.memoryBytes === null ? '-' : formatBytes(c.memoryBytes),
-          c.restarts === null ? '-' : paintLevel(paint, c.restarts > 0 ? 'warning' : 'ok', String(c.restarts)),
-        ]),
+        [
+          'container',
+          'state',
+          ...(withHealth ? ['health'] : []),
+          'up / exited',
+          'cpu%',
+          'memory',
+          'restarts (1h)',
+          'image',
+          'deployed',
+          'logs',
+        ],
+        report.containers.map((c) => {
+          const since =
+            c.uptimeSeconds !== null
+              ? `up ${ago(c.uptimeSeconds)}`
+              : c.exitCode !== null && c.finishedAt
+                ? `exit ${c.exitCode} ${ago(c.exitedSecondsAgo)} ago`
+                : '-';
+          const restarts =
+            c.restarts === null
+              ? '-'
+              : paintLevel(
+                  paint,
+                  (c.restartsLastHour ?? 0) >= 3 ? 'critical' : c.restarts > 0 ? 'warning' : 'ok',
+                  `${c.restarts}${c.restartsLastHour === null ? '' : ` (${c.restartsLastHour})`}`,
+                );
+          const logs =
+            c.logBytes === null ? '-' : formatBytes(c.logBytes) + (c.logRotation ? '' : paint.yellow(' unrotated'));
+          return [
+            c.name,
+            paintLevel(paint, stateLevel(c.state), c.state),
+            ...(withHealth ? [paintLevel(paint, healthLevel(c.health), c.health)] : []),
+            since + (c.oomKilled ? paint.red(' OOM') : ''),
+            c.cpuPercent === null ? '-' : c.cpuPercent.toFixed(1),
+            c.memoryBytes === null ? '-' : formatBytes(c.memoryBytes),
+            restarts,
+            c.image ?? '-',
+            deployed(c.createdAt),
+            logs,
+          ];
+        }),
         color,
       ),
     );
   }
   if (report.redis) lines.push('', `redis (${report.redis.container}): used_memory ${report.redis.usedMemoryHuman}`);
   if (report.backendErrors) {
-    const { container, lines: errors } = report.backendErrors;
-    lines.push('', paint.bold(`last errors in ${container}:`));
+    const { container, lines: errors, last5m, last60m, partial } = report.backendErrors;
+    const at = partial ? '≥' : '';
+    lines.push('', paint.bold(`last errors in ${container}:`) + ` ${at}${last5m} in 5 min, ${at}${last60m} in 60 min`);
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
@@ -124,6 +176,27 @@ export function renderPrometheus(report: MetricsReport): string {
   for (const d of report.disks) metric('mizual_filesystem_used_percent', 'Used percent as df.', d.usedPercent, fs(d));
   for (const d of report.disks)
     metric('mizual_filesystem_inodes_used_percent', 'Inodes used percent.', d.inodesUsedPercent, fs(d));
+  const trendOf = new Map(report.diskTrends.map((d) => [d.mount, d]));
+  for (const d of report.disks)
+    metric(
+      'mizual_filesystem_growth_bytes_per_day',
+      'Least-squares growth of used bytes per day over the last 24 hours (from the alert state).',
+      trendOf.get(d.mount)?.growthBytesPerDay ?? null,
+      fs(d),
+    );
+  for (const d of report.disks) {
+    const fullAt = trendOf.get(d.mount)?.fullAt;
+    metric(
+      'mizual_filesystem_full_timestamp_seconds',
+      'When the filesystem fills at the last 24 hours rate (Unix time).',
+      fullAt ? Math.round(Date.parse(fullAt) / 1000) : null,
+      fs(d),
+    );
+  }
+  for (const n of report.network)
+    metric('mizual_network_receive_bytes_total', 'Bytes received since boot.', n.rxBytes, { iface: n.iface });
+  for (const n of report.network)
+    metric('mizual_network_transmit_bytes_total', 'Bytes sent since boot.', n.txBytes, { iface: n.iface });
   for (const n of report.network)
     metric('mizual_network_receive_bytes_per_second', 'Receive rate.', n.rxBytesPerSec, { iface: n.iface });
   for (const n of report.network)
@@ -142,10 +215,64 @@ export function renderPrometheus(report: MetricsReport): string {
     metric('mizual_container_memory_bytes', 'Container memory use.', c.memoryBytes, { name: c.name });
   for (const c of report.containers)
     metric('mizual_container_restarts', 'Container restart count.', c.restarts, { name: c.name });
+  for (const c of report.containers)
+    metric('mizual_container_restarts_last_hour', 'Restarts within the last hour (alert state).', c.restartsLastHour, {
+      name: c.name,
+    });
+  for (const c of report.containers)
+    metric('mizual_container_info', 'Container image (value 1).', c.image === null ? null : 1, {
+      name: c.name,
+      image: c.image ?? '',
+    });
+  const unix = (iso: string | null): number | null => (iso ? Math.round(Date.parse(iso) / 1000) : null);
+  for (const c of report.containers)
+    metric('mizual_container_created_timestamp_seconds', 'When the container was created.', unix(c.createdAt), {
+      name: c.name,
+    });
+  for (const c of report.containers)
+    metric('mizual_container_uptime_seconds', 'Seconds since a running container started.', c.uptimeSeconds, {
+      name: c.name,
+    });
+  for (const c of report.containers)
+    metric('mizual_container_exit_code', 'Exit code of a container that is not running.', c.exitCode, { name: c.name });
+  for (const c of report.containers)
+    metric('mizual_container_finished_timestamp_seconds', 'When the container last exited.', unix(c.finishedAt), {
+      name: c.name,
+    });
+  for (const c of report.containers)
+    metric(
+      'mizual_container_oom_killed',
+      '1 when its last exit was an OOM kill.',
+      c.oomKilled === null ? null : Number(c.oomKilled),
+      {
+        name: c.name,
+      },
+    );
+  for (const c of report.containers)
+    metric('mizual_container_log_bytes', 'Size of its json-file log files, all generations.', c.logBytes, {
+      name: c.name,
+    });
+  for (const c of report.containers)
+    metric(
+      'mizual_container_log_rotation',
+      '1 when max-size (or the local driver) caps its logs.',
+      c.logRotation === null ? null : Number(c.logRotation),
+      { name: c.name },
+    );
   if (report.redis) {
     metric('mizual_redis_used_memory_bytes', 'Redis used_memory.', report.redis.usedMemoryBytes, {
       container: report.redis.container,
     });
+  }
+  if (report.backendErrors) {
+    for (const [window, value] of [
+      ['5m', report.backendErrors.last5m],
+      ['60m', report.backendErrors.last60m],
+    ] as const)
+      metric('mizual_backend_error_lines', 'Error lines in the backend log within the window.', value, {
+        container: report.backendErrors.container,
+        window,
+      });
   }
   return text();
 }

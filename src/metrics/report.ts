@@ -1,7 +1,8 @@
 import type { ContainerSpec } from '../core/config.js';
 import { describeError } from '../core/errors.js';
-import { readHostFigures, type HostFigures } from '../host/host.js';
+import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/host.js';
 import type { Thresholds } from '../core/thresholds.js';
+import { forecastDisk, type Trends } from '../core/trends.js';
 
 export interface ContainerFigures {
   name: string;
@@ -14,10 +15,46 @@ export interface ContainerFigures {
   cpuPercent: number | null;
   memoryBytes: number | null;
   restarts: number | null;
+  /** Restarts within the last hour, from mizual-alerts' state (null when it does not track this container). */
+  restartsLastHour: number | null;
   /** Named in MIZUAL_CONTAINERS. */
   configured: boolean;
   /** Its short name there (the `container:<short>` alert check), null when not configured. */
   short: string | null;
+  /** When it was created (deployed), started and last exited: Docker's RFC 3339 times, null when never. */
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Seconds since it started, for a running container. */
+  uptimeSeconds: number | null;
+  /** Exit code and seconds since the exit, for a container that is not running. */
+  exitCode: number | null;
+  exitedSecondsAgo: number | null;
+  oomKilled: boolean | null;
+  /** Its json-file log files, all generations (null when not json-file or not readable here). */
+  logBytes: number | null;
+  logFiles: number | null;
+  /** Whether max-size (or the local driver) caps its logs. */
+  logRotation: boolean | null;
+}
+
+export interface DiskTrendFigures {
+  mount: string;
+  /** Least-squares growth of used bytes per day over the alert state's last 24 h, null without 6 h of samples. */
+  growthBytesPerDay: number | null;
+  /** When it fills at that rate (ISO), null when not growing or not known. */
+  fullAt: string | null;
+}
+
+export interface BackendErrors {
+  container: string;
+  lines: string[];
+  /** Error lines within the last 5 and 60 minutes, counted over the log's last `scannedLines` lines. */
+  last5m: number;
+  last60m: number;
+  scannedLines: number;
+  /** True when those lines reach back less than 60 minutes, so the counts are a lower bound. */
+  partial: boolean;
 }
 
 export interface MetricsReport extends HostFigures {
@@ -26,7 +63,9 @@ export interface MetricsReport extends HostFigures {
   docker: { available: boolean; reason: string | null };
   containers: ContainerFigures[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
-  backendErrors: { container: string; lines: string[] } | null;
+  backendErrors: BackendErrors | null;
+  /** Growth and forecast per filesystem from mizual-alerts' state ([] when it has none). */
+  diskTrends: DiskTrendFigures[];
   thresholds: Thresholds;
   sampleIntervalMs: number;
 }
@@ -36,6 +75,7 @@ export interface ContainerSource {
   collect(
     containers: ContainerSpec[],
     intervalMs: number,
+    trends: Trends | null,
   ): Promise<Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors'>>;
 }
 
@@ -47,24 +87,38 @@ export interface CollectOptions {
   containers: ContainerSpec[];
   /** null with --no-docker. */
   docker: ContainerSource | null;
+  /** What mizual-alerts stored (null when it has not run here). */
+  trends: Trends | null;
+  /** Show every interface, virtual and idle ones included. */
+  allInterfaces?: boolean;
+  sysRoot?: string;
 }
 
 /** Gather host and container figures; Docker trouble empties the container section and says why. */
 export async function collectMetrics(options: CollectOptions): Promise<MetricsReport> {
   const dockerPart = options.docker
-    ? options.docker.collect(options.containers, options.intervalMs).then(
+    ? options.docker.collect(options.containers, options.intervalMs, options.trends).then(
         (part) => ({ part, reason: null }),
         (err: unknown) => ({ part: null, reason: describeError(err) }),
       )
     : Promise.resolve({ part: null, reason: 'skipped (--no-docker)' });
   const [host, docker] = await Promise.all([
-    readHostFigures({ procRoot: options.procRoot, intervalMs: options.intervalMs }),
+    readHostFigures({ procRoot: options.procRoot, intervalMs: options.intervalMs, keepVeth: options.allInterfaces }),
     dockerPart,
   ]);
+  const now = Date.now();
   return {
     host: options.host,
-    time: new Date().toISOString(),
+    time: new Date(now).toISOString(),
     ...host,
+    network: options.allInterfaces ? host.network : await shownInterfaces(host.network, options.sysRoot),
+    diskTrends: host.disks.map((d) => {
+      const samples = options.trends?.disks[d.mount]?.samples;
+      const fc = samples ? forecastDisk(samples, d, now) : null;
+      if (!fc?.enough) return { mount: d.mount, growthBytesPerDay: null, fullAt: null };
+      const fullAt = fc.fullAtMs === null ? null : new Date(fc.fullAtMs).toISOString();
+      return { mount: d.mount, growthBytesPerDay: Math.round(fc.bytesPerDay), fullAt };
+    }),
     docker: { available: docker.part !== null, reason: docker.reason },
     containers: docker.part?.containers ?? [],
     redis: docker.part?.redis ?? null,
@@ -72,4 +126,14 @@ export async function collectMetrics(options: CollectOptions): Promise<MetricsRe
     thresholds: options.thresholds,
     sampleIntervalMs: options.intervalMs,
   };
+}
+
+/** Physical interfaces always; virtual ones (docker0, br-*) only while they carry traffic; ifb* and veth* never. */
+async function shownInterfaces(network: NetRates[], sysRoot?: string): Promise<NetRates[]> {
+  const virtual = await Promise.all(network.map((n) => isVirtualInterface(n.iface, sysRoot)));
+  return network.filter((n, i) => {
+    if (!virtual[i]) return true;
+    if (/^(ifb|veth)/.test(n.iface)) return false;
+    return n.rxBytesPerSec > 0 || n.txBytesPerSec > 0;
+  });
 }

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
-import { readFileSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
@@ -24,9 +25,27 @@ interface Report {
     cpuPercent: number | null;
     memoryBytes: number | null;
     restarts: number | null;
+    restartsLastHour: number | null;
+    image: string | null;
+    createdAt: string | null;
+    uptimeSeconds: number | null;
+    exitCode: number | null;
+    exitedSecondsAgo: number | null;
+    oomKilled: boolean | null;
+    logBytes: number | null;
+    logFiles: number | null;
+    logRotation: boolean | null;
   }[];
+  diskTrends: { mount: string; growthBytesPerDay: number | null; fullAt: string | null }[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
-  backendErrors: { container: string; lines: string[] } | null;
+  backendErrors: { container: string; lines: string[]; last5m: number; last60m: number } | null;
+}
+
+/** promtool from Debian's prometheus package, the way Prometheus's own tooling reads the text format. */
+async function promtoolCheck(text: string): Promise<void> {
+  const result = await execa('promtool', ['check', 'metrics'], { input: `${text.trimEnd()}\n`, reject: false });
+  assert.equal(result.exitCode, 0, `promtool: ${String(result.stdout)}${String(result.stderr)}`);
+  assert.equal(`${String(result.stdout)}${String(result.stderr)}`.trim(), '', 'no lint findings');
 }
 
 function meminfoBytes(field: string): number {
@@ -103,6 +122,47 @@ describe('mizual-metrics without Docker', () => {
     }
     assert.match(result.stdout, /^mizual_filesystem_size_bytes\{mount="\/",/m);
     assert.match(result.stdout, /^mizual_docker_up 0$/m);
+    assert.match(result.stdout, /^# TYPE mizual_network_receive_bytes_total counter$/m);
+    await promtoolCheck(result.stdout);
+  });
+
+  it("the filesystem growth and forecast come from mizual-alerts' samples in the state dir", async () => {
+    const stateDir = mkdtempSync(path.join(scratch.dir, 'state-'));
+    const used = statfsSync('/');
+    const usedBytes = (used.blocks - used.bfree) * used.bsize;
+    const now = Date.now();
+    // 12 hours of samples growing 1 GiB a day up to the current figure.
+    const samples = Array.from({ length: 73 }, (_, i) => {
+      const ago = (72 - i) * 600_000;
+      return [now - ago, usedBytes - Math.round((ago / 86_400_000) * 1024 ** 3)];
+    });
+    writeFileSync(
+      path.join(stateDir, 'alerts-state.json'),
+      JSON.stringify({ version: 1, updatedAt: null, checks: {}, cpu: null, trends: { disks: { '/': { samples } } } }),
+    );
+    const result = await runTool('mizual-metrics', ['--json', '--no-docker'], {
+      env: { ...env, MIZUAL_STATE_DIR: stateDir },
+      cwd: scratch.dir,
+    });
+    assert.equal(result.exitCode, 0, result.stderr);
+    const root = (JSON.parse(result.stdout) as Report).diskTrends.find((d) => d.mount === '/');
+    const rate = root?.growthBytesPerDay ?? 0;
+    assert.ok(Math.abs(rate - 1024 ** 3) < 0.2 * 1024 ** 3, `growth ${rate}`);
+    assert.ok(root?.fullAt && Date.parse(root.fullAt) > now, String(root?.fullAt));
+    const text = await runTool('mizual-metrics', ['--no-docker'], {
+      env: { ...env, MIZUAL_STATE_DIR: stateDir },
+      cwd: scratch.dir,
+    });
+    assert.match(text.stdout, /growth\/day\s+full by/);
+    assert.match(text.stdout, /^\/\s.*\+[\d.]+ [GM]iB\s+\d{4}-\d\d-\d\d/m);
+    const prom = await runTool('mizual-metrics', ['--prometheus', '--no-docker'], {
+      env: { ...env, MIZUAL_STATE_DIR: stateDir },
+      cwd: scratch.dir,
+    });
+    const promRate = /^mizual_filesystem_growth_bytes_per_day\{mount="\/",[^}]*\} (\d+)$/m.exec(prom.stdout)?.[1];
+    // Other work on this shared disk moves the current figure between runs: a loose bound.
+    assert.ok(Math.abs(Number(promRate) - 1024 ** 3) < 0.2 * 1024 ** 3, String(promRate));
+    await promtoolCheck(prom.stdout);
   });
 
   it('--help and --version exit 0; a bad flag or value exits 2 with one line', async () => {
@@ -209,6 +269,55 @@ describe('mizual-metrics with the real Docker engine', () => {
     assert.match(result.stdout, new RegExp(`^${stopped}\\s+exited`, 'm'));
     assert.match(result.stdout, new RegExp(`^${ghost}\\s+missing`, 'm'));
     assert.match(result.stdout, /^redis \(.*\): used_memory 1\.00M$/m);
-    assert.match(result.stdout, new RegExp(`^last errors in ${running}:`, 'm'));
+    assert.match(result.stdout, new RegExp(`^last errors in ${running}: \\d+ in 5 min, \\d+ in 60 min$`, 'm'));
+  });
+
+  it('per container: uptime, exit code and when, image, creation, log size and rotation, restarts in the last hour', async () => {
+    const stateDir = mkdtempSync(path.join(scratch.dir, 'state-'));
+    const alerts = await runTool(
+      'mizual-alerts',
+      ['--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100'],
+      {
+        env: { ...env, MIZUAL_STATE_DIR: stateDir, MIZUAL_ALERT_LOG: path.join(stateDir, 'alerts.log') },
+        cwd: scratch.dir,
+      },
+    );
+    assert.ok([0, 1, 2].includes(alerts.exitCode ?? -1), alerts.stderr);
+    const result = await runTool('mizual-metrics', ['--json'], {
+      env: { ...env, MIZUAL_STATE_DIR: stateDir },
+      cwd: scratch.dir,
+    });
+    const report = JSON.parse(result.stdout) as Report;
+    const byName = new Map(report.containers.map((c) => [c.name, c]));
+    const run = byName.get(running);
+    const stop = byName.get(stopped);
+    assert.ok(run && stop);
+    assert.equal(run.restartsLastHour, 0, 'tracked by mizual-alerts');
+    assert.equal(byName.get(redis)?.restartsLastHour, null, 'not configured, not tracked');
+    assert.ok(run.uptimeSeconds !== null && run.uptimeSeconds >= 0 && run.uptimeSeconds < 600);
+    assert.equal(run.exitCode, null);
+    assert.equal(run.image, 'mizual-test-busybox:1');
+    assert.ok(run.createdAt && Math.abs(Date.parse(run.createdAt) - Date.now()) < 600_000);
+    assert.equal(stop.exitCode, 3);
+    assert.ok(stop.exitedSecondsAgo !== null && stop.exitedSecondsAgo >= 0);
+    assert.equal(stop.uptimeSeconds, null);
+    assert.equal(stop.oomKilled, false);
+    assert.ok((run.logBytes ?? 0) > 100 && run.logFiles === 1, `${run.logBytes} in ${run.logFiles}`);
+    assert.equal(run.logRotation, false, 'the test engine has no log-opts');
+    const errors = report.backendErrors;
+    assert.ok(errors && errors.last5m >= 3 && errors.last60m >= errors.last5m, JSON.stringify(errors));
+    const prom = await runTool('mizual-metrics', ['--prometheus'], {
+      env: { ...env, MIZUAL_STATE_DIR: stateDir },
+      cwd: scratch.dir,
+    });
+    assert.equal(prom.exitCode, 0, prom.stderr);
+    assert.match(prom.stdout, new RegExp(`^mizual_container_exit_code\\{name="${stopped}"\\} 3$`, 'm'));
+    assert.match(prom.stdout, new RegExp(`^mizual_container_restarts_last_hour\\{name="${running}"\\} 0$`, 'm'));
+    assert.match(prom.stdout, new RegExp(`^mizual_container_log_rotation\\{name="${running}"\\} 0$`, 'm'));
+    assert.match(
+      prom.stdout,
+      new RegExp(`^mizual_backend_error_lines\\{container="${running}",window="5m"\\} \\d+$`, 'm'),
+    );
+    await promtoolCheck(prom.stdout);
   });
 });
