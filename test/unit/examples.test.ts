@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from '../helpers/cli.js';
@@ -58,5 +60,60 @@ describe('examples', () => {
       'the hold every minute',
     );
     for (const l of lines) assert.match(l, />> \/var\/log\/mizual-[a-z-]+\.log 2>&1$/);
+  });
+});
+
+describe('examples/logrotate.d/mizual (real logrotate)', () => {
+  const conf = 'examples/logrotate.d/mizual';
+
+  it('names both cron logs, weekly, compressed, missingok, create 0600; logrotate -d accepts it', async () => {
+    const text = read(conf);
+    assert.match(text, /^\/var\/log\/mizual-log-shipping\.log \/var\/log\/mizual-alerts-cron\.log \{$/m);
+    for (const directive of ['weekly', 'compress', 'missingok', 'create 0600 root root']) {
+      assert.match(text, new RegExp(`^\\s+${directive}$`, 'm'), directive);
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'mizual-logrotate-'));
+    try {
+      const result = await execa('logrotate', ['-d', '-s', path.join(dir, 'status'), path.join(ROOT, conf)], {
+        reject: false,
+        all: true,
+      });
+      assert.equal(result.exitCode, 0, String(result.all));
+      assert.doesNotMatch(String(result.all), /error/i);
+      assert.match(String(result.all), /rotating pattern: \/var\/log\/mizual-log-shipping\.log/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a forced rotation of copies renames the logs and creates empty 0600 ones that cron can append to', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mizual-logrotate-'));
+    try {
+      const ship = path.join(dir, 'mizual-log-shipping.log');
+      const cron = path.join(dir, 'mizual-alerts-cron.log');
+      writeFileSync(ship, 'shipped 1\n');
+      writeFileSync(cron, 'alerts 1\n');
+      const copy = path.join(dir, 'mizual.conf');
+      writeFileSync(copy, read(conf).replaceAll('/var/log/', `${dir}/`));
+      const result = await execa('logrotate', ['-f', '-s', path.join(dir, 'status'), copy], {
+        reject: false,
+        all: true,
+      });
+      assert.equal(result.exitCode, 0, String(result.all));
+      assert.equal(readFileSync(`${ship}.1`, 'utf8'), 'shipped 1\n', 'delaycompress: the newest old log stays plain');
+      assert.equal(readFileSync(`${cron}.1`, 'utf8'), 'alerts 1\n');
+      assert.equal(statSync(ship).size, 0);
+      assert.equal(statSync(ship).mode & 0o777, 0o600);
+      writeFileSync(ship, 'shipped 2\nshipped 3\n');
+      const second = await execa('logrotate', ['-f', '-s', path.join(dir, 'status'), copy], {
+        reject: false,
+        all: true,
+      });
+      assert.equal(second.exitCode, 0, String(second.all));
+      assert.ok(existsSync(`${ship}.2.gz`), 'the older generation is compressed');
+      assert.equal(readFileSync(`${ship}.1`, 'utf8'), 'shipped 2\nshipped 3\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
