@@ -6,6 +6,7 @@
 // Needs the built package (npm run build), /usr/bin/time, curl, and a Docker engine with the test
 // image (bash test/harness/docker-up.sh). Prints a table and writes bench/results/alerts.json.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
