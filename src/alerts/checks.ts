@@ -15,7 +15,7 @@ import {
 } from './trends.js';
 import type { ContainerSpec } from '../core/config.js';
 import { createDockerClient, DockerApiError } from '../docker/client.js';
-import { listLogGenerations, logRotationConfigured } from '../docker/log-files.js';
+import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { describeError } from '../core/errors.js';
 import {
@@ -361,12 +361,12 @@ export async function checkDockerLogs(seen: readonly SeenContainer[], limitBytes
         const note = `logs with the ${d.logDriver || 'unknown'} driver`;
         return { ...base, value: null, message: `container ${spec.name} log files not checked`, skipped: true, note };
       }
-      const files = await listLogGenerations(d.logPath).catch(() => []);
+      const files = await listGenerations(d.logPath).catch(() => []);
       if (files.length === 0) {
         const note = `${d.logPath} not readable here (a remote engine, or not root)`;
         return { ...base, value: null, message: `container ${spec.name} log files not checked`, skipped: true, note };
       }
-      const total = files.reduce((sum, f) => sum + f.sizeBytes, 0);
+      const total = files.reduce((sum, f) => sum + f.size, 0);
       const rotated = logRotationConfigured(d.logDriver, d.logOptions);
       const how = rotated
         ? `rotated at max-size ${d.logOptions['max-size']} × max-file ${d.logOptions['max-file'] ?? '1'}: lower them`

@@ -6,7 +6,7 @@
 export type MetricType = 'gauge' | 'counter';
 
 export interface Exposition {
-  /** Add one sample; null and non-finite values are left out (a missing figure is no sample, not 0). */
+  /** Add one sample; null and non-finite values are left out (a missing figure is no sample, not 0). A `_total` name is a counter unless told otherwise. */
   metric(name: string, help: string, value: number | null, labels?: Record<string, string>, type?: MetricType): void;
   /** The document, ending with a newline. */
   text(): string;
@@ -16,7 +16,7 @@ export interface Exposition {
 export function createExposition(): Exposition {
   const families = new Map<string, string[]>();
   return {
-    metric(name, help, value, labels = {}, type = 'gauge') {
+    metric(name, help, value, labels = {}, type = name.endsWith('_total') ? 'counter' : 'gauge') {
       if (value === null || !Number.isFinite(value)) return;
       let lines = families.get(name);
       if (!lines) {

@@ -7,9 +7,7 @@
  * (a byte scanner; JSON.parse only for lines it does not recognise).
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { formatNanoTime, parseNanoTime } from '../core/time.js';
 
@@ -271,61 +269,6 @@ function decodeEscape(chunk: Buffer, b: number, end: number, out: Buffer, d: num
     code = 0xfffd;
   }
   return { p, d: d + out.write(String.fromCodePoint(code), d, 'utf8') };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The files of one container's log
-// ---------------------------------------------------------------------------------------------
-
-/** One generation of a json-file log: the live file, a rotated `.N` or a compressed `.N.gz`. */
-export interface LogGeneration {
-  path: string;
-  /** 0 for the live file, N for `.N` / `.N.gz`. */
-  index: number;
-  compressed: boolean;
-  dev: string;
-  ino: string;
-  size: number;
-}
-
-/**
- * The generations of the json-file log at `logPath`, newest first (live, .1, .2, …), as found now.
- * Docker's `*.tmp` decompression files are not generations; a `.N` and `.N.gz` present at once (the
- * compressor has not unlinked the original yet) yield the uncompressed one.
- */
-export async function listGenerations(logPath: string): Promise<LogGeneration[]> {
-  const dir = path.dirname(logPath);
-  const base = path.basename(logPath);
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return [];
-  }
-  const found = new Map<number, LogGeneration>();
-  for (const name of names) {
-    const m = name === base ? ['', ''] : new RegExp(`^${escapeRegExp(base)}\\.(\\d+)(\\.gz)?$`).exec(name);
-    if (!m) continue;
-    const index = m[1] === '' ? 0 : Number(m[1]);
-    const compressed = m[2] === '.gz';
-    const prior = found.get(index);
-    if (prior && !prior.compressed) continue;
-    const info = await fsp.stat(path.join(dir, name), { bigint: true }).catch(() => null);
-    if (!info || !info.isFile()) continue;
-    found.set(index, {
-      path: path.join(dir, name),
-      index,
-      compressed,
-      dev: info.dev.toString(),
-      ino: info.ino.toString(),
-      size: Number(info.size),
-    });
-  }
-  return [...found.values()].sort((a, b) => a.index - b.index);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The first line of a log file: a fingerprint of it, and its time. */

@@ -6,54 +6,55 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 
+/** One generation of a json-file log: the live file, a rotated `.N` or a compressed `.N.gz`. */
 export interface LogGeneration {
   path: string;
   /** 0 for the live file, N for `.N` / `.N.gz`. */
-  generation: number;
-  sizeBytes: number;
+  index: number;
   compressed: boolean;
+  dev: string;
+  ino: string;
+  size: number;
 }
 
-/** List the existing generations of a json-file log, live file first; a missing directory gives []. */
-export async function listLogGenerations(logPath: string): Promise<LogGeneration[]> {
+/**
+ * The generations of the json-file log at `logPath`, newest first (live, .1, .2, …), as found now.
+ * Docker's `*.tmp` decompression files are not generations; a `.N` and `.N.gz` present at once (the
+ * compressor has not unlinked the original yet) yield the uncompressed one.
+ */
+export async function listGenerations(logPath: string): Promise<LogGeneration[]> {
   const dir = path.dirname(logPath);
   const base = path.basename(logPath);
   let names: string[];
   try {
     names = await fsp.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+  } catch {
+    return [];
   }
-  const found: { name: string; generation: number; compressed: boolean }[] = [];
+  const found = new Map<number, LogGeneration>();
   for (const name of names) {
-    if (name === base) {
-      found.push({ name, generation: 0, compressed: false });
-      continue;
-    }
-    if (!name.startsWith(`${base}.`)) continue;
-    const match = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
-    if (match) found.push({ name, generation: Number(match[1]), compressed: match[2] !== undefined });
+    const m = name === base ? ['', ''] : new RegExp(`^${escapeRegExp(base)}\\.(\\d+)(\\.gz)?$`).exec(name);
+    if (!m) continue;
+    const index = m[1] === '' ? 0 : Number(m[1]);
+    const compressed = m[2] === '.gz';
+    const prior = found.get(index);
+    if (prior && !prior.compressed) continue;
+    const info = await fsp.stat(path.join(dir, name), { bigint: true }).catch(() => null);
+    if (!info || !info.isFile()) continue;
+    found.set(index, {
+      path: path.join(dir, name),
+      index,
+      compressed,
+      dev: info.dev.toString(),
+      ino: info.ino.toString(),
+      size: Number(info.size),
+    });
   }
-  const sized = await Promise.all(
-    found.map(async (f) => {
-      try {
-        const stat = await fsp.stat(path.join(dir, f.name));
-        return stat.isFile() ? { ...f, sizeBytes: stat.size } : null;
-      } catch {
-        return null; // rotated away between readdir and stat
-      }
-    }),
-  );
-  return sized
-    .filter((f): f is NonNullable<typeof f> => f !== null)
-    .sort((a, b) => a.generation - b.generation)
-    .map((f) => ({
-      path: path.join(dir, f.name),
-      generation: f.generation,
-      sizeBytes: f.sizeBytes,
-      compressed: f.compressed,
-    }));
+  return [...found.values()].sort((a, b) => a.index - b.index);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Whether the log options cap the log's size (json-file and local honour `max-size`; local caps by default). */

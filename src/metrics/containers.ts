@@ -3,7 +3,7 @@ import type { ContainerSpec } from '../core/config.js';
 import { computeContainerStats } from '../docker/stats.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { framesToLines, type LogFrame } from '../docker/frames.js';
-import { listLogGenerations, logRotationConfigured } from '../docker/log-files.js';
+import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { sumWithin, type Trends } from '../core/trends.js';
 import type { BackendErrors, ContainerFigures, ContainerSource, MetricsReport } from './report.js';
@@ -137,9 +137,9 @@ async function readRedisMemory(client: DockerClient, name: string): Promise<Metr
 /** The json-file log's size over all generations; null when another driver or not readable here. */
 async function readLogSize(d: ContainerDetails | null): Promise<{ bytes: number; files: number } | null> {
   if (!d?.logPath || d.logDriver !== 'json-file') return null;
-  const files = await listLogGenerations(d.logPath).catch(() => []);
+  const files = await listGenerations(d.logPath).catch(() => []);
   if (files.length === 0) return null;
-  return { bytes: files.reduce((sum, f) => sum + f.sizeBytes, 0), files: files.length };
+  return { bytes: files.reduce((sum, f) => sum + f.size, 0), files: files.length };
 }
 
 /** The last error lines of the backend and how many fell in the last 5 and 60 minutes, streamed from its log tail. */

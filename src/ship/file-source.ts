@@ -9,7 +9,8 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime } from '../core/time.js';
-import { gunzipStream, JsonFileCopier, listGenerations, readFirstLine } from '../docker/json-file.js';
+import { gunzipStream, JsonFileCopier, readFirstLine } from '../docker/json-file.js';
+import { listGenerations } from '../docker/log-files.js';
 import type { EntrySpool } from './export.js';
 import type { HeldFile } from './hold.js';
 

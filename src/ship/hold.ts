@@ -16,7 +16,7 @@ import { describeError } from '../core/errors.js';
 import { readShipState, type ShipState } from '../core/ship-state.js';
 import { ensurePrivateDir, readJsonState, writeJsonState } from '../core/state-files.js';
 import { createDockerClient, DockerApiError, type DockerClient } from '../docker/client.js';
-import { listGenerations, type LogGeneration } from '../docker/json-file.js';
+import { listGenerations, type LogGeneration } from '../docker/log-files.js';
 import type { ContainerDetails } from '../docker/model.js';
 
 export interface HoldMeta {

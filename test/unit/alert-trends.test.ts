@@ -23,7 +23,7 @@ import {
 } from '../../src/core/trends.js';
 import { toDetails, type ContainerDetails } from '../../src/docker/model.js';
 import type { DiskFigures } from '../../src/host/host.js';
-import { listLogGenerations, logRotationConfigured } from '../../src/docker/log-files.js';
+import { listGenerations, logRotationConfigured } from '../../src/docker/log-files.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -358,16 +358,16 @@ describe('json-file log generations', () => {
       writeFileSync(`${log}.2.gz`, 'x'.repeat(5));
       writeFileSync(`${log}.3.gz.tmp`, 'x'.repeat(99));
       writeFileSync(path.join(dir, 'config.v2.json'), '{}');
-      const found = await listLogGenerations(log);
+      const found = await listGenerations(log);
       assert.deepEqual(
-        found.map((f) => [path.basename(f.path), f.generation, f.sizeBytes, f.compressed]),
+        found.map((f) => [path.basename(f.path), f.index, f.size, f.compressed]),
         [
           ['abc-json.log', 0, 10, false],
           ['abc-json.log.1', 1, 20, false],
           ['abc-json.log.2.gz', 2, 5, true],
         ],
       );
-      assert.deepEqual(await listLogGenerations(path.join(dir, 'gone', 'x-json.log')), []);
+      assert.deepEqual(await listGenerations(path.join(dir, 'gone', 'x-json.log')), []);
       assert.equal(logRotationConfigured('json-file', {}), false);
       assert.equal(logRotationConfigured('json-file', { 'max-size': '50m' }), true);
       assert.equal(logRotationConfigured('local', {}), true);

@@ -5,7 +5,8 @@ import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { formatNanoTime, parseNanoTime } from '../../src/core/time.js';
 import { FrameCopier } from '../../src/docker/frames.js';
-import { JsonFileCopier, listGenerations } from '../../src/docker/json-file.js';
+import { JsonFileCopier } from '../../src/docker/json-file.js';
+import { listGenerations } from '../../src/docker/log-files.js';
 import { closeCandidates, gatherCandidates, planSegments } from '../../src/ship/file-source.js';
 import { scratchDir } from '../helpers/cli.js';
 

@@ -14,6 +14,7 @@ const container = (over: Partial<ContainerFigures>): ContainerFigures => ({
   restarts: 4,
   restartsLastHour: 3,
   configured: true,
+  short: 'backend',
   createdAt: '2026-11-30T12:00:00Z',
   startedAt: '2026-12-01T11:00:00Z',
   finishedAt: null,
