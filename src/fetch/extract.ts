@@ -80,6 +80,8 @@ export async function extractArchive(file: string, dir: string, root: string): P
   await ensureDirInside(root, dir);
   let manifestText: string | undefined;
   for await (const entry of readArchive(file)) {
+    // `tar -C dir .` starts with an entry for `./` itself: the extraction directory, already made.
+    if (entry.type === 'directory' && /^\.\/*$/.test(entry.name)) continue;
     const parts = safeComponents(entry.name);
     if (typeof parts === 'string') {
       result.refused.push({ name: entry.name, reason: parts });

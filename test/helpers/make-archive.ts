@@ -1,6 +1,7 @@
 // Build log archives exactly as mizual-ship-logs writes them (see the archive format shared by the
 // shipper and the fetcher), plus hostile ones, without any tar library: a ustar writer is 40 lines.
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 
 export interface RawEntry {
@@ -168,4 +169,29 @@ export function dockerTime(base: Date, offsetMs: number, nanos = 0): string {
   const t = new Date(base.getTime() + offsetMs);
   const ns = String(t.getUTCMilliseconds() * 1_000_000 + nanos).padStart(9, '0');
   return `${t.toISOString().slice(0, 19)}.${ns}Z`;
+}
+
+/** The tar writers whose archives a user's bucket may hold. */
+export type TarWriter = 'gnu-tar' | 'bsdtar' | 'python-tarfile';
+
+/**
+ * Pack the contents of `dir` into the .tar.gz `out` the way each writer does it from a shell:
+ * `tar -czf out -C dir .` (exactly what the old ship-logs.sh ran: `./` entries, GNU long names),
+ * the same with bsdtar (pax headers for long names), and Python's tarfile in pax format.
+ */
+export function packDirectory(writer: TarWriter, dir: string, out: string): void {
+  const run = (cmd: string, args: string[]): void => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.error?.message ?? r.stderr}`);
+  };
+  if (writer === 'gnu-tar') run('tar', ['-czf', out, '-C', dir, '.']);
+  else if (writer === 'bsdtar') run('bsdtar', ['-czf', out, '-C', dir, '.']);
+  else {
+    const script = [
+      'import sys, tarfile',
+      "with tarfile.open(sys.argv[2], 'w:gz', format=tarfile.PAX_FORMAT) as t:",
+      "    t.add(sys.argv[1], arcname='.')",
+    ].join('\n');
+    run('python3', ['-c', script, dir, out]);
+  }
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { extractArchive, safeComponents } from '../../src/fetch/extract.js';
 import { scratchDir } from '../helpers/cli.js';
-import { buildTarGz, makeShipArchive } from '../helpers/make-archive.js';
+import { buildTarGz, makeShipArchive, packDirectory, type TarWriter } from '../helpers/make-archive.js';
 
 const scratch = scratchDir();
 after(scratch.cleanup);
@@ -138,4 +138,25 @@ describe('extractArchive', () => {
     await assert.rejects(extractArchive(file, path.join(root, 'prod', 'x'), root), /outside/);
     assert.deepEqual(readdirSync(outside), []);
   });
+
+  for (const writer of ['gnu-tar', 'bsdtar', 'python-tarfile'] as TarWriter[]) {
+    it(`extracts what ${writer} writes from \`-C dir .\`: the ./ entry, ./ names, long names, a foreign manifest`, async () => {
+      const src = path.join(scratch.dir, `src-${writer}`);
+      const long = `${'l'.repeat(120)}-20261125_093000.log`;
+      mkdirSync(path.join(src, 'sub'), { recursive: true });
+      writeFileSync(path.join(src, 'backend-20261125_093000.log'), 'untimed line\n');
+      writeFileSync(path.join(src, long), 'long name\n');
+      writeFileSync(path.join(src, 'sub', 'note.txt'), 'in a directory\n');
+      writeFileSync(path.join(src, 'manifest.json'), '{"generator": "someone else"}\n');
+      const { root, dir, file } = setup(Buffer.alloc(0));
+      packDirectory(writer, src, file);
+      const result = await extractArchive(file, dir, root);
+      assert.deepEqual(result.refused, []);
+      assert.deepEqual(result.mismatches, []);
+      assert.equal(result.verified, false);
+      assert.deepEqual(result.files.map((f) => f.name).sort(), ['backend-20261125_093000.log', long, 'sub/note.txt']);
+      assert.equal(readFileSync(path.join(dir, long), 'utf8'), 'long name\n');
+      assert.equal(readFileSync(path.join(dir, 'sub', 'note.txt'), 'utf8'), 'in a directory\n');
+    });
+  }
 });
