@@ -2,6 +2,7 @@
 // (`logs/<env>/` then `<host>/`), and the archives of one day.
 import { mapLimit } from '../core/concurrency.js';
 import type { RemoteArchive } from './download.js';
+import { datesForRange, selectForRange, type TimeRange } from './range.js';
 import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/contract.js';
 import { type Store } from '../store/client.js';
 
@@ -42,6 +43,18 @@ export async function listAvailability(store: Store, env: LogEnv, host?: string)
   return [...byDate.keys()].sort().map((date) => ({ date, hosts: byDate.get(date) ?? [] }));
 }
 
+/** The archives of one host under one date folder, sorted by window end. */
+async function listHostDay(store: Store, env: LogEnv, host: string, date: string): Promise<RemoteArchive[]> {
+  const archives: RemoteArchive[] = [];
+  for (const info of await store.listKeys(datePrefix(env, host, date))) {
+    const parsed = parseArchiveKey(info.key);
+    // Anything else under the prefix (a stray upload, a temp object) is not ours to fetch.
+    if (!parsed || parsed.env !== env || parsed.date !== date) continue;
+    archives.push({ ...parsed, key: info.key, size: info.size, etag: info.etag, lastModified: info.lastModified });
+  }
+  return archives.sort((a, b) => a.end.getTime() - b.end.getTime());
+}
+
 /** Every archive of one day (of one host, or of every host), sorted by host then window end. */
 export async function listDayArchives(
   store: Store,
@@ -50,15 +63,26 @@ export async function listDayArchives(
   host?: string,
 ): Promise<RemoteArchive[]> {
   const hosts = host !== undefined ? [host] : await listHosts(store, env);
-  const lists = await mapLimit(hosts, LIST_CONCURRENCY, (h) => store.listKeys(datePrefix(env, h, date)));
-  const archives: RemoteArchive[] = [];
-  for (const info of lists.flat()) {
-    const parsed = parseArchiveKey(info.key);
-    // Anything else under the prefix (a stray upload, a temp object) is not ours to fetch.
-    if (!parsed || parsed.env !== env || parsed.date !== date) continue;
-    archives.push({ ...parsed, key: info.key, size: info.size, etag: info.etag, lastModified: info.lastModified });
-  }
-  return archives.sort((a, b) => (a.host === b.host ? a.end.getTime() - b.end.getTime() : a.host < b.host ? -1 : 1));
+  return (await mapLimit(hosts, LIST_CONCURRENCY, (h) => listHostDay(store, env, h, date))).flat();
+}
+
+/**
+ * The archives (of one host, or of every host) whose windows can hold lines of `range`, sorted by host
+ * then window end: only the date folders the range touches, plus the first one after it, are listed.
+ */
+export async function listRangeArchives(
+  store: Store,
+  env: LogEnv,
+  range: TimeRange,
+  host?: string,
+): Promise<RemoteArchive[]> {
+  const hosts = host !== undefined ? [host] : await listHosts(store, env);
+  const perHost = await mapLimit(hosts, LIST_CONCURRENCY, async (h) => {
+    const dates = datesForRange(await listHostDates(store, env, h), range);
+    const days = await mapLimit(dates, LIST_CONCURRENCY, (d) => listHostDay(store, env, h, d));
+    return selectForRange(days.flat(), range);
+  });
+  return perHost.flat();
 }
 
 /** Up to `count` of `dates` nearest to `date` (for "what exists nearby" messages), in calendar order. */
