@@ -6,9 +6,11 @@ import { MizualError, UsageError } from '../core/errors.js';
 import type { CatSink } from '../fetch/cat.js';
 import type { DownloadOutcome } from '../fetch/download.js';
 import type { ExtractResult } from '../fetch/extract.js';
+import { parseRange, type TimeRange } from '../fetch/range.js';
 import { isValidDate, type LogEnv } from '../archive/contract.js';
 import { writeJson, writeText } from '../core/output.js';
 import { DEFAULT_PRICE_PER_TB } from '../fetch/usage.js';
+import { formatNanoTime } from '../core/time.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 
@@ -17,6 +19,8 @@ const TOOL = 'mizual-fetch-logs';
 export interface FetchOptions {
   env: LogEnv;
   date?: string;
+  /** `--since`/`--until`, instead of `--date`. */
+  range?: TimeRange;
   host?: string;
   out: string;
   list?: boolean;
@@ -36,7 +40,11 @@ export function parseFetchOptions(o: Record<string, string | boolean | undefined
   if (env === undefined) throw new UsageError('--env is required (dev or prod)');
   if (env !== 'dev' && env !== 'prod') throw new UsageError(`--env must be dev or prod (got '${env}')`);
   const date = str(o.date);
-  if (date === undefined && !o.list) throw new UsageError('--date is required (YYYY-MM-DD), or use --list');
+  const range = parseRange(str(o.since), str(o.until));
+  if (range && date !== undefined) throw new UsageError('choose one of --date and --since/--until');
+  if (date === undefined && !range && !o.list) {
+    throw new UsageError('--date (YYYY-MM-DD) or --since is required, or use --list');
+  }
   if (date !== undefined && !isValidDate(date)) throw new UsageError(`--date must be YYYY-MM-DD (got '${date}')`);
   const host = str(o.host);
   if (host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(host)) {
@@ -56,6 +64,7 @@ export function parseFetchOptions(o: Record<string, string | boolean | undefined
   return {
     env,
     date,
+    range,
     host,
     out: str(o.out) ?? 'mizual-logs',
     list: Boolean(o.list),
@@ -141,22 +150,29 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
   const render = await import('../fetch/render.js');
   const store = await createStore(s3);
   try {
-    if (o.list && o.date === undefined) {
+    if (o.list && o.date === undefined && !o.range) {
       const dates = await list.listAvailability(store, o.env, o.host);
       if (o.json) writeJson({ env: o.env, host: o.host ?? null, dates });
       else writeText(render.renderDates(o.host ? `${o.env}/${o.host}` : o.env, dates));
       return 0;
     }
-    const date = o.date as string;
-    const archives = await list.listDayArchives(store, o.env, date, o.host);
+    const archives = o.range
+      ? await list.listRangeArchives(store, o.env, o.range, o.host)
+      : await list.listDayArchives(store, o.env, o.date as string, o.host);
+    const where = o.range
+      ? { since: formatNanoTime(o.range.since), until: formatNanoTime(o.range.until) }
+      : { date: o.date };
     if (archives.length === 0) {
       const dates = (await list.listAvailability(store, o.env, o.host)).map((d) => d.date);
-      const where = o.host ? `${o.env}/${o.host}` : o.env;
-      const nearby = dates.length ? `dates with archives: ${list.nearestDates(dates, date).join(', ')}` : 'none at all';
-      throw new MizualError(`no archives for ${where} on ${date} in bucket ${s3.bucket} (${nearby})`);
+      const day = o.date ?? where.since?.slice(0, 10) ?? '';
+      const nearby = dates.length ? `dates with archives: ${list.nearestDates(dates, day).join(', ')}` : 'none at all';
+      const when = o.range ? `between ${where.since} and ${where.until}` : `on ${o.date}`;
+      throw new MizualError(
+        `no archives for ${o.host ? `${o.env}/${o.host}` : o.env} ${when} in bucket ${s3.bucket} (${nearby})`,
+      );
     }
     if (o.list) {
-      if (o.json) writeJson({ env: o.env, date, archives });
+      if (o.json) writeJson({ env: o.env, ...where, archives });
       else writeText(render.renderArchives(archives));
       return 0;
     }
@@ -170,7 +186,7 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
     let drawn = 0;
     const outcomes = await downloadArchives(
       store,
-      archives.map((a) => ({ archive: a, file: path.join(root, o.env, a.host, date, a.name) })),
+      archives.map((a) => ({ archive: a, file: path.join(root, o.env, a.host, a.date, a.name) })),
       {
         concurrency: o.concurrency,
         onProgress: (p) => {
@@ -213,13 +229,17 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
     }
     if (o.json) {
       const rows = outcomes.map((x) => ({ ...x.archive, file: x.file, status: x.status, error: x.error ?? null }));
-      writeJson({ env: o.env, date, out: root, archives: rows, extracted: Object.fromEntries(extracted) });
+      writeJson({ env: o.env, ...where, out: root, archives: rows, extracted: Object.fromEntries(extracted) });
     }
     if (o.cat) {
       const { catArchives } = await import('../fetch/cat.js');
       const ready = outcomes.filter((x) => x.status !== 'failed');
-      const sources = ready.map((x) => ({ host: x.archive.host, file: x.file }));
-      await catArchives(sources, { container: o.container, grep: o.grep }, stdoutSink());
+      const sources = ready.map((x) => ({ host: x.archive.host, file: x.file, end: x.archive.end }));
+      const filter = { container: o.container, grep: o.grep, range: o.range };
+      const summary = await catArchives(sources, filter, stdoutSink());
+      for (const u of summary.unreadable) warn(`cannot read archive ${u.file}: ${u.error.replace(`${u.file}: `, '')}`);
+      failed ||= summary.unreadable.length > 0;
+      if (summary.printed === 0) warn(render.renderNothingPrinted(summary, o));
     }
     return failed ? 1 : 0;
   } finally {
@@ -232,7 +252,12 @@ function buildProgram(): Command {
     .description('Find, download, verify, extract and read the log archives shipped by mizual-ship-logs.')
     .version(VERSION)
     .option('--env <env>', 'dev or prod (required)')
-    .option('--date <YYYY-MM-DD>', 'UTC day of the archives (required unless --list)')
+    .option('--date <YYYY-MM-DD>', 'UTC day of the archives (required unless --list or --since)')
+    .option(
+      '--since <time>',
+      'from this time, across days and hosts: RFC 3339, "YYYY-MM-DD HH:MM[:SS]" UTC, or 2h/90m/3d ago',
+    )
+    .option('--until <time>', 'to this time (default now); same forms as --since')
     .option('--host <name>', 'only this host (default: every host with archives that day)')
     .option('--out <dir>', 'download directory; files land in DIR/<env>/<host>/<date>/', 'mizual-logs')
     .option('--list', 'list dates and hosts (or, with --date, archives and sizes) instead of downloading')
@@ -251,7 +276,9 @@ function buildProgram(): Command {
       '\nNeeds S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY.\nExamples:\n' +
         '  mizual-fetch-logs --env prod --list\n  mizual-fetch-logs --env prod --date 2025-01-23 --extract\n' +
         '  mizual-fetch-logs --env prod --date 2025-01-23 --cat --container backend --grep ERROR | less\n' +
-        '  mizual-fetch-logs --usage --json',
+        '  mizual-fetch-logs --usage --json\n' +
+        "  mizual-fetch-logs --env prod --since '2025-01-23 23:40' --until '2025-01-24 00:20' --cat\n" +
+        '  mizual-fetch-logs --env prod --since 2h --cat --container celery',
     );
 }
 

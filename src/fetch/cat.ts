@@ -4,11 +4,23 @@
 // archive are merged; the hosts are merged with each other. Lines stay bytes (invalid UTF-8 kept).
 // A gzipped tar can only be read front to back, so the files of the archive being merged are first
 // spooled, in one pass, to unlinked temp files beside it (disk, not memory; nothing left behind).
+// A line without a timestamp (the old scripts' `docker logs` had none) keeps the time of the last
+// timestamped line before it in its file, or the archive's name time when there is none: it is never
+// dropped and stays in file order. An archive that cannot be read is reported and the others printed.
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { logEntryLabel, MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest, type Manifest } from '../archive/contract.js';
+import {
+  archiveEnd,
+  logEntryLabel,
+  MANIFEST_NAME,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  type Manifest,
+} from '../archive/contract.js';
 import { readArchive } from '../archive/read.js';
-import { parseLeadingTime } from '../core/time.js';
+import { describeError } from '../core/errors.js';
+import { msToNano, parseLeadingTime } from '../core/time.js';
+import type { TimeRange } from './range.js';
 
 /** A sorted source of lines; `advance` is synchronous while a batch lasts, to keep the merge fast. */
 interface Cursor {
@@ -24,6 +36,20 @@ export interface CatFilter {
   /** A short name (`backend`), a container name (`mizual-backend`) or `alerts`. */
   container?: string;
   grep?: RegExp;
+  /** Only lines placed inside this range (inclusive). */
+  range?: TimeRange;
+}
+
+/** What a `--cat` read, so an empty result can say why. */
+export interface CatSummary {
+  /** Lines printed. */
+  printed: number;
+  /** Archives read, log files in them, and their lines before any filter. */
+  archives: number;
+  files: number;
+  lines: number;
+  /** Archives that could not be read, with the reason. */
+  unreadable: { host: string; file: string; error: string }[];
 }
 
 const NL = 0x0a;
@@ -36,21 +62,26 @@ class FileCursor implements Cursor {
   private keys: bigint[] = [];
   private pos = 0;
   private carry: Buffer[] = [];
-  private lastKey = -1n;
   private readonly source: AsyncIterator<Buffer>;
   constructor(
     source: AsyncIterable<Buffer>,
     readonly prefix: Buffer,
-    private readonly grep: RegExp | undefined,
+    private readonly filter: CatFilter,
+    private readonly summary: CatSummary,
+    /** The time of lines before the file's first timestamp: the archive's name time. */
+    private lastKey: bigint,
   ) {
     this.source = source[Symbol.asyncIterator]();
   }
 
   private push(line: Buffer): void {
+    this.summary.lines++;
     const key = parseLeadingTime(line);
     // A line without a timestamp stays with the line before it.
     if (key !== undefined) this.lastKey = key;
-    if (this.grep && !this.grep.test(line.toString('utf8'))) return;
+    const range = this.filter.range;
+    if (range && (this.lastKey < range.since || this.lastKey > range.until)) return;
+    if (this.filter.grep && !this.filter.grep.test(line.toString('utf8'))) return;
     this.lines.push(line);
     this.keys.push(this.lastKey);
   }
@@ -178,6 +209,8 @@ class MergeCursor implements Cursor {
 export interface CatArchive {
   host: string;
   file: string;
+  /** The window end its name encodes (default: read from the file name). */
+  end?: Date;
 }
 
 interface SpooledFile {
@@ -188,9 +221,9 @@ interface SpooledFile {
 
 const SPOOL_BATCH = 256 * 1024;
 
-/** Could this file belong to the wanted container? Exact names come from manifest.json, read after. */
-function mayMatch(short: string, container: string | undefined): boolean {
-  return container === undefined || container === short || container.includes(short);
+/** The label of a log file: `backend` for `[./]backend-STAMP.log`, else the base name without `.log`. */
+function labelOf(name: string): string | undefined {
+  return logEntryLabel(name) ?? /(?:^|\/)([^/]+)\.log$/.exec(name)?.[1];
 }
 
 /**
@@ -207,17 +240,20 @@ export async function spoolLogFiles(
   try {
     for await (const entry of readArchive(file)) {
       if (entry.type !== 'file') continue;
-      if (entry.name === MANIFEST_NAME && entry.size <= MAX_MANIFEST_BYTES) {
+      // `tar -C dir .` writes `./name`; it is the same file as `name`.
+      const name = entry.name.replace(/^(?:\.\/+)+/, '');
+      if (name === MANIFEST_NAME && entry.size <= MAX_MANIFEST_BYTES) {
         const parts: Buffer[] = [];
         for await (const chunk of entry.body) parts.push(chunk);
         const read = parseManifest(Buffer.concat(parts).toString('utf8'));
         manifest = read.status === 'ours' ? read.manifest : undefined;
         continue;
       }
-      const short = logEntryLabel(entry.name);
-      if (short === undefined || !mayMatch(short, filter.container)) continue;
+      // Every log file is kept: the manifest naming the full container names comes last.
+      const short = labelOf(name);
+      if (short === undefined) continue;
       const handle = await open(path.join(dir, String(spooled.length)), 'wx+', 0o600);
-      spooled.push({ entry: entry.name, short, handle });
+      spooled.push({ entry: name, short, handle });
       let batch: Buffer[] = [];
       let size = 0;
       for await (const chunk of entry.body) {
@@ -242,7 +278,10 @@ export async function spoolLogFiles(
   const chosen: { entry: string; label: string; source: AsyncIterable<Buffer> }[] = [];
   for (const s of spooled) {
     const info = described.get(s.entry);
-    const names = [s.short, info?.short, info?.container, info?.kind === 'alerts' ? 'alerts' : undefined];
+    // Without a manifest, `mizual-backend` still finds `backend` (the shipper's default naming).
+    const names = info
+      ? [s.short, info.short, info.container, info.kind === 'alerts' ? 'alerts' : undefined]
+      : [s.short, `mizual-${s.short}`];
     if (filter.container !== undefined && !names.includes(filter.container)) {
       await s.handle.close();
       continue;
@@ -260,6 +299,7 @@ class HostCursor implements Cursor {
   constructor(
     private readonly archives: CatArchive[],
     private readonly filter: CatFilter,
+    private readonly summary: CatSummary,
   ) {}
   get key(): bigint {
     return this.current?.key ?? -1n;
@@ -274,10 +314,21 @@ class HostCursor implements Cursor {
   async start(): Promise<boolean> {
     while (this.index < this.archives.length) {
       const archive = this.archives[this.index++] as CatArchive;
-      const files = await spoolLogFiles(archive.file, this.filter);
+      let files: Awaited<ReturnType<typeof spoolLogFiles>>;
+      try {
+        files = await spoolLogFiles(archive.file, this.filter);
+      } catch (err) {
+        this.summary.unreadable.push({ host: archive.host, file: archive.file, error: describeError(err) });
+        continue;
+      }
+      this.summary.archives++;
+      this.summary.files += files.length;
+      const end = archive.end ?? archiveEnd(path.basename(archive.file));
+      const base = end ? msToNano(end.getTime()) : -1n;
       const cursors: Cursor[] = [];
       for (const f of files) {
-        const cursor = new FileCursor(f.source, Buffer.from(`${archive.host} ${f.label} `), this.filter.grep);
+        const prefix = Buffer.from(`${archive.host} ${f.label} `);
+        const cursor = new FileCursor(f.source, prefix, this.filter, this.summary, base);
         if (await cursor.start()) cursors.push(cursor);
       }
       const merged = new MergeCursor(cursors);
@@ -306,13 +357,14 @@ export interface CatSink {
 
 const FLUSH_BYTES = 64 * 1024;
 
-/** Print the selected archives' lines merged by timestamp, each prefixed `host container `; returns the line count. */
-export async function catArchives(archives: CatArchive[], filter: CatFilter, sink: CatSink): Promise<number> {
+/** Print the selected archives' lines merged by timestamp, each prefixed `host container `; says what was read. */
+export async function catArchives(archives: CatArchive[], filter: CatFilter, sink: CatSink): Promise<CatSummary> {
+  const summary: CatSummary = { printed: 0, archives: 0, files: 0, lines: 0, unreadable: [] };
   const hosts = new Map<string, CatArchive[]>();
   for (const a of archives) hosts.set(a.host, [...(hosts.get(a.host) ?? []), a]);
   const cursors: Cursor[] = [];
   for (const list of hosts.values()) {
-    const cursor = new HostCursor(list, filter);
+    const cursor = new HostCursor(list, filter, summary);
     if (await cursor.start()) cursors.push(cursor);
   }
   const merged = new MergeCursor(cursors);
@@ -334,5 +386,6 @@ export async function catArchives(archives: CatArchive[], filter: CatFilter, sin
     more = moved === true || moved === false ? moved : await moved;
   }
   if (pending > 0 && !sink.closed) await sink.write(Buffer.concat(pieces, pending));
-  return count;
+  summary.printed = count;
+  return summary;
 }

@@ -1,4 +1,7 @@
 // Human text for mizual-fetch-logs (returned as strings; the command prints them).
+import type { CatSummary } from './cat.js';
+import type { TimeRange } from './range.js';
+import { formatNanoTime } from '../core/time.js';
 import type { DownloadOutcome, DownloadProgress, RemoteArchive } from './download.js';
 import type { ExtractResult } from './extract.js';
 import type { DateHosts } from './list.js';
@@ -76,4 +79,18 @@ export function renderUsage(report: UsageReport): string {
     `${columns([head, ...rows, line('total', '', report.total)])}\n` +
     `cost at ${report.pricePerTb} ${report.currency} per TB-month, on all versions (B2 bills every stored version)`
   );
+}
+
+/** The one stderr line when `--cat` printed nothing: what was read and which filters were applied. */
+export function renderNothingPrinted(
+  s: CatSummary,
+  f: { container?: string; grep?: RegExp; range?: TimeRange },
+): string {
+  const filters = [
+    f.container !== undefined ? `--container ${f.container}` : '',
+    f.grep ? `--grep ${f.grep.source}` : '',
+    f.range ? `lines between ${formatNanoTime(f.range.since)} and ${formatNanoTime(f.range.until)}` : '',
+  ].filter(Boolean);
+  const read = `read ${s.archives} archives, ${s.files} log files, ${s.lines} lines`;
+  return `no line to print: ${read}${filters.length ? `; none left after ${filters.join(', ')}` : ''}`;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseLeadingTime, parseNanoTime } from '../../src/core/time.js';
 import { catArchives, spoolLogFiles, type CatArchive, type CatFilter } from '../../src/fetch/cat.js';
 import { scratchDir } from '../helpers/cli.js';
-import { dockerTime, makeShipArchive, type ContainerLog } from '../helpers/make-archive.js';
+import { buildTarGz, dockerTime, makeShipArchive, type ContainerLog } from '../helpers/make-archive.js';
 
 const scratch = scratchDir();
 after(scratch.cleanup);
@@ -33,9 +33,17 @@ function archive(
 }
 
 async function cat(archives: CatArchive[], filter: CatFilter = {}, stopAfter = Infinity): Promise<string[]> {
+  return (await catWithSummary(archives, filter, stopAfter)).lines;
+}
+
+async function catWithSummary(
+  archives: CatArchive[],
+  filter: CatFilter = {},
+  stopAfter = Infinity,
+): Promise<{ lines: string[]; summary: Awaited<ReturnType<typeof catArchives>> }> {
   const out: Buffer[] = [];
   let closed = false;
-  await catArchives(archives, filter, {
+  const summary = await catArchives(archives, filter, {
     get closed() {
       return closed;
     },
@@ -45,7 +53,7 @@ async function cat(archives: CatArchive[], filter: CatFilter = {}, stopAfter = I
     },
   });
   const text = Buffer.concat(out).toString('latin1');
-  return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  return { lines: text === '' ? [] : text.replace(/\n$/, '').split('\n'), summary };
 }
 
 describe('parseLeadingTime', () => {
@@ -160,4 +168,92 @@ describe('catArchives', () => {
     const lines = await cat([many], {}, 1);
     assert.ok(lines.length < 50_000, `${lines.length}`);
   });
+
+  it('places untimed lines after the last timestamped line before them, or at the archive time, never dropped', async () => {
+    // As the old script packed it: `./` entries, no manifest, `docker logs` without timestamps.
+    const dir = path.join(scratch.dir, 'old-layout');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'logs-20261125_093000.tar.gz');
+    writeFileSync(
+      file,
+      buildTarGz([
+        { name: './', type: '5' },
+        { name: './backend-20261125_093000.log', data: 'INFO: started\n  detail\n' },
+        { name: './celery-20261125_093000.log', data: `${t(1000)} c1\nno stamp after c1\n${t(9000)} c9\n` },
+        { name: './alerts-20261125_093000.log', data: '[Wed Nov 25 09:29:59 UTC 2026] WARNING: late\n' },
+      ]),
+    );
+    const { lines, summary } = await catWithSummary([{ host: 'old', file }]);
+    assert.deepEqual(lines, [
+      `old celery ${t(1000)} c1`,
+      'old celery no stamp after c1',
+      `old celery ${t(9000)} c9`,
+      'old alerts [Wed Nov 25 09:29:59 UTC 2026] WARNING: late',
+      'old backend INFO: started',
+      'old backend   detail',
+    ]);
+    assert.deepEqual(
+      { ...summary, unreadable: summary.unreadable.length },
+      { printed: 6, archives: 1, files: 3, lines: 6, unreadable: 0 },
+    );
+    // The archive's time can come from the caller when the file name does not carry it.
+    const renamed = await cat([{ host: 'old', file: first.file, end: new Date('2026-11-25T09:30:00Z') }]);
+    assert.equal(renamed.length, 7);
+    // A range keeps the untimed lines that sit inside it.
+    const ranged = await cat([{ host: 'old', file }], {
+      range: { since: parseNanoTime(t(1000)), until: parseNanoTime(t(2000)) },
+    });
+    assert.deepEqual(ranged, [`old celery ${t(1000)} c1`, 'old celery no stamp after c1']);
+  });
+
+  it('keeps only lines inside a range, across archives and hosts', async () => {
+    const range = { since: parseNanoTime(t(2500)), until: parseNanoTime(t(1_800_001)) };
+    const lines = await cat([first, second, other], { range });
+    assert.deepEqual(
+      lines.map((l) => l.split(' ').at(-1)),
+      ['w2', 'b3', 'b3', 'alert', '91%', 'c5', 'b5', 'b-next'],
+    );
+  });
+
+  it('matches --container against the full container name in the manifest', async () => {
+    const custom = archive('web-3', '2026-11-25T09:30:00Z', [
+      { short: 'api', container: 'acme_web_1', lines: [`${t(1)} from api`] },
+      { short: 'worker', lines: [`${t(2)} from worker`] },
+    ]);
+    assert.deepEqual(await cat([custom], { container: 'acme_web_1' }), [`web-3 api ${t(1)} from api`]);
+    assert.deepEqual(await cat([custom], { container: 'api' }), [`web-3 api ${t(1)} from api`]);
+  });
+
+  it('names an unreadable archive and still prints the others', async () => {
+    const broken = path.join(scratch.dir, 'logs-20261125_100000.tar.gz');
+    writeFileSync(broken, 'not gzip at all');
+    const truncated = path.join(scratch.dir, 'logs-20261125_103000.tar.gz');
+    writeFileSync(
+      truncated,
+      makeShipArchive({ ...specOf('web-1'), end: new Date('2026-11-25T10:30:00Z') }).data.subarray(0, 60),
+    );
+    const { lines, summary } = await catWithSummary([
+      first,
+      { host: 'web-1', file: broken },
+      { host: 'web-2', file: truncated },
+      other,
+    ]);
+    assert.equal(lines.length, 10);
+    assert.deepEqual(summary.unreadable.map((u) => [u.file, u.error]).sort(), [
+      [broken, `${broken}: not a valid gzip file`],
+      [truncated, `${truncated}: archive is truncated`],
+    ]);
+    assert.equal(summary.archives, 2);
+  });
 });
+
+function specOf(host: string) {
+  const end = new Date('2026-11-25T09:30:00Z');
+  return {
+    env: 'prod' as const,
+    host,
+    start: new Date(end.getTime() - 1_800_000),
+    end,
+    containers: [{ short: 'backend', lines: Array.from({ length: 100 }, (_, i) => `line ${i}`) }],
+  };
+}
