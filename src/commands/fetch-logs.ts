@@ -43,7 +43,7 @@ export function parseFetchOptions(o: Record<string, string | boolean | undefined
   const range = parseRange(str(o.since), str(o.until));
   if (range && date !== undefined) throw new UsageError('choose one of --date and --since/--until');
   if (date === undefined && !range && !o.list) {
-    throw new UsageError('--date (YYYY-MM-DD) or --since is required, or use --list');
+    throw new UsageError('--date is required (YYYY-MM-DD), or use --since or --list');
   }
   if (date !== undefined && !isValidDate(date)) throw new UsageError(`--date must be YYYY-MM-DD (got '${date}')`);
   const host = str(o.host);

@@ -59,7 +59,8 @@ export function datesForRange(existing: string[], range: TimeRange): string[] {
   const sorted = [...existing].sort();
   const inside = sorted.filter((d) => d >= first && d <= last);
   // The first archive after the range holds its last lines; it may sit on a later day (a missed run).
-  const after = sorted.find((d) => d > last);
+  // Not for a host whose first archive comes after the range: a first run's window is short.
+  const after = sorted[0] !== undefined && sorted[0] <= last ? sorted.find((d) => d > last) : undefined;
   return after === undefined ? inside : [...inside, after];
 }
 

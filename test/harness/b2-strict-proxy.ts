@@ -16,6 +16,8 @@ export interface B2StrictProxy {
   rejected: RejectedRequest[];
   /** Requests received so far (forwarded or rejected). */
   readonly requests: number;
+  /** GET requests of objects seen, per object key (the path after the bucket, without the query). */
+  gets: Map<string, number>;
   /** Stop listening and drop open connections (clients then see "connection refused"), as if B2 were down. */
   pause(): Promise<void>;
   /** Listen again on the same port. */
@@ -63,11 +65,14 @@ export async function startB2StrictProxy(targetUrl: string, options: ProxyOption
   const target = new URL(targetUrl);
   const rejected: RejectedRequest[] = [];
   let requests = 0;
+  const gets = new Map<string, number>();
   const sockets = new Set<Socket>();
   const agent = new http.Agent({ keepAlive: true });
 
   const server = http.createServer((req, res) => {
     requests++;
+    const key = decodeURIComponent((req.url ?? '').split('?')[0] ?? '').replace(/^\/[^/]+\/?/, '');
+    if (req.method === 'GET' && key !== '') gets.set(key, (gets.get(key) ?? 0) + 1);
     const offending = findForbiddenHeader(req.headers);
     if (offending !== undefined) {
       rejected.push({ method: req.method ?? '', path: req.url ?? '', header: offending });
@@ -137,6 +142,7 @@ export async function startB2StrictProxy(targetUrl: string, options: ProxyOption
   return {
     url: `http://127.0.0.1:${port}`,
     rejected,
+    gets,
     get requests() {
       return requests;
     },

@@ -45,6 +45,8 @@ describe('choosing archives for a range', () => {
   it('lists the days the range touches, the day before its first second, and the first day after it', () => {
     const existing = ['2026-11-19', '2026-11-20', '2026-11-21', '2026-11-22', '2026-11-25', '2026-11-26'];
     assert.deepEqual(datesForRange(existing, range), ['2026-11-21', '2026-11-22', '2026-11-25']);
+    assert.deepEqual(datesForRange(['2026-11-25', '2026-11-26'], range), [], 'a host that began later');
+    assert.deepEqual(datesForRange(['2026-11-01', '2026-11-25'], range), ['2026-11-25'], 'a host that missed days');
     const midnight = { since: ns('2026-11-22T00:00:00.5Z'), until: ns('2026-11-22T00:10:00Z') };
     assert.deepEqual(datesForRange(existing, midnight), ['2026-11-21', '2026-11-22', '2026-11-25']);
   });
