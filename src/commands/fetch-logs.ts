@@ -2,15 +2,13 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig, requireS3 } from '../core/config.js';
-import { MizualError, UsageError } from '../core/errors.js';
-import type { CatSink } from '../fetch/cat.js';
+import { UsageError } from '../core/errors.js';
 import type { DownloadOutcome } from '../fetch/download.js';
 import type { ExtractResult } from '../fetch/extract.js';
 import { parseRange, type TimeRange } from '../fetch/range.js';
 import { isValidDate, type LogEnv } from '../archive/contract.js';
-import { writeJson, writeText } from '../core/output.js';
+import { stdoutSink, writeJson, writeText } from '../core/output.js';
 import { DEFAULT_PRICE_PER_TB } from '../fetch/usage.js';
-import { formatNanoTime } from '../core/time.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 
@@ -125,18 +123,6 @@ export async function fetchUsage(o: UsageOptions): Promise<number> {
   }
 }
 
-/** stdout for --cat: waits for the pipe, and stops quietly when the reader (`head`, `less`) goes away. */
-function stdoutSink(): CatSink {
-  let closed = false;
-  process.stdout.on('error', () => (closed = true));
-  return {
-    get closed() {
-      return closed;
-    },
-    write: (chunk) => new Promise((resolve) => (closed ? resolve() : process.stdout.write(chunk, () => resolve()))),
-  };
-}
-
 function warn(line: string): void {
   process.stderr.write(`${TOOL}: ${line}\n`);
 }
@@ -156,21 +142,7 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
       else writeText(render.renderDates(o.host ? `${o.env}/${o.host}` : o.env, dates));
       return 0;
     }
-    const archives = o.range
-      ? await list.listRangeArchives(store, o.env, o.range, o.host)
-      : await list.listDayArchives(store, o.env, o.date as string, o.host);
-    const where = o.range
-      ? { since: formatNanoTime(o.range.since), until: formatNanoTime(o.range.until) }
-      : { date: o.date };
-    if (archives.length === 0) {
-      const dates = (await list.listAvailability(store, o.env, o.host)).map((d) => d.date);
-      const day = o.date ?? where.since?.slice(0, 10) ?? '';
-      const nearby = dates.length ? `dates with archives: ${list.nearestDates(dates, day).join(', ')}` : 'none at all';
-      const when = o.range ? `between ${where.since} and ${where.until}` : `on ${o.date}`;
-      throw new MizualError(
-        `no archives for ${o.host ? `${o.env}/${o.host}` : o.env} ${when} in bucket ${s3.bucket} (${nearby})`,
-      );
-    }
+    const { archives, where } = await list.selectArchives(store, s3.bucket, o);
     if (o.list) {
       if (o.json) writeJson({ env: o.env, ...where, archives });
       else writeText(render.renderArchives(archives));

@@ -15,3 +15,18 @@ export function writeJson(data: unknown): void {
 export function writeText(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
+
+/**
+ * stdout as a sink for a long stream of output (`--cat`): each write waits for the pipe, and once the
+ * reader (`head`, `less`) goes away, `closed` turns true and writes are dropped, so the caller stops quietly.
+ */
+export function stdoutSink(): { write(chunk: Buffer): Promise<void>; readonly closed: boolean } {
+  let closed = false;
+  process.stdout.on('error', () => (closed = true));
+  return {
+    get closed() {
+      return closed;
+    },
+    write: (chunk) => new Promise((resolve) => (closed ? resolve() : process.stdout.write(chunk, () => resolve()))),
+  };
+}

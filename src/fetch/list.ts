@@ -1,6 +1,8 @@
 // What exists in the bucket for mizual-fetch-logs: hosts and dates by delimiter listing
 // (`logs/<env>/` then `<host>/`), and the archives of one day.
 import { mapLimit } from '../core/concurrency.js';
+import { MizualError } from '../core/errors.js';
+import { formatNanoTime } from '../core/time.js';
 import type { RemoteArchive } from './download.js';
 import { datesForRange, selectForRange, type TimeRange } from './range.js';
 import { datePrefix, hostPrefix, isValidDate, parseArchiveKey, type LogEnv } from '../archive/contract.js';
@@ -93,4 +95,29 @@ export function nearestDates(dates: string[], date: string, count = 7): string[]
     .sort((a, b) => Math.abs(day(a) - target) - Math.abs(day(b) - target) || (a < b ? -1 : 1))
     .slice(0, count)
     .sort();
+}
+
+/**
+ * The archives of `--date` or of `--since`/`--until`, and how to name that selection; none at all is an
+ * error listing the nearest dates that have archives.
+ */
+export async function selectArchives(
+  store: Store,
+  bucket: string,
+  o: { env: LogEnv; host?: string; date?: string; range?: TimeRange },
+): Promise<{ archives: RemoteArchive[]; where: { date?: string; since?: string; until?: string } }> {
+  const archives = o.range
+    ? await listRangeArchives(store, o.env, o.range, o.host)
+    : await listDayArchives(store, o.env, o.date as string, o.host);
+  const where = o.range
+    ? { since: formatNanoTime(o.range.since), until: formatNanoTime(o.range.until) }
+    : { date: o.date };
+  if (archives.length > 0) return { archives, where };
+  const dates = (await listAvailability(store, o.env, o.host)).map((d) => d.date);
+  const day = o.date ?? where.since?.slice(0, 10) ?? '';
+  const nearby = dates.length ? `dates with archives: ${nearestDates(dates, day).join(', ')}` : 'none at all';
+  const when = o.range ? `between ${where.since} and ${where.until}` : `on ${o.date}`;
+  throw new MizualError(
+    `no archives for ${o.host ? `${o.env}/${o.host}` : o.env} ${when} in bucket ${bucket} (${nearby})`,
+  );
 }
