@@ -55,6 +55,35 @@ function b2ErrorBody(header: string): string {
   );
 }
 
+/** The object key a path-style request names: the path after `/<bucket>/`, decoded, without the query. */
+export function objectKeyOf(url: string | undefined): string {
+  return decodeURIComponent((url ?? '').split('?')[0] ?? '').replace(/^\/[^/]+\/?/, '');
+}
+
+/**
+ * Forward one request to `target` byte for byte (Host kept, so SigV4 still verifies), the response body
+ * through `body` when given. The target being down looks like B2 being down: a dropped connection, not a 502.
+ */
+export function forwardRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  target: URL,
+  agent: http.Agent,
+  body: (up: http.IncomingMessage) => NodeJS.ReadableStream = (up) => up,
+): void {
+  const upstream = http.request(
+    { host: target.hostname, port: target.port || 80, method: req.method, path: req.url, headers: req.headers, agent },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
+      body(up).pipe(res);
+      up.on('error', () => res.destroy());
+    },
+  );
+  upstream.on('error', () => req.socket.destroy());
+  req.on('error', () => upstream.destroy());
+  req.pipe(upstream);
+}
+
 export interface ProxyOptions {
   /** Fault injection: return an HTTP status to answer a request with that error instead of forwarding it. */
   intercept?: (method: string, path: string) => number | undefined;
@@ -71,7 +100,7 @@ export async function startB2StrictProxy(targetUrl: string, options: ProxyOption
 
   const server = http.createServer((req, res) => {
     requests++;
-    const key = decodeURIComponent((req.url ?? '').split('?')[0] ?? '').replace(/^\/[^/]+\/?/, '');
+    const key = objectKeyOf(req.url);
     if (req.method === 'GET' && key !== '') gets.set(key, (gets.get(key) ?? 0) + 1);
     const offending = findForbiddenHeader(req.headers);
     if (offending !== undefined) {
@@ -96,27 +125,7 @@ export async function startB2StrictProxy(targetUrl: string, options: ProxyOption
       });
       return;
     }
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port || 80,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        agent,
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-        up.pipe(res);
-        up.on('error', () => res.destroy());
-      },
-    );
-    // The gateway being down should look like B2 being down: a dropped connection, not a 502.
-    upstream.on('error', () => {
-      req.socket.destroy();
-    });
-    req.on('error', () => upstream.destroy());
-    req.pipe(upstream);
+    forwardRequest(req, res, target, agent);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

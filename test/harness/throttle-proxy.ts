@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { forwardRequest, objectKeyOf } from './b2-strict-proxy.js';
 
 export interface ThrottleOptions {
   /** Added before each request is forwarded (default 50 ms). */
@@ -55,31 +56,14 @@ export async function startThrottleProxy(targetUrl: string, options: ThrottleOpt
   const agent = new http.Agent({ keepAlive: true });
 
   const server = http.createServer((req, res) => {
-    const key = decodeURIComponent((req.url ?? '').split('?')[0] ?? '').replace(/^\/[^/]+\/?/, '');
+    const key = objectKeyOf(req.url);
     if (req.method === 'GET' && key !== '') gets.set(key, (gets.get(key) ?? 0) + 1);
     let schedule = schedules.get(req.socket);
     if (!schedule) schedules.set(req.socket, (schedule = { next: 0 }));
     const pacing = schedule;
     req.pause();
     setTimeout(() => {
-      const upstream = http.request(
-        {
-          host: target.hostname,
-          port: target.port || 80,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-          agent,
-        },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.statusMessage, up.rawHeaders);
-          up.pipe(new Pacer(pacing, bytesPerSecond)).pipe(res);
-          up.on('error', () => res.destroy());
-        },
-      );
-      upstream.on('error', () => req.socket.destroy());
-      req.on('error', () => upstream.destroy());
-      req.pipe(upstream);
+      forwardRequest(req, res, target, agent, (up) => up.pipe(new Pacer(pacing, bytesPerSecond)));
       req.resume();
     }, latencyMs);
   });
