@@ -230,9 +230,9 @@ function buildProgram(): Command {
       'from this time, across days and hosts: RFC 3339, "YYYY-MM-DD HH:MM[:SS]" UTC, or 2h/90m/3d ago',
     )
     .option('--until <time>', 'to this time (default now); same forms as --since')
-    .option('--host <name>', 'only this host (default: every host with archives that day)')
+    .option('--host <name>', 'only this host (default: every host with archives in the selection)')
     .option('--out <dir>', 'download directory; files land in DIR/<env>/<host>/<date>/', 'mizual-logs')
-    .option('--list', 'list dates and hosts (or, with --date, archives and sizes) instead of downloading')
+    .option('--list', 'list dates and hosts (or, with --date or --since, archives and sizes) instead of downloading')
     .option('--extract', 'unpack each archive next to it and verify it against its manifest.json')
     .option('--cat', 'print the logs merged in timestamp order, prefixed by host and container')
     .option('--container <name>', 'with --cat: only this container (short or full name, or alerts)')
