@@ -27,7 +27,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
-    : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost);
+    : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
   return collectMetrics({
     trends: await readAlertTrends(config.stateDir),
     allInterfaces: options.allInterfaces,

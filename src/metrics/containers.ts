@@ -6,7 +6,8 @@ import { framesToLines, type LogFrame } from '../docker/frames.js';
 import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { sumWithin, type Trends } from '../core/trends.js';
-import type { BackendErrors, ContainerFigures, ContainerSource, MetricsReport } from './report.js';
+import { holdSize, resolveHoldDir } from '../docker/held-logs.js';
+import type { BackendErrors, ContainerFigures, ContainerPart, ContainerSource, MetricsReport } from './report.js';
 
 const ERROR_LINE = /\b(error|exception|traceback|critical|fatal)\b/i;
 /** Lines of the backend's log scanned for errors: Docker reads a tail from the end, cheap on a big log. */
@@ -14,12 +15,16 @@ const BACKEND_TAIL = 5_000;
 const BACKEND_ERRORS = 5;
 
 /** Container figures for the dashboard from the Docker Engine API (and cgroup files when local). */
-export function createDockerSource(host?: string): ContainerSource {
+export function createDockerSource(host?: string, holdDir?: string): ContainerSource {
   return {
     async collect(containers, intervalMs, trends) {
       const client = createDockerClient({ host, timeoutMs: 5_000 });
       try {
-        return await collectContainers(client, containers, intervalMs, trends);
+        const [part, hold] = await Promise.all([
+          collectContainers(client, containers, intervalMs, trends),
+          readHold(client, holdDir),
+        ]);
+        return { ...part, hold };
       } finally {
         client.close();
       }
@@ -32,7 +37,7 @@ async function collectContainers(
   configured: ContainerSpec[],
   intervalMs: number,
   trends: Trends | null,
-): Promise<Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors'>> {
+): Promise<Omit<ContainerPart, 'hold'>> {
   const list = await client.listContainers({ all: true });
   const running = list.filter((c) => c.state === 'running').map((c) => c.id);
   // CPU needs two samples; everything else is fetched while the interval elapses.
@@ -118,6 +123,18 @@ async function collectContainers(
   }
   figures.sort((a, b) => Number(b.configured) - Number(a.configured) || a.name.localeCompare(b.name));
   return { containers: figures, redis, backendErrors };
+}
+
+/** The shipper's hold of unshipped log files (local engine only), or null when there is none. */
+async function readHold(client: DockerClient, holdDir: string | undefined): Promise<MetricsReport['hold']> {
+  if (!client.local) return null;
+  try {
+    const dir = await resolveHoldDir({ holdDir }, client);
+    const size = await holdSize(dir);
+    return size.containers === 0 ? null : { dir, ...size };
+  } catch {
+    return null;
+  }
 }
 
 async function readRedisMemory(client: DockerClient, name: string): Promise<MetricsReport['redis']> {

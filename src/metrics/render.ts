@@ -126,6 +126,13 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
     );
   }
   if (report.redis) lines.push('', `redis (${report.redis.container}): used_memory ${report.redis.usedMemoryHuman}`);
+  if (report.hold) {
+    const only =
+      report.hold.onlyHeldBytes > 0 ? `, ${formatBytes(report.hold.onlyHeldBytes)} kept only by the hold` : '';
+    lines.push(
+      `log hold (${report.hold.dir}): ${report.hold.containers} container(s), ${formatBytes(report.hold.bytes)}${only}`,
+    );
+  }
   if (report.backendErrors) {
     const { container, lines: errors, last5m, last60m, partial } = report.backendErrors;
     const at = partial ? '≥' : '';
@@ -259,6 +266,14 @@ export function renderPrometheus(report: MetricsReport): string {
       c.logRotation === null ? null : Number(c.logRotation),
       { name: c.name },
     );
+  if (report.hold) {
+    metric('mizual_ship_hold_bytes', "Bytes of log files in the shipper's hold.", report.hold.bytes);
+    metric(
+      'mizual_ship_hold_only_held_bytes',
+      'Held bytes whose container is gone or rotated them away.',
+      report.hold.onlyHeldBytes,
+    );
+  }
   if (report.redis) {
     metric('mizual_redis_used_memory_bytes', 'Redis used_memory.', report.redis.usedMemoryBytes, {
       container: report.redis.container,

@@ -64,6 +64,8 @@ export interface MetricsReport extends HostFigures {
   containers: ContainerFigures[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
   backendErrors: BackendErrors | null;
+  /** mizual-ship-logs' hold of log files not shipped yet (null: none, or the engine is remote). */
+  hold: { dir: string; containers: number; bytes: number; onlyHeldBytes: number } | null;
   /** Growth and forecast per filesystem from mizual-alerts' state ([] when it has none). */
   diskTrends: DiskTrendFigures[];
   thresholds: Thresholds;
@@ -72,12 +74,10 @@ export interface MetricsReport extends HostFigures {
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */
 export interface ContainerSource {
-  collect(
-    containers: ContainerSpec[],
-    intervalMs: number,
-    trends: Trends | null,
-  ): Promise<Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors'>>;
+  collect(containers: ContainerSpec[], intervalMs: number, trends: Trends | null): Promise<ContainerPart>;
 }
+
+export type ContainerPart = Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors' | 'hold'>;
 
 export interface CollectOptions {
   host: string;
@@ -123,6 +123,7 @@ export async function collectMetrics(options: CollectOptions): Promise<MetricsRe
     containers: docker.part?.containers ?? [],
     redis: docker.part?.redis ?? null,
     backendErrors: docker.part?.backendErrors ?? null,
+    hold: docker.part?.hold ?? null,
     thresholds: options.thresholds,
     sampleIntervalMs: options.intervalMs,
   };

@@ -12,7 +12,7 @@ import { formatNanoTime } from '../core/time.js';
 import { gunzipStream, JsonFileCopier, readFirstLine } from '../docker/json-file.js';
 import { listGenerations } from '../docker/log-files.js';
 import type { EntrySpool } from './export.js';
-import type { HeldFile } from './hold.js';
+import { type HeldFile } from '../docker/held-logs.js';
 
 /** A file that may hold some of a container's lines: a generation in its directory or a held link. */
 export interface LogCandidate {

@@ -17,32 +17,8 @@ import { readShipState, type ShipState } from '../core/ship-state.js';
 import { ensurePrivateDir, readJsonState, writeJsonState } from '../core/state-files.js';
 import { createDockerClient, DockerApiError, type DockerClient } from '../docker/client.js';
 import { listGenerations, type LogGeneration } from '../docker/log-files.js';
+import { resolveHoldDir, type HeldContainer, type HoldMeta } from '../docker/held-logs.js';
 import type { ContainerDetails } from '../docker/model.js';
-
-export interface HoldMeta {
-  id: string;
-  short: string;
-  name: string;
-  tty: boolean;
-  createdAt: string | null;
-}
-
-/** A log file in the hold. */
-export interface HeldFile {
-  path: string;
-  compressed: boolean;
-  dev: string;
-  ino: string;
-  size: number;
-  /** Links to the inode: 1 means only the hold keeps these bytes on disk. */
-  links: number;
-}
-
-export interface HeldContainer {
-  dir: string;
-  meta: HoldMeta;
-  files: HeldFile[];
-}
 
 export interface HoldReport {
   dir: string | null;
@@ -50,11 +26,6 @@ export interface HoldReport {
   linked: number;
   /** Why nothing (or not everything) could be held; the run ships anyway. */
   problem: string | null;
-}
-
-/** Where the hold is: MIZUAL_HOLD_DIR, else beside the containers under Docker's data root. */
-export async function resolveHoldDir(config: Config, docker: DockerClient): Promise<string> {
-  return config.holdDir ?? path.join(await docker.dataRoot(), 'mizual-hold');
 }
 
 /** True for a container whose log files we can hold and read: a local engine and the json-file driver. */
@@ -167,54 +138,6 @@ function unshipped(generations: LogGeneration[], state: ShipState | null, short:
 
 function linkName(dev: string, ino: string, compressed: boolean): string {
   return `${dev}-${ino}${compressed ? '.gz' : ''}`;
-}
-
-/** Every container in the hold with its files (a hold directory without a readable meta.json is skipped). */
-export async function listHeld(dir: string): Promise<HeldContainer[]> {
-  let ids: string[];
-  try {
-    ids = await fsp.readdir(dir);
-  } catch {
-    return [];
-  }
-  const held: HeldContainer[] = [];
-  for (const id of ids) {
-    const own = path.join(dir, id);
-    const read = await readJsonState(path.join(own, 'meta.json'));
-    if (read.status !== 'ok') continue;
-    const meta = read.data as HoldMeta;
-    const files: HeldFile[] = [];
-    for (const name of await fsp.readdir(own).catch(() => [] as string[])) {
-      const m = /^(\d+)-(\d+)(\.gz)?$/.exec(name);
-      if (!m) continue;
-      const info = await fsp.stat(path.join(own, name)).catch(() => null);
-      if (!info?.isFile()) continue;
-      files.push({
-        path: path.join(own, name),
-        compressed: m[3] === '.gz',
-        dev: m[1] as string,
-        ino: m[2] as string,
-        size: info.size,
-        links: info.nlink,
-      });
-    }
-    held.push({ dir: own, meta, files });
-  }
-  return held;
-}
-
-/** The hold's size: every held byte, and the bytes only the hold keeps (their container is gone or rotated them). */
-export async function holdSize(dir: string): Promise<{ containers: number; bytes: number; onlyHeldBytes: number }> {
-  const held = await listHeld(dir);
-  let bytes = 0;
-  let onlyHeldBytes = 0;
-  for (const c of held) {
-    for (const f of c.files) {
-      bytes += f.size;
-      if (f.links <= 1) onlyHeldBytes += f.size;
-    }
-  }
-  return { containers: held.length, bytes, onlyHeldBytes };
 }
 
 /** Let go of a container's hold entirely (its lines are in a committed archive). */

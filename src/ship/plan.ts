@@ -21,7 +21,8 @@ import {
   type LogCandidate,
   type Segment,
 } from './file-source.js';
-import { hasLogFile, type HeldContainer, type HeldFile } from './hold.js';
+import { hasLogFile } from './hold.js';
+import { type HeldContainer, type HeldFile } from '../docker/held-logs.js';
 
 export type Source = 'file' | 'api';
 

@@ -30,15 +30,8 @@ import {
   type ManifestMissing as Missing,
 } from '../archive/contract.js';
 import { EntrySpool, type SpooledEntry } from './export.js';
-import {
-  holdSize,
-  listHeld,
-  releaseContainer,
-  releaseFiles,
-  releaseUnconfigured,
-  resolveHoldDir,
-  takeHold,
-} from './hold.js';
+import { holdSize, listHeld, resolveHoldDir } from '../docker/held-logs.js';
+import { releaseContainer, releaseFiles, releaseUnconfigured, takeHold } from './hold.js';
 import { closePlanned, exportParts, planContainers, releasable, type PartResult, type Planned } from './plan.js';
 import { formatNanoTime, msToNano, nanoToDate, truncateToSecond } from '../core/time.js';
 import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';

@@ -49,6 +49,7 @@ const report = (containers: ContainerFigures[]): MetricsReport => ({
   containers,
   redis: null,
   backendErrors: null,
+  hold: null,
   diskTrends: [],
   thresholds: { cpu: 80, memory: 85, disk: 90 },
   sampleIntervalMs: 500,
@@ -77,5 +78,23 @@ describe('dashboard containers', () => {
     const checked = renderDashboard(report([container({ health: 'healthy' }), exited]), false);
     assert.match(checked, /^container\s+state\s+health\s+up \/ exited/m);
     assert.match(checked, /^mizual-celery\s+exited\s+none\s+exit 137/m);
+  });
+});
+
+describe('the hold line', () => {
+  it("shows the shipper's hold when it holds something, and nothing otherwise", () => {
+    const base = report([container({})]);
+    assert.doesNotMatch(renderDashboard(base, false), /log hold/);
+    const held = renderDashboard(
+      {
+        ...base,
+        hold: { dir: '/var/lib/docker/mizual-hold', containers: 2, bytes: 3 * 1024 * 1024, onlyHeldBytes: 1024 },
+      },
+      false,
+    );
+    assert.match(
+      held,
+      /log hold \(\/var\/lib\/docker\/mizual-hold\): 2 container\(s\), 3(\.0)? MiB, 1(\.0)? KiB kept only by the hold/,
+    );
   });
 });
