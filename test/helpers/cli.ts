@@ -18,7 +18,12 @@ export async function runTool(
   args: string[],
   options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    // The shipper's hold goes on Docker's mount; one per test process, removed when it exits.
+    MIZUAL_HOLD_DIR: testHoldDir(),
+  };
   for (const [k, v] of Object.entries(options.env ?? {})) if (v !== undefined) env[k] = v;
   const result = await execa(process.execPath, [path.join(ROOT, 'bin', `${tool}.js`), ...args], {
     env,
@@ -29,6 +34,18 @@ export async function runTool(
     stdin: 'ignore',
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+let holdDir: string | undefined;
+/** A hold directory for this test process under Docker's data root (or the temp dir without one). */
+export function testHoldDir(): string {
+  if (holdDir === undefined) {
+    const root = existsSync('/var/lib/docker') ? '/var/lib/docker' : tmpdir();
+    const dir = path.join(root, `mizual-test-hold-${process.pid}`);
+    holdDir = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return holdDir;
 }
 
 /** A fresh scratch directory (0700) removed by the returned cleanup. */
