@@ -16,11 +16,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { generateLogs, removeLogContainers } from './lib/log-containers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const previous = process.env.BENCH_PREVIOUS;
 const sizes = (process.env.BENCH_SIZES_MB ?? '100,1000').split(',').map(Number);
-const image = 'mizual-test-busybox:1';
 const names = [1, 2, 3, 4].map((i) => `mizual-bench-fs-${i}`);
 const TICK = 100; // USER_HZ
 
@@ -55,42 +55,6 @@ function measure(cmd, args, env = process.env) {
     dockerdCpuS,
     cpuS: Math.round((ownCpuS + dockerdCpuS) * 100) / 100,
   };
-}
-
-function docker(args) {
-  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
-}
-
-/** Four containers that each print a quarter of `totalMb` MiB of access-log-like lines, then exit. */
-function generate(totalMb) {
-  const labels = names.map((n) =>
-    spawnSync('docker', ['inspect', '-f', '{{index .Config.Labels "mizual-bench-mb"}} {{.State.Status}}', n], {
-      encoding: 'utf8',
-    }).stdout.trim(),
-  );
-  if (process.env.BENCH_REUSE === '1' && labels.every((l) => l === `${totalMb} exited`)) return;
-  spawnSync('docker', ['rm', '-f', ...names]);
-  const lines = Math.round((totalMb * 1024 * 1024) / 4 / 96);
-  const script =
-    `awk 'BEGIN { for (i = 1; i <= ${lines}; i++) printf "%d INFO web.request method=GET path=/api/v1/items/%d status=200 ms=%d user=%d\\n", ` +
-    `i, i * 7, i % 97, i % 1013 }'`;
-  for (const name of names) {
-    docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--label',
-      `mizual-bench-mb=${totalMb}`,
-      '--name',
-      name,
-      image,
-      'sh',
-      '-c',
-      script,
-    ]);
-  }
-  for (const name of names) docker(['wait', name]);
 }
 
 function shipEnv(dir, tag) {
@@ -128,7 +92,7 @@ function ship(checkout, work, tag) {
 const best = (runs) => runs.reduce((a, b) => (b.wallS < a.wallS ? b : a));
 const results = [];
 for (const totalMb of sizes) {
-  generate(totalMb);
+  generateLogs(names, totalMb);
   const work = mkdtempSync(path.join(tmpdir(), 'mizual-bench-fs-'));
   const oldScript =
     `set -e; cd "$1"; shift; mkdir -p d; for c in "$@"; do docker logs --timestamps "$c" > "d/$c.log" 2>&1; done; ` +
@@ -210,7 +174,7 @@ hold.ratio = Math.round((hold.holdMedianS / hold.nodeMedianS) * 100) / 100;
 rmSync(holdEnv.MIZUAL_HOLD_DIR, { recursive: true, force: true });
 rmSync(holdDir, { recursive: true, force: true });
 console.log(JSON.stringify({ hold }));
-if (process.env.BENCH_REUSE !== '1') spawnSync('docker', ['rm', '-f', ...names]);
+removeLogContainers(names);
 
 console.log(
   '\nMB | old pipeline wall / CPU (dockerd) | previous wall / CPU (dockerd) | ours wall / CPU (dockerd) / RSS | pigz -6 -p 2 wall | CPU, wall vs old | vs pigz',

@@ -12,10 +12,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateLogs, removeLogContainers } from './lib/log-containers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = (process.env.BENCH_SIZES_MB ?? '100,1000').split(',').map(Number);
-const image = 'mizual-test-busybox:1';
 const names = [1, 2, 3, 4].map((i) => `mizual-bench-ship-${i}`);
 const s3env = Object.fromEntries(
   readFileSync(path.join(process.env.MIZUAL_TEST_STATE ?? '/tmp/mizual-test', 's3.env'), 'utf8')
@@ -29,10 +29,6 @@ function timed(cmd, args, env = process.env) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const last = r.stderr.trim().split('\n').at(-1).split(' ');
   return { wallS: Number(last[0]), rssMiB: Math.round(Number(last[1]) / 102.4) / 10, stderr: r.stderr };
-}
-
-function docker(args) {
-  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
 }
 
 async function createBucket() {
@@ -53,44 +49,10 @@ async function createBucket() {
   return bucket;
 }
 
-/** Four containers that each print `mb` MiB of access-log-like lines, then exit. */
-function generate(totalMb) {
-  // BENCH_REUSE=1 keeps containers that already hold this volume (1 GB takes minutes to write).
-  const labels = names.map((n) =>
-    spawnSync('docker', ['inspect', '-f', '{{index .Config.Labels "mizual-bench-mb"}} {{.State.Status}}', n], {
-      encoding: 'utf8',
-    }).stdout.trim(),
-  );
-  if (process.env.BENCH_REUSE === '1' && labels.every((l) => l === `${totalMb} exited`)) return 0;
-  spawnSync('docker', ['rm', '-f', ...names]);
-  const lines = Math.round((totalMb * 1024 * 1024) / 4 / 96);
-  const script =
-    `awk 'BEGIN { for (i = 1; i <= ${lines}; i++) printf "%d INFO web.request method=GET path=/api/v1/items/%d status=200 ms=%d user=%d\\n", ` +
-    `i, i * 7, i % 97, i % 1013 }'`;
-  const started = Date.now();
-  for (const name of names)
-    docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--label',
-      `mizual-bench-mb=${totalMb}`,
-      '--name',
-      name,
-      image,
-      'sh',
-      '-c',
-      script,
-    ]);
-  for (const name of names) docker(['wait', name]);
-  return (Date.now() - started) / 1000;
-}
-
 const bucket = await createBucket();
 const results = [];
 for (const totalMb of sizes) {
-  const genS = generate(totalMb);
+  const genS = generateLogs(names, totalMb);
   const work = mkdtempSync(path.join(tmpdir(), 'mizual-bench-ship-'));
   const baselineScript =
     `set -e; cd "$1"; shift; mkdir -p d; for c in "$@"; do docker logs --timestamps "$c" > "d/$c.log" 2>&1; done; ` +
@@ -143,7 +105,7 @@ for (const totalMb of sizes) {
   console.log(JSON.stringify(row));
   rmSync(work, { recursive: true, force: true });
 }
-if (process.env.BENCH_REUSE !== '1') spawnSync('docker', ['rm', '-f', ...names]);
+removeLogContainers(names);
 
 function summaryArchive(dir) {
   const logs = path.join(dir, 'logs');
