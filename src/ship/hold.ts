@@ -13,10 +13,9 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
-import { readShipState, type ShipState } from '../core/ship-state.js';
 import { ensurePrivateDir, readJsonState, writeJsonState } from '../core/state-files.js';
 import { createDockerClient, DockerApiError, type DockerClient } from '../docker/client.js';
-import { listGenerations, type LogGeneration } from '../docker/log-files.js';
+import { listGenerations } from '../docker/log-files.js';
 import { resolveHoldDir, type HeldContainer, type HoldMeta } from '../docker/held-logs.js';
 import type { ContainerDetails } from '../docker/model.js';
 
@@ -39,13 +38,14 @@ export function hasLogFile(
 }
 
 /**
- * Link every configured container's current log generations into the hold. Generations a checkpoint
- * shows as shipped already are skipped (the hold then stays small); a link that exists is kept.
+ * Link every configured container's current log generations into the hold; a link that exists is
+ * kept. All of them, shipped or not: telling a shipped generation from a new file that reuses its
+ * inode takes reading it, and a needless link costs nothing while Docker keeps the file (the next
+ * run lets go of the shipped ones).
  */
 export async function takeHold(
   docker: DockerClient,
   config: Config,
-  state: ShipState | null,
   known?: Map<string, ContainerDetails | null>,
 ): Promise<HoldReport> {
   if (!docker.local) return { dir: null, linked: 0, problem: null };
@@ -68,7 +68,7 @@ export async function takeHold(
       }
     }
     if (!details || !hasLogFile(docker, details)) continue;
-    const generations = unshipped(await listGenerations(details.logPath), state, spec.short, details.id);
+    const generations = await listGenerations(details.logPath);
     if (generations.length === 0) continue;
     const own = path.join(dir, details.id);
     try {
@@ -120,20 +120,10 @@ export async function holdLogs(config: Config): Promise<HoldReport> {
         linked: 0,
         problem: `nothing to hold: the Docker engine is remote (${docker.endpoint.display})`,
       };
-    const state = await readShipState(config.stateDir).catch(() => null);
-    return await takeHold(docker, config, state);
+    return await takeHold(docker, config);
   } finally {
     docker.close();
   }
-}
-
-/** The generations not shipped yet: the checkpoint's own file and every newer one. */
-function unshipped(generations: LogGeneration[], state: ShipState | null, short: string, id: string): LogGeneration[] {
-  const position = state?.containers[short]?.containerId === id ? state.containers[short]?.file : undefined;
-  if (!position) return generations;
-  const at = generations.findIndex((g) => g.dev === position.dev && g.ino === position.ino);
-  // Generations are newest first: keep up to and including the checkpoint's file.
-  return at === -1 ? generations : generations.slice(0, at + 1);
 }
 
 function linkName(dev: string, ino: string, compressed: boolean): string {

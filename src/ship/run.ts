@@ -156,7 +156,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   const docker = createDockerClient({ host: config.dockerHost });
   try {
     // Hold first: a container removed while this run exports keeps its log.
-    const hold = options.dryRun ? null : await takeHold(docker, config, state);
+    const hold = options.dryRun ? null : await takeHold(docker, config);
     if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
     const held = holdDir ? await listHeld(holdDir) : [];
