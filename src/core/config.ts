@@ -59,17 +59,33 @@ export function findEnvFile(sources: ConfigSources): string | undefined {
   return undefined;
 }
 
+/**
+ * The text of a `.env` file as editors save it. A byte-order mark would otherwise become part of the
+ * first key (`\uFEFFS3_BUCKET_NAME`) and lose that variable silently: Notepad and `vim` with `bomb`
+ * write UTF-8 with one, and Notepad's "Unicode" is UTF-16 LE. CRLF, `export`, quotes and comments are
+ * parseEnv's.
+ */
+export function decodeEnvText(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) {
+    const swapped = Buffer.from(bytes.subarray(2));
+    return swapped.swap16().toString('utf16le');
+  }
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** Read only our own variables from a `.env` file; never touches `process.env`. */
 export function readEnvFile(file: string): Partial<Record<KnownVariable, string>> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new UsageError(`cannot read env file ${file}: ${code}`);
   }
   // node's own .env parser (Node >= 20.12): silent, no dependency, never touches process.env.
-  const parsed = parseEnv(text);
+  const parsed = parseEnv(decodeEnvText(bytes));
   const ours: Partial<Record<KnownVariable, string>> = {};
   for (const name of KNOWN_VARIABLES) {
     const value = parsed[name];
