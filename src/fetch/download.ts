@@ -7,10 +7,12 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError, MizualError } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
 import { mapLimit } from '../core/concurrency.js';
+import { noSpaceError } from '../core/disk-space.js';
 import type { ArchiveKey } from '../archive/contract.js';
 import { type Store } from '../store/client.js';
+import { isRetryable, TransferCutError } from '../store/errors.js';
 
 export interface RemoteArchive extends ArchiveKey {
   key: string;
@@ -113,13 +115,13 @@ async function fetchOnce(store: Store, item: DownloadItem, onBytes: (n: number) 
       createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
     );
     if (received !== item.archive.size) {
-      throw new MizualError(`transfer ended after ${received} of ${item.archive.size} bytes`);
+      throw new TransferCutError(`transfer ended after ${received} of ${item.archive.size} bytes`);
     }
     await rename(tmp, item.file);
   } catch (err) {
     onBytes(-received);
     await rm(tmp, { force: true });
-    throw err;
+    throw (await noSpaceError(err, path.basename(item.file), tmp, item.archive.size)) ?? err;
   }
 }
 
@@ -160,8 +162,8 @@ export async function downloadArchives(
         return { ...item, status: 'downloaded' };
       } catch (err) {
         lastError = err;
-        // A missing object or a refused request will not get better by asking again.
-        if (err instanceof MizualError && /not found|S3 request failed/.test(err.message)) break;
+        // A missing object, a refused request or a full disk will not get better by asking again.
+        if (!isRetryable(err)) break;
         if (attempt < attempts) await sleep((options.retryDelayMs ?? 500) * 2 ** (attempt - 1));
       }
     }

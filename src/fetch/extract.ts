@@ -5,6 +5,7 @@ import { lstat, mkdir, open, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_NAME, MAX_MANIFEST_BYTES, parseManifest } from '../archive/contract.js';
 import { readArchive } from '../archive/read.js';
+import { noSpaceError } from '../core/disk-space.js';
 import { MizualError } from '../core/errors.js';
 
 export interface ExtractedFile {
@@ -123,7 +124,7 @@ export async function extractArchive(file: string, dir: string, root: string): P
       } catch (err) {
         await handle.close();
         await rm(tmp, { force: true });
-        throw err;
+        throw (await noSpaceError(err, `${relName} of ${path.basename(file)}`, target, entry.size)) ?? err;
       }
       await handle.close();
       await rename(tmp, target);

@@ -28,7 +28,48 @@ const HINTS: Record<string, string> = {
   AccessDenied: "check the key's permissions on the bucket",
   InvalidAccessKey: 'check S3_ACCESS_KEY_ID',
   AuthorizationHeaderMalformed: 'check S3_REGION',
+  RequestTimeTooSkewed: "this host's clock differs from the server's by more than 15 minutes; check NTP (timedatectl)",
 };
+
+/** HTTP answers that mean "ask again later" (timeout, throttled); every other 4xx will answer the same again. */
+const RETRYABLE_STATUS = new Set([408, 429]);
+const RETRYABLE_NAMES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+/** A transfer the network cut short (a body that ended early): the same request can pass next time. */
+export class TransferCutError extends MizualError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferCutError';
+  }
+}
+
+/**
+ * Whether asking again can succeed: 5xx, 408, 429, throttling, resets, timeouts and cut transfers,
+ * yes; a refused key, a bad signature, a skewed clock, a missing bucket or any other 4xx, never (they
+ * fail the same way every time, so they fail at once). Our own errors count by their cause. The one
+ * rule for the SDK's retries, the shipper's upload loop and fetch's downloads.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof TransferCutError) return true;
+  if (err instanceof MizualError) return err.cause !== undefined && isRetryable(err.cause);
+  const status = httpStatus(err);
+  if (status !== undefined) return status >= 500 || RETRYABLE_STATUS.has(status) || RETRYABLE_NAMES.has(errorName(err));
+  if (RETRYABLE_NAMES.has(errorName(err))) return true;
+  if (networkCode(err) !== undefined) return true;
+  // A local failure (a file we cannot read, a full disk) is not the network's and will not pass.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return false;
+  // Anything else without an HTTP answer (a reply cut mid-XML, a parser error) came from the transport.
+  return true;
+}
 
 export function errorName(err: unknown): string {
   if (typeof err !== 'object' || err === null) return '';

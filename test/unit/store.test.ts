@@ -11,7 +11,7 @@ import { MizualError } from '../../src/core/errors.js';
 import { regionFromEndpoint, resolveRegion } from '../../src/core/config.js';
 import { createStore } from '../../src/store/client.js';
 import { partSizeFor } from '../../src/store/upload.js';
-import { translateError } from '../../src/store/errors.js';
+import { isRetryable, translateError, TransferCutError } from '../../src/store/errors.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -87,6 +87,58 @@ describe('translateError', () => {
     const err = sdkError('WeirdError', 500, `first line\nsecond ${SECRET} line`);
     const message = translateError(err, 'GetObject', ctx).message;
     assert.equal(message, 'S3 request failed: WeirdError on GetObject: first line second *** line');
+  });
+});
+
+describe('isRetryable', () => {
+  const sdkError = (name: string, status: number) =>
+    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+  const ctx = { bucket: 'logs', endpoint: 'https://e', secret: SECRET };
+
+  it('never retries what fails the same way every time', () => {
+    for (const [name, status] of [
+      ['InvalidAccessKeyId', 403],
+      ['SignatureDoesNotMatch', 403],
+      ['AccessDenied', 403],
+      ['RequestTimeTooSkewed', 403],
+      ['NoSuchBucket', 404],
+      ['InvalidArgument', 400],
+      ['EntityTooLarge', 400],
+      ['403', 403],
+    ] as const) {
+      assert.equal(isRetryable(sdkError(name, status)), false, name);
+      assert.equal(isRetryable(translateError(sdkError(name, status), 'PutObject', ctx)), false, `${name} translated`);
+    }
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    assert.equal(isRetryable(full), false);
+    assert.equal(isRetryable(new MizualError('cannot read /x: EACCES')), false);
+  });
+
+  it('retries what can pass: 5xx, 408, 429, throttling, resets, timeouts, cut transfers', () => {
+    for (const [name, status] of [
+      ['ServiceUnavailable', 503],
+      ['InternalError', 500],
+      ['Unknown', 502],
+      ['RequestTimeout', 400],
+      ['SlowDown', 503],
+      ['TooManyRequests', 429],
+      ['Unknown', 408],
+    ] as const) {
+      assert.equal(isRetryable(sdkError(name, status)), true, `${name} ${status}`);
+      assert.equal(isRetryable(translateError(sdkError(name, status), 'PutObject', ctx)), true, `${name} translated`);
+    }
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    assert.equal(isRetryable(reset), true);
+    assert.equal(isRetryable(translateError(reset, 'UploadPart', ctx)), true);
+    assert.equal(isRetryable(new Error('socket hang up')), true);
+    assert.equal(isRetryable(new TransferCutError('transfer ended after 10 of 20 bytes')), true);
+  });
+
+  it('names the clock for a skewed one', () => {
+    assert.match(
+      translateError(sdkError('RequestTimeTooSkewed', 403), 'PutObject', ctx).message,
+      /clock .* 15 minutes/,
+    );
   });
 });
 
