@@ -94,10 +94,24 @@ async function withLock<T>(stateDir: string, deadlineMs: number, work: () => Pro
   const { acquireShipLock } = await import('../core/ship-state.js');
   const lock = await acquireShipLock(stateDir);
   if (lock.takenOver) process.stderr.write(`${TOOL}: ${lock.takenOver}\n`);
+  let stopping = false;
   const stop = (line: string): void => {
-    lock.release();
-    process.stderr.write(`${TOOL}: ${line}; the next run continues from the last checkpoint\n`);
-    process.exit(1);
+    if (stopping) return;
+    stopping = true;
+    // A part already sent is billed until its upload is aborted: abort, but never wait past 5 s to exit.
+    void import('../store/upload.js')
+      .then(({ abortOpenUploads }) => abortOpenUploads(5_000))
+      .then(
+        ({ aborted, left }) =>
+          (aborted ? `; aborted ${aborted} unfinished upload(s)` : '') +
+          (left ? `; ${left} upload(s) did not answer the abort (the next run aborts them)` : ''),
+        () => '',
+      )
+      .then((uploads) => {
+        lock.release();
+        process.stderr.write(`${TOOL}: ${line}${uploads}; the next run continues from the last checkpoint\n`);
+        process.exit(1);
+      });
   };
   const onSignal = (signal: NodeJS.Signals): void => stop(`stopped by ${signal}`);
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
@@ -187,6 +201,7 @@ export async function run(argv: string[]): Promise<void> {
         retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
         warn,
         clockMs: () => Date.now() + clockOffset,
+        staleUploadMs: deadlineMs,
       });
     const startedMs = Date.now();
     const summary = await (flags.dryRun ? ship() : withLock(config.stateDir, deadlineMs, ship)).catch(

@@ -10,6 +10,8 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
+import { isRetryable } from '../store/errors.js';
+import { sweepStaleUploads } from './stale-uploads.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
 import {
@@ -56,6 +58,8 @@ export interface ShipOptions {
   warn: (line: string) => void;
   /** The clock when the export ends (tests shift it); defaults to nowMs. */
   clockMs?: () => number;
+  /** Abort this host's multipart uploads begun longer ago than this (the longest a run can last). */
+  staleUploadMs?: number;
 }
 
 export interface ShipSummary {
@@ -367,6 +371,8 @@ async function uploadPending(options: ShipOptions, store: Store, state: ShipStat
           break;
         } catch (err) {
           lastError = err;
+          // A refused key, a bad signature or a skewed clock fails the same way again: say so at once.
+          if (!isRetryable(err)) break;
         }
       }
       if (lastError !== undefined) {
@@ -377,6 +383,8 @@ async function uploadPending(options: ShipOptions, store: Store, state: ShipStat
       state.lastUploadAt = new Date(options.nowMs).toISOString();
       await writeShipState(options.config.stateDir, state);
     }
+    // Once everything is up (a failing endpoint would only say its error twice).
+    if (options.staleUploadMs !== undefined) await sweepStaleUploads(options, store);
   } finally {
     store.close();
   }

@@ -4,10 +4,11 @@
 // carries one) is never used.
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { mapLimit } from '../core/concurrency.js';
 import { resolveRegion } from '../core/config.js';
 import { MizualError } from '../core/errors.js';
-import { isNotFound, errorName, translateError, type ErrorContext } from './errors.js';
+import { isNotFound, isRetryable, errorName, translateError, type ErrorContext } from './errors.js';
 import { multipartUpload, partSizeFor, readPart, type PartsApi } from './upload.js';
 
 // The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
@@ -57,6 +58,12 @@ export interface VersionRef {
   versionId: string;
 }
 
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
 export interface PutOptions {
   /** Multipart part size in bytes (default 8 MiB, at least 5 MiB); each part in flight is held in memory. */
   partSize?: number;
@@ -89,9 +96,39 @@ export interface Store {
   deleteVersions(refs: VersionRef[]): Promise<number>;
   /** Delete the current version of each key (a versioned bucket then keeps a delete marker). */
   deleteKeys(keys: string[]): Promise<number>;
+  /** Multipart uploads begun under a prefix and neither completed nor aborted. */
+  listOpenUploads(prefix: string): Promise<OpenUpload[]>;
+  /** Abort one multipart upload (its parts stop being billed). */
+  abortUpload(upload: OpenUpload): Promise<void>;
   /** Release sockets so the process can exit promptly. */
   close(): void;
 }
+
+/** First retry after about 0.5 s, doubling up to 8 s, with jitter so parallel parts do not retry in step. */
+function retryDelayMs(retry: number, retryAfter?: Date): number {
+  const backoff = Math.min(8_000, 500 * 2 ** (retry - 1)) * (0.5 + Math.random() / 2);
+  const asked = retryAfter ? Math.min(retryAfter.getTime() - Date.now(), 20_000) : 0;
+  return Math.max(backoff, asked);
+}
+
+/**
+ * The SDK's retry decisions made by isRetryable: its standard strategy would also retry a skewed clock
+ * and spend its backoff on errors that fail the same way every time.
+ */
+function retryStrategy(maxAttempts: number): RetryStrategyV2 {
+  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
+  return {
+    acquireInitialRetryToken: async () => token(0, 0),
+    refreshRetryTokenForRetry: async (previous, info) => {
+      const retry = previous.getRetryCount() + 1;
+      if (retry >= maxAttempts || !isRetryable(info.error)) throw info.error;
+      return token(retry, retryDelayMs(retry, info.retryAfterHint));
+    },
+    recordSuccess: () => undefined,
+  };
+}
+
+type RetryStrategyV2 = Extract<NonNullable<S3ClientConfig['retryStrategy']>, { acquireInitialRetryToken: unknown }>;
 
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
@@ -105,6 +142,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     throw new MizualError(`S3 endpoint is not a URL: ${cfg.endpoint}`);
   }
   const region = resolveRegion(cfg.endpoint, cfg.region);
+  const maxAttempts = Math.max(1, cfg.maxAttempts ?? 3);
   const s3 = await import('@aws-sdk/client-s3');
   const client = new s3.S3Client({
     endpoint: endpointUrl.toString(),
@@ -114,7 +152,8 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: cfg.maxAttempts ?? 3,
+    maxAttempts,
+    retryStrategy: retryStrategy(maxAttempts),
     // Options for the SDK's own NodeHttpHandler, so we need not depend on @smithy/node-http-handler.
     // An idle-socket limit rather than requestTimeout: the latter caps a whole 8 MiB part upload on a
     // slow uplink, and unless told to throw it only prints a warning to the console.
@@ -166,6 +205,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
         );
       } else {
         await multipartUpload(partsApi(key), { handle, size, name: path }, partSize, options.queueSize ?? UPLOAD_QUEUE);
+        await abortLeftovers(key);
       }
     } finally {
       await handle.close();
@@ -222,6 +262,52 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
         await client.send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
       },
     };
+  }
+
+  async function listOpenUploads(prefix: string): Promise<OpenUpload[]> {
+    const found: OpenUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await call('ListMultipartUploads', () =>
+        client.send(
+          new s3.ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        ),
+      );
+      for (const u of page.Uploads ?? []) {
+        // The prefix is the server's filter; this is ours, so nothing outside it is ever touched.
+        if (u.Key === undefined || u.UploadId === undefined || !u.Key.startsWith(prefix)) continue;
+        found.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
+      }
+      if (!page.IsTruncated || page.NextKeyMarker === undefined) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    return found;
+  }
+
+  async function abortUpload(upload: OpenUpload): Promise<void> {
+    await call('AbortMultipartUpload', () =>
+      client.send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId })),
+    );
+  }
+
+  /**
+   * After a multipart upload completed, abort any other upload of the same key: a CreateMultipartUpload
+   * whose answer was lost and that the SDK retried left one behind. Best effort; the shipper's stale
+   * sweep catches what this misses.
+   */
+  async function abortLeftovers(key: string): Promise<void> {
+    try {
+      for (const u of await listOpenUploads(key)) if (u.key === key) await abortUpload(u);
+    } catch {
+      // The object is safely stored; a leftover part is the sweep's to find.
+    }
   }
 
   /** Every page of a ListObjectsV2 listing (with a delimiter: also the common prefixes), following continuation tokens. */
@@ -353,6 +439,8 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     listVersions,
     deleteVersions,
     deleteKeys,
+    listOpenUploads,
+    abortUpload,
     close: () => client.destroy(),
   };
 }

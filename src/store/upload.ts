@@ -49,6 +49,7 @@ export async function multipartUpload(
   queueSize: number,
 ): Promise<void> {
   const uploadId = await api.create();
+  const forget = remember(() => api.abort(uploadId));
   const count = Math.ceil(file.size / partSize);
   const lanes = Math.max(1, Math.min(queueSize, count));
   const buffers: Buffer[] = [];
@@ -70,5 +71,37 @@ export async function multipartUpload(
   } catch (err) {
     await api.abort(uploadId).catch(() => undefined);
     throw err;
+  } finally {
+    forget();
   }
+}
+
+/** The aborts of the multipart uploads under way in this process, for a deadline or a signal to run. */
+const openUploads = new Set<() => Promise<void>>();
+
+function remember(abort: () => Promise<void>): () => void {
+  openUploads.add(abort);
+  return () => openUploads.delete(abort);
+}
+
+/**
+ * Abort every multipart upload this process has open, giving up after `timeoutMs`: the process is about
+ * to exit (deadline, SIGTERM), and a part already sent is billed until the upload is aborted. Resolves
+ * with how many were aborted; one whose abort did not answer in time is left to the next run's sweep.
+ */
+export async function abortOpenUploads(timeoutMs: number): Promise<{ aborted: number; left: number }> {
+  const pending = [...openUploads];
+  let aborted = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const all = Promise.all(
+    pending.map((abort) =>
+      abort().then(
+        () => void aborted++,
+        () => undefined,
+      ),
+    ),
+  );
+  await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  return { aborted, left: pending.length - aborted };
 }

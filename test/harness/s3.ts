@@ -199,3 +199,24 @@ export async function listOpenUploads(env: S3TestEnv, bucket: string): Promise<s
     client.destroy();
   }
 }
+
+/** Begin a multipart upload of `key` and send one 5 MiB part, as a run killed mid-upload leaves it; returns its UploadId. */
+export async function beginUpload(env: S3TestEnv, bucket: string, key: string): Promise<string> {
+  const { s3, client } = await adminClient(env);
+  try {
+    const out = await client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const uploadId = out.UploadId ?? '';
+    await client.send(
+      new s3.UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(5 << 20),
+      }),
+    );
+    return uploadId;
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,194 @@
+// mizual-ship-logs against the faults real servers and B2 produce, through the fault proxy in front of
+// the B2-strict proxy in front of the real gateway: nothing left in the bucket (deadline, SIGTERM, a
+// lost CreateMultipartUpload answer, stale uploads of earlier runs), permanent errors fail at once,
+// 503s and resets mid-answer are ridden out.
+import { execa } from 'execa';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
+import { ensureDocker } from '../harness/docker.js';
+import { everyNth, startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../harness/fault-proxy.js';
+import {
+  beginUpload,
+  createTestBucket,
+  ensureS3,
+  listOpenUploads,
+  removeTestBucket,
+  toolEnvFor,
+  type S3TestEnv,
+} from '../harness/s3.js';
+import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
+
+const scratch = scratchDir('mizual-ship-uploads-');
+let s3: S3TestEnv;
+let strict: B2StrictProxy;
+let bucket: string;
+const proxies: FaultProxy[] = [];
+let dirNo = 0;
+
+before(async () => {
+  await ensureDocker();
+  s3 = await ensureS3();
+  bucket = await createTestBucket(s3, { tag: 'ship-uploads' });
+  strict = await startB2StrictProxy(s3.endpoint);
+});
+after(async () => {
+  for (const p of proxies) await p.close();
+  await strict?.close();
+  if (bucket) await removeTestBucket(s3, bucket);
+  scratch.cleanup();
+});
+
+async function faultProxy(choose: (req: FaultRequest) => Fault | undefined): Promise<FaultProxy> {
+  const proxy = await startFaultProxy(strict.url, choose);
+  proxies.push(proxy);
+  return proxy;
+}
+
+/**
+ * A fresh environment whose alert log holds `mib` MiB of incompressible lines stamped now (so the
+ * archive needs a multipart upload above 5 MiB); no container is configured that exists.
+ */
+function freshEnv(endpoint: string, mib: number): Record<string, string> {
+  const base = path.join(scratch.dir, `run${++dirNo}`);
+  mkdirSync(base);
+  const alertLog = path.join(base, 'alerts.log');
+  const lines: string[] = [];
+  for (let i = 0; i < mib * 256; i++) {
+    lines.push(`${new Date().toISOString()} WARNING big: ${randomBytes(3072).toString('base64')}`);
+  }
+  writeFileSync(alertLog, lines.length ? `${lines.join('\n')}\n` : '');
+  return {
+    MIZUAL_CONTAINERS: `none=mizual-absent-${dirNo}-${randomBytes(3).toString('hex')}`,
+    MIZUAL_LOG_DIR: path.join(base, 'logs'),
+    MIZUAL_STATE_DIR: path.join(base, 'state'),
+    MIZUAL_ALERT_LOG: alertLog,
+    MIZUAL_HOSTNAME: `uploads-${process.pid}-${dirNo}`,
+    ...toolEnvFor(s3, bucket, endpoint),
+    MIZUAL_TEST_RETRY_DELAY_MS: '50',
+  };
+}
+
+const ship = (env: Record<string, string>, args: string[] = []) =>
+  runTool('mizual-ship-logs', args, { env, cwd: scratch.dir, timeoutMs: 120_000 });
+
+const isPart = (r: FaultRequest): boolean => r.method === 'PUT' && /[?&]uploadId=/.test(r.path);
+const isCreate = (r: FaultRequest): boolean => r.method === 'POST' && /[?&]uploads(=|&|$)/.test(r.path);
+const ownOpen = async (host: string): Promise<string[]> =>
+  (await listOpenUploads(s3, bucket)).filter((k) => k.startsWith(`logs/dev/${host}/`));
+
+describe('no unfinished upload is left in the bucket', () => {
+  it('the deadline aborts the multipart upload under way before the process exits', async () => {
+    const slow = await faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
+    const env = freshEnv(slow.url, 9);
+    const result = await ship(env, ['--deadline', '4s']);
+    assert.equal(result.exitCode, 1);
+    assert.match(
+      result.stderr,
+      /gave up after the 4 s deadline; aborted 1 unfinished upload\(s\); the next run continues from the last checkpoint$/,
+    );
+    assert.ok(slow.log.some(isPart), 'a part was being sent when the deadline fired');
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
+  it('SIGTERM aborts the multipart upload under way before the process exits', async () => {
+    const slow = await faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
+    const env = freshEnv(slow.url, 9);
+    const child = execa(process.execPath, [path.join(ROOT, 'bin', 'mizual-ship-logs.js')], {
+      env,
+      extendEnv: false,
+      reject: false,
+      cwd: scratch.dir,
+    });
+    for (let t = 0; t < 300 && !slow.log.some(isPart); t++) await sleep(100);
+    assert.ok(slow.log.some(isPart), 'a part is being sent');
+    child.kill('SIGTERM');
+    const result = await child;
+    assert.equal(result.exitCode, 1);
+    assert.match(String(result.stderr), /stopped by SIGTERM; aborted 1 unfinished upload\(s\); the next run/);
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
+  it('a CreateMultipartUpload whose answer was lost leaves no upload once the retried one completes', async () => {
+    let lost = 0;
+    const lossy = await faultProxy((r) => (isCreate(r) && lost++ === 0 ? { kind: 'lose-answer' } : undefined));
+    const env = freshEnv(lossy.url, 7);
+    const result = await ship(env);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(lossy.log.filter(isCreate).length, 2, 'the SDK asked again after the lost answer');
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
+  it("aborts stale uploads under this host's prefix only, and only those older than the deadline", async () => {
+    const env = freshEnv(strict.url, 0);
+    const host = env.MIZUAL_HOSTNAME!;
+    const own = `logs/dev/${host}/2020-01-01/logs-20200101_000000.tar.gz`;
+    const others = [
+      `logs/dev/${host}x/2020-01-01/logs-20200101_000000.tar.gz`,
+      `logs/prod/${host}/2020-01-01/logs-20200101_000000.tar.gz`,
+      `other-app/${host}/upload.bin`,
+    ];
+    for (const key of [own, ...others]) await beginUpload(s3, bucket, key);
+    const fresh = await ship(env);
+    assert.equal(fresh.exitCode, 0, fresh.stderr);
+    assert.ok((await listOpenUploads(s3, bucket)).includes(own), 'younger than the deadline: maybe still running');
+    // An hour later, by the shipper's clock: older than any run (25 min deadline) can last.
+    const later = await ship({ ...env, MIZUAL_TEST_NOW_OFFSET_MS: String(3600_000) });
+    assert.equal(later.exitCode, 0, later.stderr);
+    assert.match(later.stderr, new RegExp(`aborted 1 unfinished upload\\(s\\) an earlier run left: ${own}`));
+    const open = await listOpenUploads(s3, bucket);
+    assert.ok(!open.includes(own));
+    for (const key of others) assert.ok(open.includes(key), `${key} is not ours and stays`);
+  });
+});
+
+describe('errors', () => {
+  for (const [code, hint] of [
+    ['AccessDenied', /AccessDenied on PutObject \(check the key's permissions on the bucket\)/],
+    ['SignatureDoesNotMatch', /SignatureDoesNotMatch on PutObject \(check S3_SECRET_ACCESS_KEY\)/],
+    ['RequestTimeTooSkewed', /RequestTimeTooSkewed on PutObject \(this host's clock differs .* 15 minutes/],
+  ] as const) {
+    it(`a permanent ${code} fails at once: every request sent once, the archive kept for later`, async () => {
+      const refusing = await faultProxy(() => ({ kind: 'error', status: 403, code }));
+      const env = freshEnv(refusing.url, 0);
+      const result = await ship(env);
+      assert.equal(result.exitCode, 1);
+      assert.match(result.stderr, hint);
+      assert.ok(!result.stderr.includes(env.S3_SECRET_ACCESS_KEY!));
+      const seen = refusing.log.map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(seen, [...new Set(seen)], 'no request was repeated');
+      assert.equal(refusing.log.filter((r) => r.method === 'PUT').length, 1);
+      const state = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR!, 'ship-state.json'), 'utf8'));
+      assert.equal(state.pending.length, 1);
+    });
+  }
+
+  it('a key the real gateway does not know (InvalidAccessKeyId) is asked once', async () => {
+    const counting = await faultProxy(() => undefined);
+    const env = { ...freshEnv(counting.url, 0), S3_ACCESS_KEY_ID: 'NOSUCHKEY0000000' };
+    const result = await ship(env);
+    assert.equal(result.exitCode, 1);
+    assert.match(result.stderr, /InvalidAccessKeyId on PutObject \(check S3_ACCESS_KEY_ID\)/);
+    assert.equal(counting.log.filter((r) => r.method === 'PUT').length, 1);
+  });
+
+  it('rides out a 503 every third request and a reset in the middle of an answer', async () => {
+    const third = everyNth(3, { kind: 'error', status: 503, code: 'ServiceUnavailable' });
+    const flaky = await faultProxy((r) => (r.n === 4 ? { kind: 'reset-mid-answer', afterBytes: 20 } : third(r)));
+    const env = freshEnv(flaky.url, 7);
+    const result = await ship(env, ['--json']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    const summary = JSON.parse(result.stdout) as {
+      uploaded: { key: string; bytes: number }[];
+      archive: { path: string };
+    };
+    assert.equal(summary.uploaded.length, 1);
+    assert.equal(summary.uploaded[0]?.bytes, readFileSync(summary.archive.path).length);
+    assert.ok(flaky.log.some((r) => r.fault === 'error') && flaky.log.some((r) => r.fault === 'reset-mid-answer'));
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+});
