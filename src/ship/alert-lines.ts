@@ -5,6 +5,7 @@
  * (`log` renamed to `log.1`) finishes the old inode before reading the new file from its start.
  */
 import { promises as fsp, type BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { AlertCursor } from '../core/ship-state.js';
 import { msToNano, parseLeadingTime } from '../core/time.js';
 
@@ -15,6 +16,8 @@ export interface AlertSink {
 const CHUNK = 256 * 1024;
 const MAX_GENERATIONS = 9;
 const NEWLINE = 0x0a;
+/** Bytes of a line's start enough to read its timestamp. */
+const HEAD = 64;
 
 async function statOrNull(file: string): Promise<BigIntStats | null> {
   try {
@@ -25,9 +28,21 @@ async function statOrNull(file: string): Promise<BigIntStats | null> {
   }
 }
 
+/** Write `[from, to)` of the file to the sink through `buffer`, one chunk at a time. */
+async function copyRange(handle: FileHandle, from: number, to: number, buffer: Buffer, sink: AlertSink): Promise<void> {
+  for (let at = from; at < to;) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, to - at), at);
+    if (bytesRead === 0) throw new Error('alert log shrank while it was read');
+    await sink.write(buffer.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+}
+
 /**
  * Copy `[start, size)` of a file to the sink, stopping after the last newline unless `toEnd`.
  * With `fromMs`, skips lines before the first one stamped at or after it. Returns the offset reached.
+ * Memory is two chunks whatever the line lengths: an unfinished line is never joined in memory, only
+ * its start offset is kept, and once its newline arrives it is copied from the file again.
  */
 async function copyLines(
   file: string,
@@ -38,44 +53,46 @@ async function copyLines(
 ): Promise<number> {
   const handle = await fsp.open(file, 'r');
   try {
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let spare: Buffer | undefined;
+    const head = Buffer.allocUnsafe(HEAD);
     let position = start;
+    // Every byte before `shipped` is written (or skipped); [shipped, position) is an unfinished line.
     let shipped = start;
-    let carry = Buffer.alloc(0);
-    let skipping = options.fromMs !== undefined;
+    const fromNs = options.fromMs === undefined ? undefined : msToNano(options.fromMs);
+    let skipping = fromNs !== undefined;
     while (position < size) {
-      const buffer = Buffer.allocUnsafe(Math.min(CHUNK, size - position));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK, size - position), position);
       if (bytesRead === 0) break;
+      const chunkStart = position;
       position += bytesRead;
-      let data =
-        carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
-      const lastNewline = data.lastIndexOf(NEWLINE);
-      if (lastNewline === -1) {
-        carry = data;
-        continue;
-      }
-      carry = data.subarray(lastNewline + 1);
-      data = data.subarray(0, lastNewline + 1);
-      if (skipping) {
+      const chunk = buffer.subarray(0, bytesRead);
+      const last = chunk.lastIndexOf(NEWLINE);
+      if (last === -1) continue;
+      const linesEnd = chunkStart + last + 1;
+      let from = shipped;
+      while (skipping && from < linesEnd) {
         // First run: drop whole lines until one is stamped inside the window; later lines all go.
-        let lineStart = 0;
-        while (lineStart < data.length) {
-          const end = data.indexOf(NEWLINE, lineStart);
-          const when = parseLeadingTime(data.subarray(lineStart, Math.min(end, lineStart + 64)));
-          if (when !== undefined && when >= msToNano(options.fromMs as number)) break;
-          lineStart = end + 1;
-        }
-        shipped += lineStart;
-        data = data.subarray(lineStart);
-        skipping = data.length === 0;
+        const lineHead =
+          from >= chunkStart
+            ? chunk.subarray(from - chunkStart, from - chunkStart + HEAD)
+            : head.subarray(0, (await handle.read(head, 0, HEAD, from)).bytesRead);
+        const newline = lineHead.indexOf(NEWLINE);
+        const when = parseLeadingTime(newline === -1 ? lineHead : lineHead.subarray(0, newline));
+        if (when !== undefined && when >= (fromNs as bigint)) skipping = false;
+        else from = chunkStart + chunk.indexOf(NEWLINE, Math.max(from, chunkStart) - chunkStart) + 1;
       }
-      await sink.write(data);
-      shipped += data.length;
+      if (from < linesEnd) {
+        if (from < chunkStart) await copyRange(handle, from, chunkStart, (spare ??= Buffer.allocUnsafe(CHUNK)), sink);
+        await sink.write(chunk.subarray(Math.max(from, chunkStart) - chunkStart, last + 1));
+      }
+      shipped = linesEnd;
     }
-    if (options.toEnd && carry.length > 0 && !skipping) {
+    if (options.toEnd && shipped < position && !skipping) {
       // A rotated file gets no more lines: ship its unfinished last one, closed with a newline.
-      await sink.write(Buffer.concat([carry, Buffer.from('\n')]));
-      shipped += carry.length;
+      await copyRange(handle, shipped, position, buffer, sink);
+      await sink.write(Buffer.from('\n'));
+      shipped = position;
     }
     return options.toEnd ? Math.max(shipped, size) : shipped;
   } finally {

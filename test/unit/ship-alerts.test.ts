@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -94,5 +94,43 @@ describe('alert log lines shipped exactly once', () => {
     const [none, cursor] = await ship(path.join(dir, 'absent.log'), null);
     assert.equal(none, '');
     assert.equal(cursor, null);
+  });
+});
+
+describe('lines longer than a read chunk (256 KiB)', () => {
+  const long = (tag: string, bytes: number): string => `${tag} ${'x'.repeat(bytes)}`;
+
+  it('an unfinished line of many chunks waits, then ships whole once its newline arrives', async () => {
+    const file = path.join(dir, 'long.log');
+    const first = long('2026-11-25T09:00:00Z WARNING a:', 1_000_000);
+    writeFileSync(file, `2026-11-25T08:59:00Z WARNING short\n${first}`);
+    const [shipped, cursor] = await ship(file, null, Date.parse('2026-11-25T08:00:00Z'));
+    assert.equal(shipped, '2026-11-25T08:59:00Z WARNING short\n', 'the unfinished line waits');
+    appendFileSync(file, ` end\n${long('2026-11-25T09:01:00Z WARNING b:', 600_000)}\n2026-11-25T09:02:00Z tail`);
+    const [next, cursor2] = await ship(file, cursor);
+    assert.equal(next, `${first} end\n${long('2026-11-25T09:01:00Z WARNING b:', 600_000)}\n`);
+    const [rest] = await ship(file, cursor2);
+    assert.equal(rest, '');
+  });
+
+  it('first run: skips an old line of many chunks and ships the long one inside the window', async () => {
+    const file = path.join(dir, 'long-first.log');
+    const inside = long('2026-11-25T09:20:00Z CRITICAL in:', 700_000);
+    writeFileSync(file, `${long('2026-11-25T08:00:00Z WARNING old:', 900_000)}\n${inside}\nno time\n`);
+    const [shipped, cursor] = await ship(file, null, Date.parse('2026-11-25T09:00:00Z'));
+    assert.equal(shipped, `${inside}\nno time\n`);
+    assert.equal(cursor?.offset, Buffer.byteLength(readFileSync(file)));
+  });
+
+  it('a rotated file with a long unfinished last line ships it closed with a newline', async () => {
+    const file = path.join(dir, 'long-rot.log');
+    writeFileSync(file, '2026-11-25T09:00:00Z a\n');
+    const [, cursor] = await ship(file, null, 0);
+    const tail = long('2026-11-25T09:05:00Z b:', 800_000);
+    appendFileSync(file, tail);
+    renameSync(file, `${file}.1`);
+    writeFileSync(file, '2026-11-25T09:06:00Z c\n');
+    const [shipped] = await ship(file, cursor);
+    assert.equal(shipped, `${tail}\n2026-11-25T09:06:00Z c\n`);
   });
 });
