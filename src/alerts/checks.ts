@@ -23,12 +23,13 @@ import {
   isVirtualInterface,
   readBootId,
   readCpuTimes,
-  readFilesystems,
+  readFilesystemReport,
   readMemory,
   readNetCounters,
   readOomKills,
+  STATFS_TIMEOUT_MS,
   type CpuTimes,
-  type DiskFigures,
+  type FilesystemReport,
 } from '../host/host.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
 import { readLastUpload } from '../core/ship-state.js';
@@ -67,7 +68,7 @@ export async function runChecks(
   options: CheckOptions,
 ): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends }> {
   const nowMs = options.now.getTime();
-  const filesystems = readFilesystems({ procRoot: options.procRoot });
+  const filesystems = readFilesystemReport({ procRoot: options.procRoot });
   const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
   const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
     checkCpu(options),
@@ -83,7 +84,7 @@ export async function runChecks(
   const prev = options.trends;
   const trends: Trends = { ...prev };
   const observations = [cpu.observation, memory, ...disks];
-  const fs = await filesystems.catch(() => null);
+  const fs = (await filesystems.catch(() => null))?.disks;
   if (fs) {
     const forecast = diskForecastChecks(prev.disks, fs, nowMs, options.limits.diskDays);
     observations.push(...forecast.observations);
@@ -204,31 +205,43 @@ export async function checkMemory(options: Pick<CheckOptions, 'procRoot' | 'thre
 /** Space (`disk:<mount>`) and inodes (`inodes:<mount>`) of every real filesystem, CRITICAL above the threshold. */
 export async function checkDisks(
   options: Pick<CheckOptions, 'procRoot' | 'thresholds'>,
-  read: Promise<DiskFigures[]> = readFilesystems({ procRoot: options.procRoot }),
+  read: Promise<FilesystemReport> = readFilesystemReport({ procRoot: options.procRoot }),
 ): Promise<Observation[]> {
   const threshold = options.thresholds.disk;
   try {
-    const disks = await read;
-    return disks.flatMap((d) => {
-      const space: Observation = {
-        check: `disk:${d.mount}`,
-        severity: 'critical',
-        value: d.usedPercent,
-        threshold,
-        measure: { value: d.usedPercent, threshold },
-        message: `disk ${d.mount} ${pct(d.usedPercent)} used (threshold ${pct(threshold)})`,
-      };
-      if (d.inodesTotal === 0) return [space];
-      const inodes: Observation = {
-        check: `inodes:${d.mount}`,
-        severity: 'critical',
-        value: d.inodesUsedPercent,
-        threshold,
-        measure: { value: d.inodesUsedPercent, threshold },
-        message: `inodes ${d.mount} ${pct(d.inodesUsedPercent)} used (threshold ${pct(threshold)})`,
-      };
-      return [space, inodes];
-    });
+    const { disks, notAnswering } = await read;
+    // A hung mount is UNKNOWN for its own check, not a hang of the whole run.
+    const hung = notAnswering.map((m): Observation => ({
+      check: `disk:${m.mount}`,
+      severity: 'critical',
+      value: null,
+      threshold,
+      message: `disk ${m.mount} (${m.fsType} ${m.device}) not answering: statfs took over ${STATFS_TIMEOUT_MS / 1000} s`,
+      unknown: true,
+    }));
+    return [
+      ...hung,
+      ...disks.flatMap((d) => {
+        const space: Observation = {
+          check: `disk:${d.mount}`,
+          severity: 'critical',
+          value: d.usedPercent,
+          threshold,
+          measure: { value: d.usedPercent, threshold },
+          message: `disk ${d.mount} ${pct(d.usedPercent)} used (threshold ${pct(threshold)})`,
+        };
+        if (d.inodesTotal === 0) return [space];
+        const inodes: Observation = {
+          check: `inodes:${d.mount}`,
+          severity: 'critical',
+          value: d.inodesUsedPercent,
+          threshold,
+          measure: { value: d.inodesUsedPercent, threshold },
+          message: `inodes ${d.mount} ${pct(d.inodesUsedPercent)} used (threshold ${pct(threshold)})`,
+        };
+        return [space, inodes];
+      }),
+    ];
   } catch (err) {
     const message = `disks: ${describeError(err)}`;
     return [{ check: 'disk', severity: 'critical', value: null, threshold, message, unknown: true }];

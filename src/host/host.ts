@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,8 +20,10 @@ export interface StatfsLike {
 export interface HostOptions {
   /** procfs root, default `/proc`. */
   procRoot?: string;
-  /** statfs implementation, default `fs.promises.statfs(path, { bigint: false })`. */
-  statfs?: (path: string) => Promise<StatfsLike>;
+  /** statfs implementation, default a `stat -f` child bounded by the timeout (see defaultStatfs). */
+  statfs?: (path: string, timeoutMs?: number) => Promise<StatfsLike>;
+  /** How long one filesystem may take to answer statfs (default 2 s). */
+  statfsTimeoutMs?: number;
 }
 
 export interface CpuTimes {
@@ -96,6 +99,8 @@ export interface HostFigures {
   cpu: { percent: number; cores: number };
   memory: MemoryFigures;
   disks: DiskFigures[];
+  /** Mounts that did not answer statfs within 2 s (a hung NFS or FUSE mount). */
+  disksNotAnswering: MountEntry[];
   network: NetRates[];
 }
 
@@ -153,19 +158,20 @@ export async function readHostFigures(
     await sleep(Math.max(0, opts.intervalMs));
     return [before, await readHostSample(opts)];
   })();
-  const [[before, after], uptimeSeconds, load, memory, disks] = await Promise.all([
+  const [[before, after], uptimeSeconds, load, memory, filesystems] = await Promise.all([
     sampling,
     readUptimeSeconds(opts),
     readLoad(opts),
     readMemory(opts),
-    readFilesystems(opts),
+    readFilesystemReport(opts),
   ]);
   return {
     uptimeSeconds,
     load,
     cpu: { percent: computeCpuPercent(before.cpu, after.cpu), cores: after.cpu.cores },
     memory,
-    disks,
+    disks: filesystems.disks,
+    disksNotAnswering: filesystems.notAnswering,
     network: computeNetRates(before.net, after.net, after.at - before.at),
   };
 }
@@ -261,22 +267,66 @@ export async function readUptimeSeconds(opts?: HostOptions): Promise<number> {
 
 /** Read every real mounted filesystem with its space and inode figures, sorted by mount path. */
 export async function readFilesystems(opts?: HostOptions): Promise<DiskFigures[]> {
+  return (await readFilesystemReport(opts)).disks;
+}
+
+/** The figures of the mounts that answered, and the mounts that did not answer statfs in time. */
+export interface FilesystemReport {
+  disks: DiskFigures[];
+  notAnswering: MountEntry[];
+}
+
+/** How long one filesystem may take to answer statfs before it counts as not answering. */
+export const STATFS_TIMEOUT_MS = 2_000;
+
+/**
+ * Mounts whose statfs did not answer in time, with the child still asking. A hung mount is not asked
+ * again while its child lives (`--watch` would pile one up per refresh), and no new child starts once
+ * MAX_HUNG are stuck.
+ */
+const hungStatfs = new Set<string>();
+const MAX_HUNG = 8;
+
+/** Read the real mounted filesystems, giving each `statfsTimeoutMs` (default 2 s) to answer. */
+export async function readFilesystemReport(opts?: HostOptions): Promise<FilesystemReport> {
   const statfs = opts?.statfs ?? defaultStatfs;
+  const timeoutMs = opts?.statfsTimeoutMs ?? STATFS_TIMEOUT_MS;
   const candidates = selectRealMounts(parseMounts(await readMountsFile(opts)));
+  const notAnswering: MountEntry[] = [];
   const figures = await Promise.all(
     candidates.map(async (entry) => {
+      if (hungStatfs.has(entry.mount) || hungStatfs.size >= MAX_HUNG) {
+        notAnswering.push(entry);
+        return undefined;
+      }
+      const call = statfs(entry.mount, timeoutMs);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
       try {
-        return toDiskFigures(entry, await statfs(entry.mount));
+        const answer = await Promise.race([call, late]);
+        if (answer === 'late') {
+          notAnswering.push(entry);
+          hungStatfs.add(entry.mount);
+          const forget = (): void => void hungStatfs.delete(entry.mount);
+          call.then(forget, forget);
+          return undefined;
+        }
+        return toDiskFigures(entry, answer);
       } catch {
         // A mount we cannot stat (gone since the table was read, no permission, stale NFS
         // handle) must not hide the figures of every other disk.
         return undefined;
+      } finally {
+        clearTimeout(timer);
       }
     }),
   );
-  return figures
-    .filter((disk): disk is DiskFigures => disk !== undefined && disk.totalBytes > 0)
-    .sort((a, b) => compareStrings(a.mount, b.mount));
+  return {
+    disks: figures
+      .filter((disk): disk is DiskFigures => disk !== undefined && disk.totalBytes > 0)
+      .sort((a, b) => compareStrings(a.mount, b.mount)),
+    notAnswering: notAnswering.sort((a, b) => compareStrings(a.mount, b.mount)),
+  };
 }
 
 /** Whether a mount holds real data worth reporting (not a kernel, memory or container-layer filesystem). */
@@ -437,8 +487,44 @@ async function readProcFile(path: string): Promise<string> {
   }
 }
 
-function defaultStatfs(path: string): Promise<StatfsLike> {
-  return fsp.statfs(path, { bigint: false });
+/**
+ * statfs(2) of one mount, asked by a `stat -f` child rather than in this process: a statfs blocked on a
+ * hung NFS or FUSE mount holds its libuv thread forever, and Node's exit then waits for that thread, so
+ * a process that once asked could never exit. The child is killed after `timeoutMs` and never keeps
+ * this process alive. Block counts are in the fundamental block size (f_frsize), as df counts them.
+ */
+function defaultStatfs(path: string, timeoutMs = STATFS_TIMEOUT_MS): Promise<StatfsLike> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('stat', ['-f', '-c', '%S %b %f %a %c %d', '--', path], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => void (out += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      // A child stuck in the kernel may outlive SIGKILL for a while: let the process exit without it.
+      child.unref();
+      child.stdout.destroy();
+      reject(new MizualError(`statfs ${path}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs + 100);
+    // The caller's own timer decides "not answering" first; this one only cleans up, never holds the exit.
+    timer.unref();
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      // No `stat` on PATH: ask in-process, unbounded, rather than report no disks at all.
+      if (err.code === 'ENOENT') fsp.statfs(path, { bigint: false }).then(resolve, reject);
+      else reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const [bsize, blocks, bfree, bavail, files, ffree] = out.trim().split(/\s+/).map(Number);
+      if (code !== 0 || ![bsize, blocks, bfree, bavail, files, ffree].every(isFiniteNumber)) {
+        reject(new MizualError(`statfs ${path}: stat -f failed (${code})`));
+        return;
+      }
+      resolve({ bsize, blocks, bfree, bavail, files, ffree } as StatfsLike);
+    });
+  });
 }
 
 function procPath(opts: HostOptions | undefined, ...parts: string[]): string {

@@ -28,25 +28,37 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
   lines.push(
     renderTable(
       ['filesystem', 'size', 'used', 'avail', 'use%', 'inodes%', ...(withTrends ? ['growth/day', 'full by'] : [])],
-      report.disks.map((d) => {
-        const trend = trendOf.get(d.mount);
-        const growth = trend?.growthBytesPerDay ?? null;
-        const days = trend?.fullAt ? (Date.parse(trend.fullAt) - Date.parse(report.time)) / 86_400_000 : null;
-        const full = trend?.fullAt
-          ? paintLevel(paint, days !== null && days <= 7 ? 'critical' : 'ok', trend.fullAt.slice(0, 10))
-          : '-';
-        return [
-          d.mount,
-          formatBytes(d.totalBytes),
-          formatBytes(d.usedBytes),
-          formatBytes(d.availableBytes),
-          pct(d.usedPercent, t.disk),
-          d.inodesTotal > 0 ? pct(d.inodesUsedPercent, t.disk) : '-',
-          ...(withTrends
-            ? [growth === null ? '-' : `${growth < 0 ? '-' : '+'}${formatBytes(Math.abs(growth))}`, full]
-            : []),
-        ];
-      }),
+      report.disks
+        .map((d) => {
+          const trend = trendOf.get(d.mount);
+          const growth = trend?.growthBytesPerDay ?? null;
+          const days = trend?.fullAt ? (Date.parse(trend.fullAt) - Date.parse(report.time)) / 86_400_000 : null;
+          const full = trend?.fullAt
+            ? paintLevel(paint, days !== null && days <= 7 ? 'critical' : 'ok', trend.fullAt.slice(0, 10))
+            : '-';
+          return [
+            d.mount,
+            formatBytes(d.totalBytes),
+            formatBytes(d.usedBytes),
+            formatBytes(d.availableBytes),
+            pct(d.usedPercent, t.disk),
+            d.inodesTotal > 0 ? pct(d.inodesUsedPercent, t.disk) : '-',
+            ...(withTrends
+              ? [growth === null ? '-' : `${growth < 0 ? '-' : '+'}${formatBytes(Math.abs(growth))}`, full]
+              : []),
+          ];
+        })
+        .concat(
+          (report.disksNotAnswering ?? []).map((m) => [
+            m.mount,
+            'not answering',
+            '-',
+            '-',
+            '-',
+            '-',
+            ...(withTrends ? ['-', '-'] : []),
+          ]),
+        ),
       color,
     ),
     '',

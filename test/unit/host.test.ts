@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MizualError } from '../../src/core/errors.js';
 import {
+  readFilesystemReport,
   computeCpuPercent,
   computeNetRates,
   decodeMountField,
@@ -130,6 +131,39 @@ describe('load and uptime', () => {
 });
 
 describe('filesystems', () => {
+  it('reports a mount whose statfs never answers as not answering, after the timeout, keeping the rest', async () => {
+    const { statfs } = fakeStatfs();
+    let answer: (s: StatfsLike) => void = () => undefined;
+    const hung = new Promise<StatfsLike>((resolve) => (answer = resolve));
+    const hanging = (path: string) => (path === '/boot/efi' ? hung : statfs(path));
+    const started = performance.now();
+    const first = await readFilesystemReport({ procRoot: SAMPLE_A, statfs: hanging, statfsTimeoutMs: 200 });
+    assert.ok(performance.now() - started < 2000);
+    assert.deepEqual(
+      first.notAnswering.map((m) => m.mount),
+      ['/boot/efi'],
+    );
+    assert.deepEqual(
+      first.disks.map((d) => d.mount),
+      ['/', '/mnt/data volume'],
+    );
+    // Still hanging: not asked again (a --watch refresh must not pile up another call).
+    let asked = 0;
+    const counting = (path: string) =>
+      path === '/boot/efi' ? (asked++, new Promise<never>(() => undefined)) : statfs(path);
+    const second = await readFilesystemReport({ procRoot: SAMPLE_A, statfs: counting, statfsTimeoutMs: 200 });
+    assert.equal(asked, 0);
+    assert.deepEqual(
+      second.notAnswering.map((m) => m.mount),
+      ['/boot/efi'],
+    );
+    // Once it answers (the mount came back), it is asked again.
+    answer(await statfs('/boot/efi'));
+    await new Promise((r) => setImmediate(r));
+    const third = await readFilesystemReport({ procRoot: SAMPLE_A, statfs, statfsTimeoutMs: 200 });
+    assert.deepEqual(third.notAnswering, []);
+  });
+
   it('keeps real filesystems once each, with df-style figures', async () => {
     const { statfs } = fakeStatfs();
     const disks = await readFilesystems({ procRoot: SAMPLE_A, statfs });

@@ -50,6 +50,7 @@ const report = (containers: ContainerFigures[]): MetricsReport => ({
   redis: null,
   backendErrors: null,
   hold: null,
+  disksNotAnswering: [],
   diskTrends: [],
   thresholds: { cpu: 80, memory: 85, disk: 90 },
   sampleIntervalMs: 500,
