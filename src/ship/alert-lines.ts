@@ -13,7 +13,7 @@ export interface AlertSink {
   write(data: Buffer): Promise<void>;
 }
 
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 const MAX_GENERATIONS = 9;
 const NEWLINE = 0x0a;
 /** Bytes of a line's start enough to read its timestamp. */
