@@ -21,6 +21,7 @@ interface Flags {
   deadline: string;
   hold?: boolean;
   prometheus?: string;
+  check?: boolean;
 }
 
 function buildProgram(): Command {
@@ -36,6 +37,10 @@ function buildProgram(): Command {
     .option('--no-upload', 'archive locally only (no S3 settings needed)')
     .option('--prune', 'apply retention only: local archives and remote objects older than MIZUAL_RETENTION_DAYS')
     .option('--json', 'print a JSON summary')
+    .option(
+      '--check',
+      'verify settings, endpoint, clock, bucket access, Docker, directories and space; exit 0 only if all pass',
+    )
     .option('--deadline <duration>', 'give up (releasing the lock) after this long', '25m')
     .option('--prometheus <file>', "write this run's figures for node_exporter's textfile collector (atomically)")
     .option('--env-file <path>', 'read settings from this .env file')
@@ -162,6 +167,15 @@ export async function run(argv: string[]): Promise<void> {
       if (flags.json) writeJson(report);
       else if (report.problem) throw new MizualError(report.problem);
       return 0;
+    }
+
+    if (flags.check) {
+      const { runShipCheck, renderCheck } = await import('../ship/check.js');
+      const { createStore } = await import('../store/client.js');
+      const report = await runShipCheck({ config, nowMs, env: process.env, openStore: createStore });
+      if (flags.json) writeJson(report);
+      else writeText(renderCheck(report));
+      return report.ok ? 0 : 1;
     }
 
     if (flags.prune) {

@@ -8,6 +8,8 @@ import { describeError, MizualError } from './errors.js';
 export interface HttpAnswer {
   status: number;
   elapsedMs: number;
+  /** The server's `Date` header, when it sent one. */
+  date?: string;
 }
 
 /** Send a request and resolve with the status once the whole answer arrived; rejects after timeoutMs in total. */
@@ -54,7 +56,9 @@ export async function requestUrl(
         fail(new MizualError('connection closed before the whole answer arrived', undefined, { cause }));
       res.on('error', cut);
       res.on('close', () => (res.complete ? undefined : cut()));
-      res.on('end', () => settle(() => resolve({ status: res.statusCode ?? 0, elapsedMs: Date.now() - started })));
+      res.on('end', () =>
+        settle(() => resolve({ status: res.statusCode ?? 0, elapsedMs: Date.now() - started, date: res.headers.date })),
+      );
       res.resume();
     });
     req.end(body);

@@ -100,6 +100,8 @@ export interface Store {
   listOpenUploads(prefix: string): Promise<OpenUpload[]>;
   /** Abort one multipart upload (its parts stop being billed). */
   abortUpload(upload: OpenUpload): Promise<void>;
+  /** The bucket's versioning: `Enabled`, `Suspended`, or `never enabled`. */
+  versioning(): Promise<string>;
   /** Release sockets so the process can exit promptly. */
   close(): void;
 }
@@ -441,6 +443,12 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     deleteKeys,
     listOpenUploads,
     abortUpload,
+    versioning: async () => {
+      const out = await call('GetBucketVersioning', () =>
+        client.send(new s3.GetBucketVersioningCommand({ Bucket: bucket })),
+      );
+      return out.Status ?? 'never enabled';
+    },
     close: () => client.destroy(),
   };
 }

@@ -1,0 +1,268 @@
+/**
+ * `mizual-ship-logs --check`: the whole path a run takes, verified once, one step per line and a
+ * verdict. Each step says what it found in words an operator can act on; none prints a secret (only
+ * names of settings, the bucket, the endpoint's origin and our own paths appear).
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { hostPrefix } from '../archive/contract.js';
+import { requireS3, type Config, type S3Settings } from '../core/config.js';
+import { freeBytes } from '../core/disk-space.js';
+import { describeError } from '../core/errors.js';
+import { requestUrl } from '../core/http-client.js';
+import { readShipState } from '../core/ship-state.js';
+import { formatBytes, formatUptime } from '../core/units.js';
+import type { Store } from '../store/client.js';
+
+export interface CheckStep {
+  step: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  steps: CheckStep[];
+}
+
+/** Signatures (SigV4) are refused beyond this difference between the host's clock and the server's. */
+const MAX_SKEW_MS = 15 * 60_000;
+/** Cron runs every 30 minutes: an upload older than this means runs are failing or not running. */
+const MAX_UPLOAD_AGE_MS = 60 * 60_000;
+const SETTINGS = ['S3_BUCKET_NAME', 'S3_ENDPOINT_URL', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const;
+
+export interface CheckOptions {
+  config: Config;
+  nowMs: number;
+  /** The process environment, to say where each setting came from. */
+  env: NodeJS.ProcessEnv;
+  /** Builds the store (lazily loads the SDK). */
+  openStore: (s3: S3Settings) => Promise<Store>;
+}
+
+/** Run every step; a step that cannot run because an earlier one failed says so and fails too. */
+export async function runShipCheck(options: CheckOptions): Promise<CheckReport> {
+  const steps: CheckStep[] = [];
+  const add = (step: string, ok: boolean, detail: string): void => void steps.push({ step, ok, detail });
+  const { config } = options;
+
+  let s3: S3Settings | undefined;
+  try {
+    s3 = requireS3(config);
+    const fromEnv = SETTINGS.filter((n) => options.env[n]?.trim());
+    const where = [
+      ...(fromEnv.length < SETTINGS.length && config.envFile ? [config.envFile] : []),
+      ...(fromEnv.length ? [`the environment (${fromEnv.join(', ')})`] : []),
+    ].join(' and ');
+    add('settings', true, `bucket ${s3.bucket} at ${s3.endpoint} (region ${s3.region}), from ${where}`);
+  } catch (err) {
+    add('settings', false, describeError(err));
+  }
+
+  if (s3) await checkRemote(s3, options, add);
+  else
+    for (const step of ['endpoint', 'clock', 'list', 'write', 'delete', 'versioning'])
+      add(step, false, 'not checked: settings missing');
+
+  await checkDocker(config, add);
+  for (const [label, dir] of [
+    ['state directory', config.stateDir],
+    ['log directory', config.logDir],
+  ] as const) {
+    add(label, ...(await checkDirectory(dir)));
+  }
+  add('free space', ...(await checkFreeSpace(config.logDir)));
+  add('last upload', ...(await checkLastUpload(config.stateDir, options.nowMs)));
+  return { ok: steps.every((s) => s.ok), steps };
+}
+
+type Add = (step: string, ok: boolean, detail: string) => void;
+
+async function checkRemote(s3: S3Settings, options: CheckOptions, add: Add): Promise<void> {
+  let answered = false;
+  try {
+    const answer = await requestUrl(s3.endpoint, { timeoutMs: 10_000 });
+    answered = true;
+    add('endpoint', true, `${s3.endpoint} answered (HTTP ${answer.status}) in ${answer.elapsedMs} ms`);
+    const serverMs = answer.date ? Date.parse(answer.date) : NaN;
+    if (Number.isNaN(serverMs)) add('clock', false, 'the endpoint sent no Date header to compare with');
+    else {
+      // The Date header has whole seconds; half the round trip is when it was stamped.
+      const skew = Date.now() - answer.elapsedMs / 2 - serverMs;
+      const off = `${Math.abs(Math.round(skew / 1000))} s ${skew >= 0 ? 'ahead of' : 'behind'} the server`;
+      if (Math.abs(skew) < MAX_SKEW_MS) add('clock', true, `this host is ${off}`);
+      else
+        add('clock', false, `this host is ${off}; signatures fail beyond 15 minutes: fix the time (timedatectl, NTP)`);
+    }
+  } catch (err) {
+    add('endpoint', false, `${s3.endpoint} did not answer: ${describeError(err)}`);
+    add('clock', false, 'not checked: the endpoint did not answer');
+  }
+  if (!answered) {
+    for (const step of ['list', 'write', 'delete', 'versioning'])
+      add(step, false, 'not checked: the endpoint did not answer');
+    return;
+  }
+  const store = await options.openStore(s3);
+  try {
+    const prefix = hostPrefix(options.config.env, options.config.hostname);
+    try {
+      const days = await store.listCommonPrefixes(prefix);
+      add('list', true, `${prefix}: ${days.length} day(s) of archives`);
+    } catch (err) {
+      add('list', false, `${prefix}: ${describeError(err)}`);
+    }
+    await probeWriteDelete(store, prefix, add);
+    try {
+      const status = await store.versioning();
+      const note =
+        status === 'Enabled'
+          ? 'every overwrite and delete keeps a version; --prune removes them by version id'
+          : 'deleted archives are gone at once';
+      add('versioning', true, `${status}: ${note}`);
+    } catch (err) {
+      add('versioning', false, describeError(err));
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** Write a small probe object under our own prefix, then remove it and every version of it. */
+async function probeWriteDelete(store: Store, prefix: string, add: Add): Promise<void> {
+  const key = `${prefix}mizual-check-${Date.now()}-${randomBytes(4).toString('hex')}.txt`;
+  const dir = await fsp.mkdtemp(path.join(tmpdir(), 'mizual-check-'));
+  const file = path.join(dir, 'probe.txt');
+  let written = false;
+  try {
+    await fsp.writeFile(file, 'mizual-ship-logs --check probe; safe to delete\n', { mode: 0o600 });
+    await store.putFile(key, file);
+    written = true;
+    add('write', true, `wrote ${key}`);
+  } catch (err) {
+    add('write', false, `${key}: ${describeError(err)}`);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+  if (!written) {
+    add('delete', false, 'not checked: the probe could not be written');
+    return;
+  }
+  try {
+    const versions = (await store.listVersions(key)).filter((v) => v.key === key);
+    await store.deleteVersions(versions.map((v) => ({ key, versionId: v.versionId })));
+    const left = (await store.listVersions(key)).filter((v) => v.key === key);
+    if (left.length === 0) add('delete', true, `removed the probe and its ${versions.length} version(s)`);
+    else add('delete', false, `${left.length} version(s) of ${key} are still there`);
+  } catch (err) {
+    add('delete', false, `${key}: ${describeError(err)} (remove it by hand)`);
+  }
+}
+
+async function checkDocker(config: Config, add: Add): Promise<void> {
+  const { createDockerClient } = await import('../docker/client.js');
+  const docker = createDockerClient({ host: config.dockerHost });
+  try {
+    const { apiVersion } = await docker.ping();
+    add('docker', true, `engine answers (API ${apiVersion ?? 'version unknown'})`);
+    for (const spec of config.containers) {
+      try {
+        const details = await docker.inspectContainer(spec.name);
+        add(`container ${spec.short}`, true, `${spec.name} ${details.state}`);
+      } catch (err) {
+        add(`container ${spec.short}`, false, `${spec.name}: ${describeError(err)}`);
+      }
+    }
+  } catch (err) {
+    add('docker', false, describeError(err));
+    for (const spec of config.containers) add(`container ${spec.short}`, false, 'not checked: Docker not reachable');
+  } finally {
+    docker.close();
+  }
+}
+
+/** The directory is (or can be made) 0700 and writable; files in it are 0600. */
+async function checkDirectory(dir: string): Promise<[boolean, string]> {
+  const info = await fsp.stat(dir).catch(() => null);
+  if (!info) {
+    let parent = path.dirname(dir);
+    while (!(await fsp.stat(parent).catch(() => null))) parent = path.dirname(parent);
+    const writable = await fsp.access(parent, 2).then(
+      () => true,
+      () => false,
+    );
+    return writable
+      ? [true, `${dir} does not exist yet; the first run creates it (0700)`]
+      : [false, `${dir} does not exist and ${parent} is not writable`];
+  }
+  if (!info.isDirectory()) return [false, `${dir} is not a directory`];
+  const problems: string[] = [];
+  if ((info.mode & 0o077) !== 0)
+    problems.push(`mode ${(info.mode & 0o777).toString(8)} (want 700: logs and state are private)`);
+  const probe = path.join(dir, `.mizual-check-${process.pid}`);
+  try {
+    await fsp.writeFile(probe, '', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    problems.push(`not writable: ${describeError(err)}`);
+  } finally {
+    await fsp.rm(probe, { force: true });
+  }
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const file = await fsp.lstat(path.join(dir, name)).catch(() => null);
+    if (file?.isFile() && (file.mode & 0o077) !== 0) {
+      problems.push(`${name} is mode ${(file.mode & 0o777).toString(8)} (want 600)`);
+      break;
+    }
+  }
+  return problems.length ? [false, `${dir}: ${problems.join('; ')}`] : [true, `${dir} writable, mode 700`];
+}
+
+/** Room for twice the largest recent archive: the run spools each log, then writes the archive. */
+async function checkFreeSpace(logDir: string): Promise<[boolean, string]> {
+  let largest = 0;
+  for (const name of await fsp.readdir(logDir).catch(() => [] as string[])) {
+    if (!/^logs-\d{8}_\d{6}\.tar\.gz$/.test(name)) continue;
+    const info = await fsp.stat(path.join(logDir, name)).catch(() => null);
+    if (info) largest = Math.max(largest, info.size);
+  }
+  let dir = logDir;
+  while (!(await fsp.stat(dir).catch(() => null))) dir = path.dirname(dir);
+  const free = await freeBytes(dir);
+  if (free === undefined) return [false, `cannot tell the free space of ${dir}`];
+  if (largest === 0) return [true, `${formatBytes(free)} free in ${dir}; no archive yet to size against`];
+  const needed = 2 * largest;
+  const text = `${formatBytes(free)} free in ${dir}, the largest recent archive is ${formatBytes(largest)}`;
+  return free >= needed ? [true, text] : [false, `${text}: a run needs about ${formatBytes(needed)}`];
+}
+
+async function checkLastUpload(stateDir: string, nowMs: number): Promise<[boolean, string]> {
+  let state;
+  try {
+    state = await readShipState(stateDir);
+  } catch (err) {
+    return [false, describeError(err)];
+  }
+  const waiting = state.pending.length ? `; ${state.pending.length} archive(s) wait for upload` : '';
+  if (!state.lastUploadAt) {
+    return state.pending.length
+      ? [false, `never uploaded${waiting}`]
+      : [true, 'no upload yet (mizual-ship-logs has not uploaded from here)'];
+  }
+  const age = nowMs - Date.parse(state.lastUploadAt);
+  const text = `${state.lastUploadAt} (${age < 60_000 ? 'under a minute' : formatUptime(age / 1000)} ago)${waiting}`;
+  return age <= MAX_UPLOAD_AGE_MS ? [true, text] : [false, `${text}: runs are failing or cron does not run them`];
+}
+
+/** One line per step (`ok` / `FAIL`), then the verdict. */
+export function renderCheck(report: CheckReport): string {
+  const lines = report.steps.map((s) => `${s.ok ? 'ok  ' : 'FAIL'}  ${s.step}: ${s.detail}`);
+  const failed = report.steps.filter((s) => !s.ok);
+  lines.push(
+    failed.length === 0
+      ? `verdict: all ${report.steps.length} checks passed`
+      : `verdict: ${failed.length} of ${report.steps.length} checks failed (${failed.map((s) => s.step).join(', ')})`,
+  );
+  return lines.join('\n');
+}
