@@ -1,18 +1,17 @@
 /**
  * mizual-fetch-logs (built executable) against the real S3 gateway, through the B2-strict proxy and,
- * in front of it, a small fault proxy that counts GETs per key and can cut a response mid-body.
+ * in front of it, the harness fault proxy (counting GETs per key, cutting a response mid-body).
  * Fails (never skips) when no S3 server can be had.
  */
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createStore, type Store } from '../../src/store/client.js';
 import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
+import { startFaultProxy, type Fault } from '../harness/fault-proxy.js';
 import {
   createTestBucket,
   ensureS3,
@@ -24,57 +23,24 @@ import {
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { buildTarGz, dockerTime, makeShipArchive, type ShipArchiveSpec } from '../helpers/make-archive.js';
 
-interface FaultProxy {
-  url: string;
-  /** GET requests seen per object key. */
-  gets: Map<string, number>;
-  /** Cut the body of GETs whose path contains `key` after `bytes` bytes, `times` times. */
-  cut(key: string, bytes: number, times: number): void;
-  close(): Promise<void>;
-}
-
-async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
-  const target = new URL(targetUrl);
-  const gets = new Map<string, number>();
+/** The harness fault proxy, counting GETs per object key and cutting a body mid-transfer on demand. */
+async function startCountingProxy(targetUrl: string) {
   const cuts = new Map<string, { bytes: number; times: number }>();
-  const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => {
-    const key = decodeURIComponent((req.url ?? '').split('?')[0] ?? '').replace(/^\/[^/]+\//, '');
-    if (req.method === 'GET' && key) gets.set(key, (gets.get(key) ?? 0) + 1);
-    const rule = req.method === 'GET' ? cuts.get(key) : undefined;
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
-        if (!rule || rule.times <= 0) return void up.pipe(res);
-        rule.times--;
-        let sent = 0;
-        up.on('data', (chunk: Buffer) => {
-          const room = rule.bytes - sent;
-          if (room > 0) res.write(chunk.subarray(0, room));
-          sent += chunk.length;
-          // The server "dies" mid-transfer: the connection drops with the body incomplete.
-          if (sent >= rule.bytes) setTimeout(() => req.socket.destroy(), 50);
-        });
-      },
-    );
-    upstream.on('error', () => req.socket.destroy());
-    req.pipe(upstream);
+  const keyOf = (p: string): string => decodeURIComponent(p.split('?')[0] ?? '').replace(/^\/[^/]+\//, '');
+  const proxy = await startFaultProxy(targetUrl, (r): Fault | undefined => {
+    const rule = r.method === 'GET' ? cuts.get(keyOf(r.path)) : undefined;
+    if (!rule || rule.times <= 0) return undefined;
+    rule.times--;
+    // The server "dies" mid-transfer: the connection drops with the body incomplete.
+    return { kind: 'reset-mid-answer', afterBytes: rule.bytes };
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    gets,
-    cut: (key, bytes, times) => cuts.set(key, { bytes, times }),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    url: proxy.url,
+    /** GET requests seen for one object key. */
+    gets: (key: string): number => proxy.log.filter((r) => r.method === 'GET' && keyOf(r.path) === key).length,
+    /** Cut the body of GETs of `key` after `bytes` bytes, `times` times. */
+    cut: (key: string, bytes: number, times: number): void => void cuts.set(key, { bytes, times }),
+    close: proxy.close,
   };
 }
 
@@ -121,7 +87,7 @@ describe('mizual-fetch-logs against the real gateway', () => {
   let s3: S3TestEnv;
   let bucket: string;
   let b2: B2StrictProxy;
-  let faults: FaultProxy;
+  let faults: Awaited<ReturnType<typeof startCountingProxy>>;
   let store: Store;
   let env: Record<string, string>;
   const sizes = new Map<string, number>();
@@ -131,7 +97,7 @@ describe('mizual-fetch-logs against the real gateway', () => {
     s3 = await ensureS3();
     bucket = await createTestBucket(s3, { tag: 'fetch' });
     b2 = await startB2StrictProxy(s3.endpoint);
-    faults = await startFaultProxy(b2.url);
+    faults = await startCountingProxy(b2.url);
     store = await createStore(storeConfigFor(s3, bucket));
     const put = async (key: string, data: Buffer): Promise<void> => {
       const file = path.join(scratch.dir, path.basename(key));
@@ -216,12 +182,12 @@ describe('mizual-fetch-logs against the real gateway', () => {
       assert.equal(statSync(path.dirname(file)).mode & 0o777, 0o700);
     }
     assert.equal((first.stdout.match(/^downloaded /gm) ?? []).length, 3);
-    const before = expected.map((k) => faults.gets.get(k) ?? 0);
+    const before = expected.map((k) => faults.gets(k));
     const again = await fetch(['--env', 'prod', '--date', '2026-11-25', '--out', out]);
     assert.equal(again.exitCode, 0, again.stderr);
     assert.equal((again.stdout.match(/^skipped /gm) ?? []).length, 3);
     assert.deepEqual(
-      expected.map((k) => faults.gets.get(k) ?? 0),
+      expected.map((k) => faults.gets(k)),
       before,
       'no GET of an archive on the re-run',
     );
@@ -243,7 +209,7 @@ describe('mizual-fetch-logs against the real gateway', () => {
     const failed = await fetch(['--env', 'prod', '--date', '2026-11-27', '--out', out]);
     assert.equal(failed.exitCode, 1, failed.stderr);
     assert.match(failed.stderr, /^mizual-fetch-logs: download of logs\/prod\/cut\/.* failed: /m);
-    assert.ok((faults.gets.get(key) ?? 0) >= 2, 'retried');
+    assert.ok(faults.gets(key) >= 2, 'retried');
     assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], 'neither the final name nor a temp file');
     faults.cut(key, 200_000, 1);
     const recovered = await fetch(['--env', 'prod', '--date', '2026-11-27', '--out', out]);
