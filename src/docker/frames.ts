@@ -246,17 +246,25 @@ const TIMESTAMP_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-
 /** Split frames into lines; a frame without a trailing newline is joined to the next of its stream. */
 export function framesToLines(frames: Iterable<LogFrame>, timestamps: boolean): LogLine[] {
   const lines: LogLine[] = [];
-  const partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  // The pieces of each stream's unfinished line, joined once when its newline arrives: joining and
+  // re-splitting on every 16 KiB frame would cost the square of a long line's length.
+  const partial: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
   for (const frame of frames) {
     let text = frame.data.toString('utf8');
+    const pending = partial[frame.stream];
     // Docker splits messages over 16 KiB into several frames, each with its own timestamp: keep the first.
-    if (timestamps && partial[frame.stream] !== '') text = text.replace(TIMESTAMP_PREFIX, '');
-    const parts = (partial[frame.stream] + text).split('\n');
-    partial[frame.stream] = parts.pop() ?? '';
+    if (timestamps && pending.length > 0) text = text.replace(TIMESTAMP_PREFIX, '');
+    const parts = text.split('\n');
+    const rest = parts.pop() as string;
+    if (parts.length > 0 && pending.length > 0) {
+      parts[0] = pending.join('') + parts[0];
+      pending.length = 0;
+    }
+    if (rest !== '') pending.push(rest);
     for (const part of parts) lines.push(splitTimestamp(frame.stream, part.replace(/\r$/, ''), timestamps));
   }
   for (const stream of ['stdout', 'stderr'] as const) {
-    if (partial[stream] !== '') lines.push(splitTimestamp(stream, partial[stream], timestamps));
+    if (partial[stream].length > 0) lines.push(splitTimestamp(stream, partial[stream].join(''), timestamps));
   }
   return lines;
 }

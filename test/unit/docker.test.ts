@@ -116,6 +116,28 @@ describe('LogDemuxer', () => {
 });
 
 describe('framesToLines', () => {
+  it('joins a 4 MB line of 16 KiB frames, interleaved with the other stream, whatever its length', () => {
+    const stamp = '2026-11-25T09:35:00.000000001Z ';
+    const piece = 'y'.repeat(16 * 1024);
+    const frames = [];
+    for (let i = 0; i < 256; i++) {
+      frames.push({ stream: 'stdout' as const, data: Buffer.from(`${stamp}${piece}`) });
+      if (i === 100) frames.push({ stream: 'stderr' as const, data: Buffer.from(`${stamp}between\n`) });
+    }
+    frames.push({ stream: 'stdout' as const, data: Buffer.from(`${stamp}end\nnext`) });
+    const lines = framesToLines(frames, true);
+    assert.deepEqual(
+      lines.map((l) => [l.stream, l.text.length]),
+      [
+        ['stderr', 7],
+        ['stdout', 256 * piece.length + 3],
+        ['stdout', 4],
+      ],
+    );
+    assert.equal(lines[1]!.timestamp, stamp.trim());
+    assert.ok(lines[1]!.text.endsWith('yend'));
+  });
+
   it('joins the 16 KiB pieces of a long line, keeps stream labels and splits timestamps', async () => {
     const lines = framesToLines(referenceFrames(await fixture('logs-multiplexed.bin')), true);
     assert.deepEqual(
