@@ -212,72 +212,51 @@ export function renderPrometheus(report: MetricsReport): string {
       fs(d),
     );
   }
-  for (const n of report.network)
-    metric('mizual_network_receive_bytes_total', 'Bytes received since boot.', n.rxBytes, { iface: n.iface });
-  for (const n of report.network)
-    metric('mizual_network_transmit_bytes_total', 'Bytes sent since boot.', n.txBytes, { iface: n.iface });
-  for (const n of report.network)
-    metric('mizual_network_receive_bytes_per_second', 'Receive rate.', n.rxBytesPerSec, { iface: n.iface });
-  for (const n of report.network)
-    metric('mizual_network_transmit_bytes_per_second', 'Transmit rate.', n.txBytesPerSec, { iface: n.iface });
+  // The writer keeps each family together, so one pass per interface and per container is enough.
+  for (const n of report.network) {
+    const iface = { iface: n.iface };
+    metric('mizual_network_receive_bytes_total', 'Bytes received since boot.', n.rxBytes, iface);
+    metric('mizual_network_transmit_bytes_total', 'Bytes sent since boot.', n.txBytes, iface);
+    metric('mizual_network_receive_bytes_per_second', 'Receive rate.', n.rxBytesPerSec, iface);
+    metric('mizual_network_transmit_bytes_per_second', 'Transmit rate.', n.txBytesPerSec, iface);
+  }
   metric('mizual_docker_up', '1 when the Docker engine answered.', report.docker.available ? 1 : 0);
-  for (const c of report.containers)
+  const unix = (iso: string | null): number | null => (iso ? Math.round(Date.parse(iso) / 1000) : null);
+  const flag = (value: boolean | null): number | null => (value === null ? null : Number(value));
+  for (const c of report.containers) {
+    const name = { name: c.name };
     metric('mizual_container_running', '1 when the container is running.', c.state === 'running' ? 1 : 0, {
       name: c.name,
       short: c.short ?? '',
       state: c.state,
       health: c.health,
     });
-  for (const c of report.containers)
-    metric('mizual_container_cpu_percent', 'Container CPU percent.', c.cpuPercent, { name: c.name });
-  for (const c of report.containers)
-    metric('mizual_container_memory_bytes', 'Container memory use.', c.memoryBytes, { name: c.name });
-  for (const c of report.containers)
-    metric('mizual_container_restarts', 'Container restart count.', c.restarts, { name: c.name });
-  for (const c of report.containers)
-    metric('mizual_container_restarts_last_hour', 'Restarts within the last hour (alert state).', c.restartsLastHour, {
-      name: c.name,
-    });
-  for (const c of report.containers)
+    metric('mizual_container_cpu_percent', 'Container CPU percent.', c.cpuPercent, name);
+    metric('mizual_container_memory_bytes', 'Container memory use.', c.memoryBytes, name);
+    metric('mizual_container_restarts', 'Container restart count.', c.restarts, name);
+    metric(
+      'mizual_container_restarts_last_hour',
+      'Restarts within the last hour (alert state).',
+      c.restartsLastHour,
+      name,
+    );
     metric('mizual_container_info', 'Container image (value 1).', c.image === null ? null : 1, {
       name: c.name,
       image: c.image ?? '',
     });
-  const unix = (iso: string | null): number | null => (iso ? Math.round(Date.parse(iso) / 1000) : null);
-  for (const c of report.containers)
-    metric('mizual_container_created_timestamp_seconds', 'When the container was created.', unix(c.createdAt), {
-      name: c.name,
-    });
-  for (const c of report.containers)
-    metric('mizual_container_uptime_seconds', 'Seconds since a running container started.', c.uptimeSeconds, {
-      name: c.name,
-    });
-  for (const c of report.containers)
-    metric('mizual_container_exit_code', 'Exit code of a container that is not running.', c.exitCode, { name: c.name });
-  for (const c of report.containers)
-    metric('mizual_container_finished_timestamp_seconds', 'When the container last exited.', unix(c.finishedAt), {
-      name: c.name,
-    });
-  for (const c of report.containers)
-    metric(
-      'mizual_container_oom_killed',
-      '1 when its last exit was an OOM kill.',
-      c.oomKilled === null ? null : Number(c.oomKilled),
-      {
-        name: c.name,
-      },
-    );
-  for (const c of report.containers)
-    metric('mizual_container_log_bytes', 'Size of its json-file log files, all generations.', c.logBytes, {
-      name: c.name,
-    });
-  for (const c of report.containers)
+    metric('mizual_container_created_timestamp_seconds', 'When the container was created.', unix(c.createdAt), name);
+    metric('mizual_container_uptime_seconds', 'Seconds since a running container started.', c.uptimeSeconds, name);
+    metric('mizual_container_exit_code', 'Exit code of a container that is not running.', c.exitCode, name);
+    metric('mizual_container_finished_timestamp_seconds', 'When the container last exited.', unix(c.finishedAt), name);
+    metric('mizual_container_oom_killed', '1 when its last exit was an OOM kill.', flag(c.oomKilled), name);
+    metric('mizual_container_log_bytes', 'Size of its json-file log files, all generations.', c.logBytes, name);
     metric(
       'mizual_container_log_rotation',
       '1 when max-size (or the local driver) caps its logs.',
-      c.logRotation === null ? null : Number(c.logRotation),
-      { name: c.name },
+      flag(c.logRotation),
+      name,
     );
+  }
   if (report.hold) {
     metric('mizual_ship_hold_bytes', "Bytes of log files in the shipper's hold.", report.hold.bytes);
     metric(
