@@ -164,9 +164,9 @@ export async function run(argv: string[]): Promise<void> {
       // Nothing else: no lock (it must not wait for a long run), no S3 settings, no SDK.
       const { holdLogs } = await import('../ship/hold.js');
       const report = await holdLogs(config);
+      if (!flags.json && report.problem) throw new MizualError(report.problem);
       if (flags.json) writeJson(report);
-      else if (report.problem) throw new MizualError(report.problem);
-      return 0;
+      return report.problem ? 1 : 0;
     }
 
     if (flags.check) {

@@ -50,6 +50,11 @@ export interface ShipState {
   pending: string[];
   lastUploadAt: string | null;
   lastSuccessAt: string | null;
+  /**
+   * Held containers whose lines are in a committed archive: their hold is let go right after the
+   * commit, and if a crash came first, at the next start, never read again.
+   */
+  heldShipped?: string[];
 }
 
 export function emptyShipState(): ShipState {

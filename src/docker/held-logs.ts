@@ -15,6 +15,8 @@ export interface HoldMeta {
   name: string;
   tty: boolean;
   createdAt: string | null;
+  /** Link name → the order it was linked in, oldest generation first (absent in older holds). */
+  order?: Record<string, number>;
 }
 
 /** A log file in the hold. */
@@ -26,6 +28,8 @@ export interface HeldFile {
   size: number;
   /** Links to the inode: 1 means only the hold keeps these bytes on disk. */
   links: number;
+  /** Its place in the order of linking (older generations first), or null when not recorded. */
+  seq: number | null;
 }
 
 export interface HeldContainer {
@@ -66,6 +70,7 @@ export async function listHeld(dir: string): Promise<HeldContainer[]> {
         ino: m[2] as string,
         size: info.size,
         links: info.nlink,
+        seq: meta.order?.[name] ?? null,
       });
     }
     held.push({ dir: own, meta, files });

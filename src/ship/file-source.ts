@@ -7,6 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { describeError } from '../core/errors.js';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime } from '../core/time.js';
 import { gunzipStream, JsonFileCopier, readFirstLine } from '../docker/json-file.js';
@@ -26,6 +27,10 @@ export interface LogCandidate {
   live: boolean;
   /** The hold's links to this file (or to its compressed or uncompressed twin). */
   heldPaths: string[];
+  /** Its generation in the container's directory (0 live, N for `.N`), or null for a held file only. */
+  index: number | null;
+  /** Its place in the hold's order of linking, or null. */
+  seq: number | null;
   /**
    * The file, opened when it was listed: a path can name another file a moment later (Docker renames
    * the live file to `.1` when it rotates), an open handle follows the file. Closed by closeCandidates.
@@ -34,21 +39,38 @@ export interface LogCandidate {
 }
 
 const READ_BYTES = 1024 * 1024;
+/** An unfinished message is held back at most this long (then shipped as it is). */
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const NEWLINE = 0x0a;
 
 /**
  * Every file of one container's log, each once (a held link and the generation it links to are one
  * file; a `.N.gz` and the `.N` it was compressed from, or its held link, are one file), oldest first.
  */
-export async function gatherCandidates(logPath: string | null, held: HeldFile[]): Promise<LogCandidate[]> {
-  const raw: (Omit<LogCandidate, 'fingerprint' | 'firstTime' | 'heldPaths' | 'handle'> & { held: boolean })[] = [];
+export async function gatherCandidates(
+  logPath: string | null,
+  held: HeldFile[],
+  unreadable: string[] = [],
+): Promise<LogCandidate[]> {
+  type Raw = Omit<LogCandidate, 'fingerprint' | 'firstTime' | 'heldPaths' | 'handle'> & { held: boolean };
+  const raw: Raw[] = [];
   if (logPath) {
     for (const g of await listGenerations(logPath)) {
-      raw.push({ path: g.path, compressed: g.compressed, dev: g.dev, ino: g.ino, live: g.index === 0, held: false });
+      const base = { path: g.path, compressed: g.compressed, dev: g.dev, ino: g.ino, live: g.index === 0 };
+      raw.push({ ...base, held: false, index: g.index, seq: null });
     }
   }
   for (const f of held) {
-    raw.push({ path: f.path, compressed: f.compressed, dev: f.dev, ino: f.ino, live: false, held: true });
+    raw.push({
+      path: f.path,
+      compressed: f.compressed,
+      dev: f.dev,
+      ino: f.ino,
+      live: false,
+      held: true,
+      index: null,
+      seq: f.seq,
+    });
   }
   const byInode = new Map<string, LogCandidate>();
   const opened: FileHandle[] = [];
@@ -58,9 +80,10 @@ export async function gatherCandidates(logPath: string | null, held: HeldFile[])
       if (seen) {
         // The container's own path is read (listed first, it is still written to); the link is kept for release.
         if (isHeld) seen.heldPaths.push(r.path);
+        seen.seq ??= r.seq;
         continue;
       }
-      const handle = await fsp.open(r.path, 'r').catch(() => null);
+      const handle = await openGeneration(r);
       if (!handle) continue; // Gone between the listing and the open: rotated away, or the container removed.
       opened.push(handle);
       const info = await handle.stat({ bigint: true });
@@ -72,7 +95,14 @@ export async function gatherCandidates(logPath: string | null, held: HeldFile[])
         if (isHeld) twin.heldPaths.push(r.path);
         continue;
       }
-      const first = await readFirstLine(handle, r.compressed);
+      let first: Awaited<ReturnType<typeof readFirstLine>>;
+      try {
+        first = await readFirstLine(handle, r.compressed);
+      } catch (err) {
+        // A generation cut short by a host crash (a .gz Docker never finished): the others still ship.
+        unreadable.push(`${r.path}: ${describeError(err)}`);
+        continue;
+      }
       byInode.set(key, {
         ...r,
         ...identity,
@@ -111,8 +141,30 @@ export async function gatherCandidates(logPath: string | null, held: HeldFile[])
     }
   }
   // Generations never overlap in time: their first lines order them. The live file (or one still
-  // empty) is the newest.
-  return files.sort((a, b) => rank(a) - rank(b) || compareTimes(a.firstTime, b.firstTime));
+  // empty) is the newest. Generations that start with one timestamp (the 16 KiB pieces of a long
+  // message, rotated one by one) keep Docker's order: a higher .N is older, and so is an earlier link.
+  return files.sort((a, b) => rank(a) - rank(b) || compareTimes(a.firstTime, b.firstTime) || writtenOrder(a, b));
+}
+
+/**
+ * Open a listed generation. A `.N` that is gone may have just been compressed to `.N.gz` (Docker
+ * unlinks the original when it is done): open that instead. Only a missing file is skipped.
+ */
+async function openGeneration(r: { path: string; compressed: boolean }): Promise<FileHandle | null> {
+  try {
+    return await fsp.open(r.path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (r.compressed || !/\.\d+$/.test(r.path)) return null;
+  try {
+    const handle = await fsp.open(`${r.path}.gz`, 'r');
+    Object.assign(r, { path: `${r.path}.gz`, compressed: true });
+    return handle;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 /** Close the handles gatherCandidates opened. */
@@ -122,6 +174,12 @@ export async function closeCandidates(candidates: LogCandidate[]): Promise<void>
 
 function rank(c: LogCandidate): number {
   return c.live ? 2 : c.firstTime === null ? 1 : 0;
+}
+
+function writtenOrder(a: LogCandidate, b: LogCandidate): number {
+  if (a.index !== null && b.index !== null) return b.index - a.index;
+  if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
+  return 0;
 }
 
 function compareTimes(a: bigint | null, b: bigint | null): number {
@@ -171,6 +229,8 @@ export interface FileExport {
   lastStamp: string | null;
   /** Lines that were not json-file entries (skipped, e.g. a NUL-filled tail after a host crash). */
   unreadable: number;
+  /** Files that could not be read to their end (a corrupt .gz), with the reason. */
+  unreadableFiles: string[];
 }
 
 /**
@@ -186,9 +246,11 @@ export async function exportSegments(
   const copier = new JsonFileCopier(options.skipBefore);
   /** Output of the open message, held back until it closes (bounded by one message). */
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let position: FilePosition | null = null;
   let last: FilePosition | null = null;
   let unreadable = 0;
+  const unreadableFiles: string[] = [];
   for (const { candidate, from } of segments) {
     const identity = {
       dev: candidate.dev,
@@ -204,16 +266,35 @@ export async function exportSegments(
       if (result.boundaryOut >= 0) {
         for (const p of pending) await spool.write(p);
         pending = [];
+        pendingBytes = 0;
         await spool.write(result.out.subarray(0, result.boundaryOut));
         position = { ...identity, offset: chunkStart + result.boundaryIn };
-        if (result.boundaryOut < result.out.length) pending.push(Buffer.from(result.out.subarray(result.boundaryOut)));
-      } else if (result.out.length > 0) {
-        pending.push(Buffer.from(result.out));
+      }
+      const rest = result.out.subarray(Math.max(0, result.boundaryOut));
+      if (rest.length > 0) {
+        pending.push(Buffer.from(rest));
+        pendingBytes += rest.length;
+      }
+      if (pendingBytes > MAX_PENDING_BYTES) {
+        // A message that never ends (a progress bar without newlines): ship what there is, and let
+        // the next run's pieces start a new line, rather than hold it in memory without bound.
+        for (const p of pending) await spool.write(p);
+        pending = [];
+        pendingBytes = 0;
+        position = { ...identity, offset: chunkStart + end };
       }
     };
-    const readTo = candidate.compressed
-      ? await readCompressed(candidate.handle, start, onChunk)
-      : await readPlain(candidate.handle, start, onChunk);
+    let readTo: number;
+    try {
+      readTo = candidate.compressed
+        ? await readCompressed(candidate.handle, start, onChunk)
+        : await readPlain(candidate.handle, start, onChunk);
+    } catch (err) {
+      // A truncated or corrupt .gz: what it held up to the damage is shipped, the rest is a gap.
+      if (!candidate.compressed || !isZlibError(err)) throw err;
+      unreadableFiles.push(`${candidate.path}: ${describeError(err)}`);
+      continue;
+    }
     // With no message open, everything up to the last complete line of this file is consumed (also
     // when that is nothing: an empty live file is where the next run starts).
     if (!copier.open) position = { ...identity, offset: readTo };
@@ -228,7 +309,16 @@ export async function exportSegments(
     position,
     lastStamp: options.complete ? copier.lastLineStamp : copier.lastStamp,
     unreadable,
+    unreadableFiles,
   };
+}
+
+function isZlibError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return (
+    code.startsWith('Z_') ||
+    /unexpected end of file|incorrect header check|invalid/i.test(String((err as Error).message))
+  );
 }
 
 type ChunkHandler = (chunk: Buffer, chunkStart: number, end: number) => Promise<void>;

@@ -43,83 +43,108 @@ export function hasLogFile(
  * inode takes reading it, and a needless link costs nothing while Docker keeps the file (the next
  * run lets go of the shipped ones).
  */
-export async function takeHold(
-  docker: DockerClient,
-  config: Config,
-  known?: Map<string, ContainerDetails | null>,
-): Promise<HoldReport> {
+export async function takeHold(docker: DockerClient, config: Config): Promise<HoldReport> {
   if (!docker.local) return { dir: null, linked: 0, problem: null };
+  const found: { spec: Config['containers'][number]; details: ContainerDetails & { logPath: string } }[] = [];
+  const problems: string[] = [];
+  for (const spec of config.containers) {
+    try {
+      const details = await docker.inspectContainer(spec.name);
+      if (hasLogFile(docker, details)) found.push({ spec, details });
+    } catch (err) {
+      if (!(err instanceof DockerApiError && err.statusCode === 404))
+        problems.push(`${spec.name}: ${describeError(err)}`);
+    }
+  }
   let dir: string;
   try {
-    dir = await resolveHoldDir(config, docker);
-    await ensurePrivateDir(dir);
+    // A log path names the data root (`<root>/containers/<id>/<id>-json.log`): no /info round trip.
+    dir =
+      config.holdDir ??
+      (found[0] ? holdDirBeside(found[0].details.logPath) : null) ??
+      (await resolveHoldDir(config, docker));
+    if (found.length > 0) await ensurePrivateDir(dir);
   } catch (err) {
     return { dir: null, linked: 0, problem: `cannot hold log files: ${describeError(err)}` };
   }
   let linked = 0;
-  for (const spec of config.containers) {
-    let details = known?.get(spec.short);
-    if (details === undefined) {
-      try {
-        details = await docker.inspectContainer(spec.name);
-      } catch (err) {
-        if (err instanceof DockerApiError && err.statusCode === 404) continue;
-        return { dir, linked, problem: `cannot hold log files: ${describeError(err)}` };
-      }
-    }
-    if (!details || !hasLogFile(docker, details)) continue;
-    const generations = await listGenerations(details.logPath);
-    if (generations.length === 0) continue;
-    const own = path.join(dir, details.id);
+  // One container's trouble (a full disk, a race with docker rm) does not stop the others' hold.
+  for (const { spec, details } of found) {
     try {
-      await ensurePrivateDir(own);
-      const metaFile = path.join(own, 'meta.json');
-      if ((await readJsonState(metaFile)).status !== 'ok') {
-        const meta: HoldMeta = {
-          id: details.id,
-          short: spec.short,
-          name: spec.name,
-          tty: details.tty,
-          createdAt: details.createdAt,
-        };
-        await writeJsonState(metaFile, meta);
-      }
-      const present = new Set(await fsp.readdir(own));
-      for (const g of generations) {
-        const name = linkName(g.dev, g.ino, g.compressed);
-        if (present.has(name)) continue;
-        try {
-          await fsp.link(g.path, path.join(own, name));
-          linked++;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          // Rotated away or compressed between the listing and the link: the next generation is listed next time.
-          if (code === 'ENOENT' || code === 'EEXIST') continue;
-          throw err;
-        }
-      }
+      linked += await holdContainer(dir, spec, details);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why =
         code === 'EXDEV'
           ? `${dir} is not on the same mount as ${path.dirname(path.dirname(details.logPath))} (set MIZUAL_HOLD_DIR to a directory on that mount)`
-          : describeError(err);
-      return { dir, linked, problem: `cannot hold log files: ${why}` };
+          : `${spec.name}: ${describeError(err)}`;
+      problems.push(why);
+      if (code === 'EXDEV') break; // Every container is on that mount: no use trying the rest.
     }
   }
-  return { dir, linked, problem: null };
+  return { dir, linked, problem: problems.length > 0 ? `cannot hold log files: ${problems.join('; ')}` : null };
+}
+
+/** `<root>/mizual-hold` for a json-file log path under `<root>/containers/`, else null. */
+function holdDirBeside(logPath: string): string | null {
+  const containerDir = path.dirname(logPath);
+  const containers = path.dirname(containerDir);
+  return path.basename(containers) === 'containers' ? path.join(path.dirname(containers), 'mizual-hold') : null;
+}
+
+/**
+ * Link one container's generations not linked yet, oldest first, numbering each in meta.json's
+ * `order`: generations whose first lines carry one timestamp (a long message rotated piece by piece)
+ * are still read in the order Docker wrote them once the container is gone.
+ */
+async function holdContainer(
+  dir: string,
+  spec: Config['containers'][number],
+  details: ContainerDetails & { logPath: string },
+): Promise<number> {
+  const generations = await listGenerations(details.logPath);
+  if (generations.length === 0) return 0;
+  const own = path.join(dir, details.id);
+  await ensurePrivateDir(own);
+  const metaFile = path.join(own, 'meta.json');
+  const read = await readJsonState(metaFile);
+  const meta: HoldMeta =
+    read.status === 'ok'
+      ? (read.data as HoldMeta)
+      : { id: details.id, short: spec.short, name: spec.name, tty: details.tty, createdAt: details.createdAt };
+  meta.order ??= {};
+  const present = new Set(await fsp.readdir(own));
+  let linked = 0;
+  let next = Math.max(0, ...Object.values(meta.order)) + 1;
+  for (const g of [...generations].reverse()) {
+    const name = linkName(g.dev, g.ino, g.compressed);
+    if (present.has(name)) continue;
+    try {
+      await fsp.link(g.path, path.join(own, name));
+      meta.order[name] = next++;
+      linked++;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Rotated away or compressed between the listing and the link: the next generation is listed next time.
+      if (code === 'ENOENT' || code === 'EEXIST') continue;
+      throw err;
+    }
+  }
+  if (linked > 0 || read.status !== 'ok') await writeJsonState(metaFile, meta);
+  return linked;
 }
 
 /** `mizual-ship-logs --hold`: take the hold for the configured containers and nothing else. */
 export async function holdLogs(config: Config): Promise<HoldReport> {
   const docker = createDockerClient({ host: config.dockerHost });
   try {
-    if (!docker.local)
+    if (!docker.local) {
       return {
         dir: null,
         linked: 0,
         problem: `nothing to hold: the Docker engine is remote (${docker.endpoint.display})`,
       };
+    }
     return await takeHold(docker, config);
   } finally {
     docker.close();

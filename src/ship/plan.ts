@@ -89,7 +89,22 @@ function sinceOf(checkpoint: ContainerCheckpoint): bigint {
 
 /** Plan every configured container (inspecting them, listing their log files). */
 export async function planContainers(input: PlanInput): Promise<Planned[]> {
-  return mapLimit(input.containers, 4, async (spec): Promise<Planned> => {
+  const made: Planned[] = [];
+  try {
+    return await mapLimit(input.containers, 4, async (spec) => {
+      const planned = await planContainer(input, spec, made);
+      return planned;
+    });
+  } catch (err) {
+    // The files the other containers' plans opened are closed before the error goes up.
+    await closePlanned(made);
+    throw err;
+  }
+}
+
+/** Plan one container; its plan is in `made` as soon as it exists, so a failure can close its files. */
+async function planContainer(input: PlanInput, spec: ContainerSpec, made: Planned[]): Promise<Planned> {
+  {
     let details: ContainerDetails | null;
     try {
       details = await input.docker.inspectContainer(spec.name);
@@ -106,13 +121,15 @@ export async function planContainers(input: PlanInput): Promise<Planned[]> {
       gaps: [],
       since: checkpoint ? sinceOf(checkpoint) : input.fallbackSince,
     };
+    made.push(planned);
+    const unreadable: string[] = [];
     // Containers of this name that are gone but held, oldest first (three deploys between runs: three).
     const gone = input.held
       .filter((h) => h.meta.name === spec.name && h.meta.id !== details?.id)
-      .sort((a, b) => (a.meta.createdAt ?? '').localeCompare(b.meta.createdAt ?? ''));
+      .sort((a, b) => compareCreated(a.meta.createdAt, b.meta.createdAt));
     for (const held of gone) {
       const own = checkpoint?.containerId === held.meta.id ? checkpoint : undefined;
-      const candidates = await gatherCandidates(null, held.files);
+      const candidates = await gatherCandidates(null, held.files, unreadable);
       const plan = planSegments(candidates, own?.file);
       if (plan.lost) planned.gaps.push(lostGap(spec, held.meta.id, own as ContainerCheckpoint, 'removed'));
       planned.parts.push({
@@ -143,13 +160,14 @@ export async function planContainers(input: PlanInput): Promise<Planned[]> {
           'container was recreated before its log was held; lines the old one wrote after lastShippedAt were deleted with it',
       });
     }
+    planned.gaps.push(...unreadableGaps(spec, details?.id ?? '', checkpoint, unreadable.splice(0)));
     if (!details) return planned;
     const own = checkpoint?.containerId === details.id ? checkpoint : undefined;
     const complete = isComplete(details);
     const fileReason = await fileSourceProblem(input.docker, details);
     if (fileReason === null) {
       const heldFiles: HeldFile[] = input.held.find((h) => h.meta.id === details.id)?.files ?? [];
-      const candidates = await gatherCandidates(details.logPath, heldFiles);
+      const candidates = await gatherCandidates(details.logPath, heldFiles, unreadable);
       const plan = planSegments(candidates, own?.file);
       if (plan.lost && own) planned.gaps.push(lostGap(spec, details.id, own, 'rotated'));
       planned.parts.push({
@@ -180,8 +198,33 @@ export async function planContainers(input: PlanInput): Promise<Planned[]> {
         reason: fileReason,
       });
     }
+    planned.gaps.push(...unreadableGaps(spec, details.id, checkpoint, unreadable));
     return planned;
-  });
+  }
+}
+
+/** Gaps for log files that could not be read (a .gz a host crash cut short). */
+function unreadableGaps(
+  spec: ContainerSpec,
+  id: string,
+  checkpoint: ContainerCheckpoint | undefined,
+  files: string[],
+): ManifestGap[] {
+  return files.map((file) => ({
+    short: spec.short,
+    container: spec.name,
+    oldContainerId: id,
+    newContainerId: id,
+    lastShippedAt: checkpoint?.until ?? '',
+    reason: `log file ${file}: it could not be read, so its lines (or those after the damage) are not in the archive`,
+  }));
+}
+
+/** Docker's creation times, oldest first (compared as times: Docker trims trailing zeros). */
+function compareCreated(a: string | null, b: string | null): number {
+  const ta = a ? parseNanoTime(a) : -1n;
+  const tb = b ? parseNanoTime(b) : -1n;
+  return ta < tb ? -1 : ta > tb ? 1 : 0;
 }
 
 /**
@@ -241,6 +284,8 @@ export interface PartResult {
   lines: number;
   /** The checkpoint this part leaves for its container. */
   checkpoint: ContainerCheckpoint;
+  /** Files that broke off while they were read (a corrupt .gz). */
+  unreadableFiles: string[];
 }
 
 /** Export every part of a container into its spool, in order. */
@@ -250,12 +295,14 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
   for (const part of planned.parts) {
     const before = spool.lineCount;
     let checkpoint: ContainerCheckpoint;
+    let unreadableFiles: string[] = [];
     if (part.source === 'file') {
       const exported = await exportSegments(part.segments, spool, {
         complete: part.complete,
         skipBefore: part.skipBefore,
       });
       const position: FilePosition | undefined = exported.position ?? undefined;
+      unreadableFiles = exported.unreadableFiles;
       checkpoint = {
         containerId: part.containerId,
         until: exported.lastStamp ?? previous()?.until ?? formatNanoTime(planned.since - 1n),
@@ -278,9 +325,15 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
       };
     }
     await spool.closeLine();
-    results.push({ part, lines: spool.lineCount - before, checkpoint });
+    results.push({ part, lines: spool.lineCount - before, checkpoint, unreadableFiles });
   }
   return results;
+}
+
+/** The gaps of files that broke off while they were exported. */
+export function exportGaps(planned: Planned, results: PartResult[]): ManifestGap[] {
+  const spec = { short: planned.short, name: planned.container };
+  return results.flatMap((r) => unreadableGaps(spec, r.part.containerId, r.checkpoint, r.unreadableFiles));
 }
 
 /**

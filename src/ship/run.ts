@@ -32,9 +32,17 @@ import {
   type ManifestMissing as Missing,
 } from '../archive/contract.js';
 import { EntrySpool, type SpooledEntry } from './export.js';
-import { holdSize, listHeld, resolveHoldDir } from '../docker/held-logs.js';
+import { holdSize, listHeld, resolveHoldDir, type HeldContainer } from '../docker/held-logs.js';
 import { releaseContainer, releaseFiles, releaseUnconfigured, takeHold } from './hold.js';
-import { closePlanned, exportParts, planContainers, releasable, type PartResult, type Planned } from './plan.js';
+import {
+  closePlanned,
+  exportGaps,
+  exportParts,
+  planContainers,
+  releasable,
+  type PartResult,
+  type Planned,
+} from './plan.js';
 import { formatNanoTime, msToNano, nanoToDate, truncateToSecond } from '../core/time.js';
 import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';
 import { ensurePrivateDir } from '../core/state-files.js';
@@ -125,6 +133,29 @@ async function archiveTarget(
   }
 }
 
+/**
+ * The held containers to plan: every one in the hold but those a committed archive already holds
+ * (heldShipped), which are let go now, in case a crash came between the commit and their release.
+ */
+async function heldToShip(
+  holdDir: string | null,
+  state: ShipState,
+  dryRun: boolean,
+  warn: (line: string) => void,
+): Promise<HeldContainer[]> {
+  if (!holdDir) return [];
+  const shipped = new Set(state.heldShipped ?? []);
+  const held = await listHeld(holdDir);
+  if (dryRun) return held.filter((h) => !shipped.has(h.meta.id));
+  for (const h of held.filter((c) => shipped.has(c.meta.id))) {
+    await releaseContainer(h).catch((err: unknown) =>
+      warn(`could not let go of held log files: ${describeError(err)}`),
+    );
+  }
+  state.heldShipped = [];
+  return held.filter((h) => !shipped.has(h.meta.id));
+}
+
 /** Run the whole ship (or, with dryRun, only plan it). */
 export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   const { config } = options;
@@ -163,7 +194,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     const hold = options.dryRun ? null : await takeHold(docker, config);
     if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
-    const held = holdDir ? await listHeld(holdDir) : [];
+    const held = await heldToShip(holdDir, state, options.dryRun, options.warn);
     if (holdDir) summary.hold = { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null };
     const planned = await planContainers({
       docker,
@@ -284,6 +315,7 @@ async function writeAndCommit(
       alertSpool,
     );
     const alerts = await alertSpool.finish();
+    for (const { p, parts } of exported) summary.gaps.push(...exportGaps(p, parts));
     const target = await archiveTarget(config.logDir, state, clock());
     partial = path.join(config.logDir, `.${target.name}.partial`);
     summary.window.end = formatNanoTime(target.end);
@@ -327,16 +359,23 @@ async function writeAndCommit(
     }
     state.alertLog = alertCursor;
     state.pending.push(target.name);
+    const shippedHolds = exported.flatMap(({ parts }) => releasable(parts).containers.map((h) => h.meta.id));
+    state.heldShipped = [...new Set([...(state.heldShipped ?? []), ...shippedHolds])];
     await writeShipState(config.stateDir, state);
     await fsp.rename(partial, path.join(config.logDir, target.name));
     await syncDir(config.logDir);
     summary.files = files;
     summary.archive = { name: target.name, path: path.join(config.logDir, target.name), bytes };
-    // Only now may the hold let go of what the archive holds.
-    for (const { parts } of exported) {
-      const done = releasable(parts);
-      for (const held of done.containers) await releaseContainer(held);
-      await releaseFiles(done.files);
+    // Only now may the hold let go of what the archive holds. The archive is committed: a failure
+    // here is a warning, and what is left is let go by the next run (heldShipped).
+    try {
+      for (const { parts } of exported) {
+        const done = releasable(parts);
+        for (const held of done.containers) await releaseContainer(held);
+        await releaseFiles(done.files);
+      }
+    } catch (err) {
+      options.warn(`could not let go of held log files: ${describeError(err)}`);
     }
   } catch (err) {
     if (partial) await fsp.rm(partial, { force: true });

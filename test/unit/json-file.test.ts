@@ -90,6 +90,12 @@ const entries: Entry[] = [
     time: '2026-11-25T09:43:51.5Z',
   },
   { stream: 'stdout', log: 'control \u0001\u001f\n', time: '2026-11-25T09:43:51.6Z' },
+  // A structured JSON app log: many escaped quotes (decoded by JSON.parse past a few escapes).
+  {
+    stream: 'stdout',
+    log: `${JSON.stringify({ level: 'info', msg: 'a "quoted" <b> & c', n: [1, 2], path: 'C:\\x' })}\n`,
+    time: '2026-11-25T09:43:51.7Z',
+  },
   // An unfinished piece cut by the other stream, then one cut by a new time on the same stream.
   { stream: 'stdout', log: 'unfinished', time: '2026-11-25T09:43:52.1Z' },
   { stream: 'stderr', log: 'other stream\n', time: '2026-11-25T09:43:52.2Z' },
@@ -125,6 +131,14 @@ describe('JsonFileCopier', () => {
     assert.equal(result.boundaryIn, jsonLine(entries[0]!).length);
     assert.equal(result.out.subarray(0, result.boundaryOut).toString(), '2026-11-25T09:43:48.040200185Z plain line\n');
     assert.equal(copier.lastStamp, '2026-11-25T09:43:48.040200185Z');
+  });
+
+  it('reads the entry dockerd wrote after a crash left NULs before it on the same line', () => {
+    const copier = new JsonFileCopier();
+    const text = Buffer.concat([Buffer.alloc(300, 0), Buffer.from(jsonLine(entries[0]!))]);
+    const result = copier.copy(text, 0, text.length);
+    assert.equal(result.out.toString(), '2026-11-25T09:43:48.040200185Z plain line\n');
+    assert.equal(result.unreadable, 0);
   });
 
   it('skips lines before a time, and lines that are not entries (a NUL-filled tail after a crash)', () => {
@@ -173,6 +187,63 @@ describe('log files by identity', () => {
       await closeCandidates(candidates);
     }
     for (const f of [`${live}.1`, `${live}.1.gz`, `${live}.2.gz`, `${live}.2.gz.tmp`]) rmSync(f);
+  });
+
+  it("keeps Docker's order for generations that start with one timestamp (a long message rotated piece by piece)", async () => {
+    const piece = (text: string) => jsonLine({ stream: 'stdout', log: text, time: '2026-11-25T10:00:00.5Z' });
+    writeFileSync(`${live}.2`, piece('a'.repeat(100)));
+    writeFileSync(`${live}.1`, piece('b'.repeat(100)));
+    writeFileSync(live, piece('c\n'));
+    const candidates = await gatherCandidates(live, []);
+    try {
+      assert.deepEqual(
+        candidates.map((c) => path.basename(c.path)),
+        ['c1-json.log.2', 'c1-json.log.1', 'c1-json.log'],
+      );
+    } finally {
+      await closeCandidates(candidates);
+    }
+    // The same files held (the container is gone): the order they were linked in decides.
+    const held = [`${live}.1`, `${live}.2`].map((file, i) => {
+      const info = statSync(file);
+      return {
+        path: file,
+        compressed: false,
+        dev: String(info.dev),
+        ino: String(info.ino),
+        size: info.size,
+        links: 1,
+        seq: 2 - i,
+      };
+    });
+    const fromHold = await gatherCandidates(null, held);
+    try {
+      assert.deepEqual(
+        fromHold.map((c) => path.basename(c.path)),
+        ['c1-json.log.2', 'c1-json.log.1'],
+      );
+    } finally {
+      await closeCandidates(fromHold);
+    }
+    for (const f of [`${live}.1`, `${live}.2`]) rmSync(f);
+  });
+
+  it('names a .gz it cannot read (cut short by a crash) and reads the others', async () => {
+    writeFileSync(live, line(9));
+    writeFileSync(`${live}.1.gz`, gzipSync(line(7) + line(8)).subarray(0, 12));
+    const unreadable: string[] = [];
+    const candidates = await gatherCandidates(live, [], unreadable);
+    try {
+      assert.deepEqual(
+        candidates.map((c) => path.basename(c.path)),
+        ['c1-json.log'],
+      );
+      assert.equal(unreadable.length, 1);
+      assert.match(unreadable[0] ?? '', /c1-json\.log\.1\.gz: /);
+    } finally {
+      await closeCandidates(candidates);
+    }
+    rmSync(`${live}.1.gz`);
   });
 
   it('tells a new file that reuses a checkpointed inode from the checkpointed file', async () => {
