@@ -370,7 +370,9 @@ export class DockerClient {
     const { res, req } = await this.open(`/exec/${execId}/start`, {
       method: 'POST',
       body: { Detach: false, Tty: false },
-      timeoutMs,
+      // The whole command's deadline below decides; a socket idle timeout of the same length would
+      // race it (and win on some Node versions) with a less telling message.
+      timeoutMs: timeoutMs + 1_000,
     });
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
