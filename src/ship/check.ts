@@ -15,6 +15,9 @@ import { requestUrl } from '../core/http-client.js';
 import { readShipState } from '../core/ship-state.js';
 import { formatBytes, formatUptime } from '../core/units.js';
 import type { Store } from '../store/client.js';
+import { holdSize } from '../docker/held-logs.js';
+import { takeHold } from './hold.js';
+import { fileSourceProblem } from './plan.js';
 
 export interface CheckStep {
   step: string;
@@ -170,9 +173,20 @@ async function checkDocker(config: Config, add: Add): Promise<void> {
     for (const spec of config.containers) {
       try {
         const details = await docker.inspectContainer(spec.name);
-        add(`container ${spec.short}`, true, `${spec.name} ${details.state}`);
+        const why = await fileSourceProblem(docker, details);
+        const source = why === null ? 'read from its log files' : `read through the Engine API: ${why}`;
+        add(`container ${spec.short}`, true, `${spec.name} ${details.state}, ${source}`);
       } catch (err) {
         add(`container ${spec.short}`, false, `${spec.name}: ${describeError(err)}`);
+      }
+    }
+    // The hold is what every run takes first; taking it here proves the links work (EXDEV, a full disk).
+    if (docker.local) {
+      const hold = await takeHold(docker, config);
+      if (hold.problem) add('hold', false, hold.problem);
+      else if (hold.dir) {
+        const size = await holdSize(hold.dir);
+        add('hold', true, `${hold.dir}: ${size.containers} container(s), ${formatBytes(size.bytes)} held`);
       }
     }
   } catch (err) {

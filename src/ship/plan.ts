@@ -261,7 +261,7 @@ function lostGap(
 }
 
 /** Why this container's log files cannot be read directly (null: they can). */
-async function fileSourceProblem(docker: DockerClient, details: ContainerDetails): Promise<string | null> {
+export async function fileSourceProblem(docker: DockerClient, details: ContainerDetails): Promise<string | null> {
   if (!docker.local) return `the Docker engine is remote (${docker.endpoint.display})`;
   if (details.logDriver !== 'json-file') return `the ${details.logDriver || 'unknown'} log driver keeps no json-file`;
   if (!hasLogFile(docker, details)) return 'the engine names no log file';

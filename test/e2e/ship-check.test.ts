@@ -77,10 +77,23 @@ describe('mizual-ship-logs --check', () => {
     const env = freshEnv();
     const result = await check(env);
     assert.equal(result.exitCode, 0, result.stdout + result.stderr);
-    const steps = ['settings', 'endpoint', 'clock', 'list', 'write', 'delete', 'versioning', 'docker', 'container app'];
+    const steps = [
+      'settings',
+      'endpoint',
+      'clock',
+      'list',
+      'write',
+      'delete',
+      'versioning',
+      'docker',
+      'container app',
+      'hold',
+    ];
     for (const step of steps) assert.match(stepLine(result.stdout, step), /^ok {4}/);
     assert.match(stepLine(result.stdout, 'settings'), new RegExp(`from ${env.MIZUAL_ENV_FILE} and the environment`));
     assert.match(stepLine(result.stdout, 'versioning'), /Enabled/);
+    assert.match(stepLine(result.stdout, 'container app'), /running, read from its log files$/);
+    assert.match(stepLine(result.stdout, 'hold'), /: 1 container\(s\), [\d.]+ (B|KiB) held$/);
     assert.match(stepLine(result.stdout, 'delete'), /removed the probe and its 1 version\(s\)/);
     assert.match(result.stdout, /\nverdict: all \d+ checks passed$/);
     assert.deepEqual(await store.listVersions(`logs/dev/${env.MIZUAL_HOSTNAME}/`), []);
