@@ -60,7 +60,6 @@ function buildProgram(): Command {
 function renderShip(s: ShipSummary): string {
   const out: string[] = [];
   if (s.dryRun) out.push(`dry run: window ending ${s.window.end}; nothing written or uploaded`);
-  if (s.skipped) out.push(s.skipped);
   if (s.archive) out.push(`archive ${s.archive.path} (${formatBytes(s.archive.bytes)})`);
   for (const f of s.files) {
     const size = s.dryRun ? '' : ` ${f.lines} lines, ${formatBytes(f.bytes)}`;

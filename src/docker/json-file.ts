@@ -100,13 +100,6 @@ export class JsonFileCopier {
     return { out: out.subarray(0, o), boundaryOut, boundaryIn, unreadable };
   }
 
-  /** Close the open message as the API stream ends it (a newline). */
-  finish(): Buffer {
-    if (this.openStream === 0) return Buffer.alloc(0);
-    this.openStream = 0;
-    return Buffer.from('\n');
-  }
-
   /** The output offset after the last line written by `line`. */
   private written = 0;
 

@@ -91,10 +91,7 @@ function sinceOf(checkpoint: ContainerCheckpoint): bigint {
 export async function planContainers(input: PlanInput): Promise<Planned[]> {
   const made: Planned[] = [];
   try {
-    return await mapLimit(input.containers, 4, async (spec) => {
-      const planned = await planContainer(input, spec, made);
-      return planned;
-    });
+    return await mapLimit(input.containers, 4, (spec) => planContainer(input, spec, made));
   } catch (err) {
     // The files the other containers' plans opened are closed before the error goes up.
     await closePlanned(made);
@@ -104,103 +101,101 @@ export async function planContainers(input: PlanInput): Promise<Planned[]> {
 
 /** Plan one container; its plan is in `made` as soon as it exists, so a failure can close its files. */
 async function planContainer(input: PlanInput, spec: ContainerSpec, made: Planned[]): Promise<Planned> {
-  {
-    let details: ContainerDetails | null;
-    try {
-      details = await input.docker.inspectContainer(spec.name);
-    } catch (err) {
-      if (!(err instanceof DockerApiError && err.statusCode === 404)) throw err;
-      details = null;
-    }
-    const checkpoint = input.state.containers[spec.short];
-    const planned: Planned = {
+  let details: ContainerDetails | null;
+  try {
+    details = await input.docker.inspectContainer(spec.name);
+  } catch (err) {
+    if (!(err instanceof DockerApiError && err.statusCode === 404)) throw err;
+    details = null;
+  }
+  const checkpoint = input.state.containers[spec.short];
+  const planned: Planned = {
+    short: spec.short,
+    container: spec.name,
+    details,
+    parts: [],
+    gaps: [],
+    since: checkpoint ? sinceOf(checkpoint) : input.fallbackSince,
+  };
+  made.push(planned);
+  const unreadable: string[] = [];
+  // Containers of this name that are gone but held, oldest first (three deploys between runs: three).
+  const gone = input.held
+    .filter((h) => h.meta.name === spec.name && h.meta.id !== details?.id)
+    .sort((a, b) => compareCreated(a.meta.createdAt, b.meta.createdAt));
+  for (const held of gone) {
+    const own = checkpoint?.containerId === held.meta.id ? checkpoint : undefined;
+    const candidates = await gatherCandidates(null, held.files, unreadable);
+    const plan = planSegments(candidates, own?.file);
+    if (plan.lost) planned.gaps.push(lostGap(spec, held.meta.id, own as ContainerCheckpoint, 'removed'));
+    planned.parts.push({
+      source: 'file',
+      containerId: held.meta.id,
+      fromHold: true,
+      complete: true,
+      segments: plan.segments,
+      candidates,
+      skipBefore: skipFor(own, checkpoint, input.fallbackSince),
+      held,
+    });
+  }
+  if (
+    checkpoint &&
+    details &&
+    checkpoint.containerId !== details.id &&
+    !checkpoint.complete &&
+    !gone.some((h) => h.meta.id === checkpoint.containerId)
+  ) {
+    planned.gaps.push({
       short: spec.short,
       container: spec.name,
-      details,
-      parts: [],
-      gaps: [],
-      since: checkpoint ? sinceOf(checkpoint) : input.fallbackSince,
-    };
-    made.push(planned);
-    const unreadable: string[] = [];
-    // Containers of this name that are gone but held, oldest first (three deploys between runs: three).
-    const gone = input.held
-      .filter((h) => h.meta.name === spec.name && h.meta.id !== details?.id)
-      .sort((a, b) => compareCreated(a.meta.createdAt, b.meta.createdAt));
-    for (const held of gone) {
-      const own = checkpoint?.containerId === held.meta.id ? checkpoint : undefined;
-      const candidates = await gatherCandidates(null, held.files, unreadable);
-      const plan = planSegments(candidates, own?.file);
-      if (plan.lost) planned.gaps.push(lostGap(spec, held.meta.id, own as ContainerCheckpoint, 'removed'));
-      planned.parts.push({
-        source: 'file',
-        containerId: held.meta.id,
-        fromHold: true,
-        complete: true,
-        segments: plan.segments,
-        candidates,
-        skipBefore: skipFor(own, checkpoint, input.fallbackSince),
-        held,
-      });
-    }
-    if (
-      checkpoint &&
-      details &&
-      checkpoint.containerId !== details.id &&
-      !checkpoint.complete &&
-      !gone.some((h) => h.meta.id === checkpoint.containerId)
-    ) {
-      planned.gaps.push({
-        short: spec.short,
-        container: spec.name,
-        oldContainerId: checkpoint.containerId,
-        newContainerId: details.id,
-        lastShippedAt: checkpoint.until,
-        reason:
-          'container was recreated before its log was held; lines the old one wrote after lastShippedAt were deleted with it',
-      });
-    }
-    planned.gaps.push(...unreadableGaps(spec, details?.id ?? '', checkpoint, unreadable.splice(0)));
-    if (!details) return planned;
-    const own = checkpoint?.containerId === details.id ? checkpoint : undefined;
-    const complete = isComplete(details);
-    const fileReason = await fileSourceProblem(input.docker, details);
-    if (fileReason === null) {
-      const heldFiles: HeldFile[] = input.held.find((h) => h.meta.id === details.id)?.files ?? [];
-      const candidates = await gatherCandidates(details.logPath, heldFiles, unreadable);
-      const plan = planSegments(candidates, own?.file);
-      if (plan.lost && own) planned.gaps.push(lostGap(spec, details.id, own, 'rotated'));
-      planned.parts.push({
-        source: 'file',
-        containerId: details.id,
-        fromHold: false,
-        complete,
-        segments: plan.segments,
-        candidates,
-        skipBefore: skipFor(own, checkpoint, input.fallbackSince),
-        held: null,
-      });
-    } else {
-      // A recreated container is exported from its creation; an unknown one from the first run's window.
-      const since = own
-        ? sinceOf(own)
-        : checkpoint && details.createdAt
-          ? parseNanoTime(details.createdAt)
-          : input.fallbackSince;
-      planned.parts.push({
-        source: 'api',
-        containerId: details.id,
-        tty: details.tty,
-        complete,
-        since,
-        until: complete ? null : input.apiUntil,
-        endNs: complete ? input.nowNs : input.apiUntil,
-        reason: fileReason,
-      });
-    }
-    planned.gaps.push(...unreadableGaps(spec, details.id, checkpoint, unreadable));
-    return planned;
+      oldContainerId: checkpoint.containerId,
+      newContainerId: details.id,
+      lastShippedAt: checkpoint.until,
+      reason:
+        'container was recreated before its log was held; lines the old one wrote after lastShippedAt were deleted with it',
+    });
   }
+  planned.gaps.push(...unreadableGaps(spec, details?.id ?? '', checkpoint, unreadable.splice(0)));
+  if (!details) return planned;
+  const own = checkpoint?.containerId === details.id ? checkpoint : undefined;
+  const complete = isComplete(details);
+  const fileReason = await fileSourceProblem(input.docker, details);
+  if (fileReason === null) {
+    const heldFiles: HeldFile[] = input.held.find((h) => h.meta.id === details.id)?.files ?? [];
+    const candidates = await gatherCandidates(details.logPath, heldFiles, unreadable);
+    const plan = planSegments(candidates, own?.file);
+    if (plan.lost && own) planned.gaps.push(lostGap(spec, details.id, own, 'rotated'));
+    planned.parts.push({
+      source: 'file',
+      containerId: details.id,
+      fromHold: false,
+      complete,
+      segments: plan.segments,
+      candidates,
+      skipBefore: skipFor(own, checkpoint, input.fallbackSince),
+      held: null,
+    });
+  } else {
+    // A recreated container is exported from its creation; an unknown one from the first run's window.
+    const since = own
+      ? sinceOf(own)
+      : checkpoint && details.createdAt
+        ? parseNanoTime(details.createdAt)
+        : input.fallbackSince;
+    planned.parts.push({
+      source: 'api',
+      containerId: details.id,
+      tty: details.tty,
+      complete,
+      since,
+      until: complete ? null : input.apiUntil,
+      endNs: complete ? input.nowNs : input.apiUntil,
+      reason: fileReason,
+    });
+  }
+  planned.gaps.push(...unreadableGaps(spec, details.id, checkpoint, unreadable));
+  return planned;
 }
 
 /** Gaps for log files that could not be read (a .gz a host crash cut short). */

@@ -79,8 +79,6 @@ export interface ShipSummary {
   dryRun: boolean;
   window: { start: string; end: string };
   archive: { name: string; path: string; bytes: number } | null;
-  /** Why no archive was written, when none was. */
-  skipped: string | null;
   files: ManifestFile[];
   missing: Missing[];
   gaps: Gap[];
@@ -175,7 +173,6 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     dryRun: options.dryRun,
     window: { start: formatNanoTime(nowNs), end: formatNanoTime(nowNs) },
     archive: null,
-    skipped: null,
     files: [],
     missing: [],
     gaps: [],
@@ -200,7 +197,9 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
     const held = await heldToShip(holdDir, state, options.dryRun, options.warn);
-    if (holdDir) summary.hold = { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null };
+    const measureHold = async (): Promise<ShipSummary['hold']> =>
+      holdDir ? { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null } : null;
+    summary.hold = await measureHold();
     const planned = await planContainers({
       docker,
       containers: config.containers,
@@ -218,8 +217,9 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     summary.gaps = planned.flatMap((p) => p.gaps);
     closeLater = planned;
     if (options.dryRun) {
-      const stamp = formatStamp(nanoToDate(truncateToSecond(nowNs) + 1_000_000_000n));
-      summary.window.end = formatNanoTime(truncateToSecond(nowNs) + 1_000_000_000n);
+      const end = truncateToSecond(nowNs) + 1_000_000_000n;
+      const stamp = formatStamp(nanoToDate(end));
+      summary.window.end = formatNanoTime(end);
       summary.files = planned
         .filter((p) => p.parts.length > 0)
         .map((p) => plannedFile(p, stamp, null, summary.window.end));
@@ -229,7 +229,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
       for (const name of await releaseUnconfigured(held, config, options.nowMs)) {
         options.warn(`let go of the held log of ${name}: no configured container has that name`);
       }
-      if (holdDir) summary.hold = { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null };
+      summary.hold = await measureHold();
     }
   } catch (err) {
     if (options.dryRun) throw err;
@@ -365,7 +365,8 @@ async function writeAndCommit(
     }
     state.alertLog = alertCursor;
     state.pending.push(target.name);
-    const shippedHolds = exported.flatMap(({ parts }) => releasable(parts).containers.map((h) => h.meta.id));
+    const done = exported.map(({ parts }) => releasable(parts));
+    const shippedHolds = done.flatMap((d) => d.containers.map((h) => h.meta.id));
     state.heldShipped = [...new Set([...(state.heldShipped ?? []), ...shippedHolds])];
     await writeShipState(config.stateDir, state);
     await fsp.rename(partial, path.join(config.logDir, target.name));
@@ -375,10 +376,9 @@ async function writeAndCommit(
     // Only now may the hold let go of what the archive holds. The archive is committed: a failure
     // here is a warning, and what is left is let go by the next run (heldShipped).
     try {
-      for (const { parts } of exported) {
-        const done = releasable(parts);
-        for (const held of done.containers) await releaseContainer(held);
-        await releaseFiles(done.files);
+      for (const d of done) {
+        for (const held of d.containers) await releaseContainer(held);
+        await releaseFiles(d.files);
       }
     } catch (err) {
       options.warn(`could not let go of held log files: ${describeError(err)}`);

@@ -17,7 +17,6 @@ function summary(over: Partial<ShipSummary> = {}): ShipSummary {
     dryRun: false,
     window: { start: '2026-11-25T09:00:00Z', end: '2026-11-25T09:30:00Z' },
     archive: { name: 'logs-20261125_093000.tar.gz', path: '/x', bytes: 400 },
-    skipped: null,
     files: [file('backend-20261125_093000.log', 10, 1000), file('alerts-20261125_093000.log', 2, 100)],
     missing: [],
     gaps: [],
