@@ -1,0 +1,79 @@
+// The application figures of `mizual-metrics --json` (`app`), as ../shared/CONTRACT.md names them.
+// One home for the shape: the log readers, the probes, the broker, the renderers, the alerts and the
+// history all import it from here.
+
+/** Seconds; `null` when the format carries no duration. */
+export interface HttpDuration {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface RouteFigure {
+  method: string;
+  /** The path with ids, UUIDs and hex hashes collapsed to `:id`, or `other` past the 20 kept. */
+  route: string;
+  requests: number;
+  errors: number;
+  p95: number | null;
+}
+
+export interface HttpFigure {
+  container: string;
+  requests: number;
+  status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  /** The 5xx share of requests, 0–1. */
+  errorRate: number;
+  duration: HttpDuration | null;
+  routes: RouteFigure[];
+}
+
+export interface TaskFigure {
+  container: string;
+  task: string;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  duration: { p50: number; p95: number; max: number } | null;
+}
+
+export interface RuleFigure {
+  name: string;
+  container: string;
+  label: string | null;
+  count: number;
+  duration: { p50: number; p95: number; max: number } | null;
+}
+
+export interface QueueFigure {
+  queue: string;
+  /** Messages waiting (every priority list summed); null when the broker did not answer. */
+  length: number | null;
+}
+
+export interface ProbeFigure {
+  name: string;
+  /** Without credentials or query string. */
+  url: string;
+  up: boolean;
+  status: number | null;
+  seconds: number | null;
+  ttfbSeconds: number | null;
+  certDaysLeft: number | null;
+  p95HourSeconds: number | null;
+  uptimeDayPercent: number | null;
+  /** Why it is down (one line, no secret), when it is. */
+  error?: string;
+}
+
+export interface AppReport {
+  window: { since: string; until: string; seconds: number };
+  http: HttpFigure[];
+  tasks: TaskFigure[];
+  rules: RuleFigure[];
+  queues: QueueFigure[];
+  probes: ProbeFigure[];
+  /** One line each: a malformed rule, an unreachable broker, a container whose log could not be read. */
+  problems: string[];
+}
