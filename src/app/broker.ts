@@ -137,7 +137,7 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
     const note = dockerNote ? ` (${dockerNote})` : '';
     return {
       queues: unknown,
-      problem: hide(`broker ${target.shown} unreachable: ${describeError(err)}${note}`),
+      problem: hide(`broker ${target.shown}: ${describeError(err)}${note}`),
       via: null,
     };
   }
@@ -176,8 +176,9 @@ async function lengthsInContainer(
   if (result.exitCode === 0 && lines.length === keys.length && lines.every((l) => /^\d+$/.test(l))) {
     return lines.map(Number);
   }
-  const said = [...lines, ...result.stderr.split('\n')].map((l) => l.trim()).find(Boolean);
-  throw new Error(`redis-cli exited ${result.exitCode}${said ? `: ${said}` : ''}`);
+  // redis-cli says why on stderr (AUTH failed, could not connect) before any reply on stdout.
+  const said = [...result.stderr.split('\n'), ...lines].map((l) => l.trim()).find(Boolean);
+  throw new Error(`redis-cli${result.exitCode === 0 ? '' : ` exited ${result.exitCode}`}: ${said ?? 'no answer'}`);
 }
 
 async function lengthsOverSocket(target: BrokerTarget, keys: string[], timeoutMs: number): Promise<number[]> {
