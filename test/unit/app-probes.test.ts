@@ -54,7 +54,10 @@ before(async () => {
 });
 
 after(() => {
-  for (const s of servers) (s.closeAllConnections?.(), s.close());
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
   scratch.cleanup();
 });
 
