@@ -8,11 +8,11 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable, dockerCli, TEST_IMAGE, TEST_LABEL } from '../harness/docker.js';
 import { buildIfStale, runTool, scratchDir, type CliResult } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 const PYTHON = '/usr/bin/python3';
 const scratch = scratchDir('mizual-app-broker-');
@@ -42,14 +42,6 @@ for i in range(n):
     else:
         add.apply_async((i, i), priority=int(pri))
 `;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const p = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return p;
-}
 
 /** `docker run` of the host's Python/Redis in the busybox image, the way REAL-SERVICES.md describes. */
 function hostRuntimeArgs(name: string, service: string): string[] {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable, dockerCli, TEST_IMAGE, TEST_LABEL, uniqueName } from '../harness/docker.js';
 import { buildIfStale, runTool, scratchDir, type CliResult } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 const SLOW_SECONDS = 2.5;
 const APP = `import asyncio
@@ -44,14 +45,6 @@ let alerts: CliResult;
 let alertsJson: {
   checks: { check: string; status: string; value: unknown; message: string; data?: Record<string, unknown> }[];
 };
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const p = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return p;
-}
 
 async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,24 +2,16 @@
 // direct socket path against a real redis-server (Debian's) on a free loopback port.
 import { execa, type ResultPromise } from 'execa';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { collectQueues, parseBrokerUrl, pickContainer, queueChecks, queueKeys } from '../../src/app/broker.js';
 import { encodeCommand, parseReply, RespError } from '../../src/app/resp.js';
 import { UsageError } from '../../src/core/errors.js';
 import type { ContainerSummary } from '../../src/docker/model.js';
+import { freePort } from '../helpers/ports.js';
 
 const password = `p@ss:${Math.random().toString(36).slice(2)}`;
 let port = 0;
 let redis: ResultPromise | undefined;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const p = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return p;
-}
 
 const cli = (...args: string[]) =>
   execa('redis-cli', ['-p', String(port), '--no-auth-warning', ...args], {
