@@ -179,6 +179,25 @@ describe('Celery queues in a Redis broker found behind its Compose service name'
     );
   });
 
+  it('a wrong password: one line from redis-cli in the container, no password, the host figures still shown', async (t) => {
+    if (!haveDocker) return t.skip('no Docker engine');
+    const wrong = `${password}-wrong`;
+    const envFile = path.join(scratch.dir, 'wrong.env');
+    writeFileSync(envFile, `CELERY_BROKER_URL=redis://:${wrong}@redis:${port}/0\n`);
+    const result = await runTool('mizual-metrics', ['--env-file', envFile], { env: env(), cwd: scratch.dir });
+    outputs.push(result);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.match(result.stdout, /^memory /m);
+    assert.match(result.stdout, /^queue celery\s+not read$/m);
+    const broker = result.stdout.split('\n').filter((l) => l.startsWith('broker '));
+    assert.deepEqual(broker.length, 1, result.stdout);
+    assert.match(
+      broker[0] ?? '',
+      new RegExp(`^broker redis://redis:${port}/0 \\(asked in container ${redisName}\\): redis-cli: .*WRONGPASS`),
+    );
+    assert.ok(!`${result.stdout}${result.stderr}`.includes(wrong.slice(0, 12)));
+  });
+
   it('the password appears in no output, log line or state file', (t) => {
     if (!haveDocker) return t.skip('no Docker engine');
     assert.ok(outputs.length >= 6);
