@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dockerAvailable, dockerCli, TEST_IMAGE, TEST_LABEL, uniqueName } from '../harness/docker.js';
 import { buildIfStale, runTool, scratchDir, type CliResult } from '../helpers/cli.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { freePort } from '../helpers/ports.js';
 
 const SLOW_SECONDS = 2.5;
@@ -42,6 +43,7 @@ let haveDocker = false;
 let env: Record<string, string> = {};
 const certEnd: Record<string, number> = {};
 let alerts: CliResult;
+let webhook: WebhookReceiver | undefined;
 let alertsJson: {
   checks: { check: string; status: string; value: unknown; message: string; data?: Record<string, unknown> }[];
 };
@@ -104,6 +106,7 @@ before(async () => {
   const bundle = path.join(scratch.dir, 'trusted.pem');
   writeFileSync(bundle, ['five', 'two'].map((n) => readFileSync(path.join(scratch.dir, `${n}.crt`), 'utf8')).join(''));
   const closedPort = await freePort();
+  webhook = await startWebhookReceiver();
   const api = `http://127.0.0.1:${apiPort}`;
   env = {
     MIZUAL_STATE_DIR: path.join(scratch.dir, 'state'),
@@ -119,12 +122,14 @@ before(async () => {
     CELERY_BROKER_URL: `redis://:${brokerPassword}@127.0.0.1:${closedPort}/0`,
     // Our own CA bundle: both test certificates trusted, so only their expiry is at stake.
     NODE_EXTRA_CA_CERTS: bundle,
+    MIZUAL_ALERT_WEBHOOK_URL: webhook.url,
   };
   alerts = await runTool('mizual-alerts', ['--json', '--no-docker', '--cpu-sample', '0'], { env, cwd: scratch.dir });
   alertsJson = JSON.parse(alerts.stdout) as typeof alertsJson;
 });
 
 after(async () => {
+  webhook?.close();
   for (const d of daemons) d.kill('SIGTERM');
   await Promise.all(daemons.map((d) => d.catch(() => undefined)));
   if (haveDocker) await execa('docker', ['rm', '-f', '-v', apiName], { reject: false });
@@ -168,6 +173,14 @@ describe('probes of MIZUAL_PROBES in one mizual-alerts run', () => {
     for (const line of [/ WARNING cert:five: certificate of https:\/\/localhost:\d+\/ expires in/, / CRITICAL cert:two: /,
       / CRITICAL probe:hang: /, / WARNING probe:slow: /]) assert.match(log, line); // prettier-ignore
     assert.doesNotMatch(log, /probe:api|cert:api|query-secret/);
+  });
+
+  it('the webhook is told of each raised probe and cert alert, without the query or the broker password', (t) => {
+    if (!haveDocker) return t.skip('no Docker engine');
+    const sent = JSON.stringify(webhook?.bodies ?? []);
+    for (const name of ['probe:hang', 'probe:slow', 'cert:five', 'cert:two'])
+      assert.ok(sent.includes(name), `${name}: ${sent}`);
+    assert.ok(!sent.includes('probe:api') && !sent.includes('query-secret') && !sent.includes(brokerPassword));
   });
 
   it('an unreachable broker: one line on stderr without the password, its queue UNKNOWN, nothing else affected', (t) => {
@@ -244,5 +257,21 @@ describe('mizual-metrics shows the probes and the broker trouble', () => {
     assert.match(human.stdout, /^probe two\s+up 200 .*cert expires in [12]\.\d days/m);
     assert.match(human.stdout, /^queue celery\s+not read$/m);
     assert.match(human.stdout, /^broker redis:\/\/127\.0\.0\.1:\d+\/0: connection refused/m);
+  });
+});
+
+describe('bad probe settings', () => {
+  it('a malformed MIZUAL_PROBES is one line naming it: exit 3 for alerts, 2 for metrics', async (t) => {
+    if (!haveDocker) return t.skip('no Docker engine');
+    const bad = { ...env, MIZUAL_PROBES: 'api=http://127.0.0.1:9/,web=ftp://127.0.0.1/' };
+    const [a, m] = await Promise.all([
+      runTool('mizual-alerts', ['--no-docker', '--cpu-sample', '0'], { env: bad, cwd: scratch.dir }),
+      runTool('mizual-metrics', ['--no-docker'], { env: bad, cwd: scratch.dir }),
+    ]);
+    assert.deepEqual([a.exitCode, m.exitCode], [3, 2]);
+    for (const r of [a, m]) {
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^mizual-(alerts|metrics): MIZUAL_PROBES: web must be an http:\/\/ or https:\/\/ URL$/);
+    }
   });
 });
