@@ -127,7 +127,7 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
       const where = viaDocker ? ` (asked in container ${viaDocker})` : '';
       if (viaDocker)
         return { queues: unknown, problem: hide(`broker ${target.shown}${where}: ${describeError(err)}`), via: null };
-      dockerNote = `Docker engine not asked: ${describeError(err)}`;
+      dockerNote = describeError(err);
     }
   }
   try {
