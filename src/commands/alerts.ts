@@ -14,6 +14,7 @@ import { parseDuration, parsePositiveInt, parsePositiveNumber } from '../core/un
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
+import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/outside-checks.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -35,6 +36,8 @@ export interface AlertsOptions {
   now?: Date;
   /** `--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`. */
   limits?: Partial<TrendLimits>;
+  /** `--probe-slow`, `--cert-days`, `--queue-backlog`. */
+  outsideLimits?: Partial<OutsideLimits>;
 }
 
 export interface AlertsReport {
@@ -74,6 +77,13 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     const loaded = await loadAlertState(config.stateDir);
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
+    // Probes and the broker run alongside the other checks: a run costs the slowest of them, not their sum.
+    const outside = startOutsideChecks({
+      config,
+      record: !dryRun,
+      now,
+      limits: { ...DEFAULT_OUTSIDE_LIMITS, ...options.outsideLimits },
+    });
     const { observations, cpu, trends } = await runChecks({
       procRoot: options.procRoot,
       sysRoot: options.sysRoot,
@@ -91,6 +101,9 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       shipMaxAgeMs: options.shipMaxAgeMs ?? 3_600_000,
       now,
     });
+    const app = await outside;
+    observations.push(...app.observations);
+    diagnostics.push(...app.problems);
     const { results, events, records } = applyObservations(loaded.state.checks, observations, now, repeatMs);
     const logged = events.map((e) => formatAlertLine(now, e.severity, e.check, e.message));
     let webhook: DeliveryReport | null = null;
@@ -168,6 +181,9 @@ function buildProgram(): Command {
     .option('--net-in <size>', 'WARNING when an interface receives more than this per rolling hour', '1G')
     .option('--net-out <size>', 'WARNING when an interface sends more than this per rolling hour', '5G')
     .option('--health-slow <duration>', 'WARNING when MIZUAL_HEALTH_URL answers slower than this', '2s')
+    .option('--probe-slow <duration>', 'WARNING when a probe of MIZUAL_PROBES answers slower than this', '2s')
+    .option('--cert-days <days>', "WARNING when a probed https URL's certificate expires within this many days", '14')
+    .option('--queue-backlog <count>', 'WARNING when this many messages wait in a Celery queue', '100')
     .option('--docker-log-size <size>', "WARNING when a container's json-file logs (all generations) pass this", '1G')
     .option('--ship-max-age <duration>', 'WARNING when the last successful log upload is older than this', '1h')
     .option('--log-max-size <size>', 'rotate the alert log (log.1 … log.5) before it grows past this', '10M')
@@ -217,6 +233,11 @@ export async function run(argv: string[]): Promise<void> {
           netOutBytes: parseSize(str('netOut') ?? '5G', '--net-out'),
           healthSlowMs: parseDuration(str('healthSlow') ?? '2s', '--health-slow'),
           dockerLogBytes: parseSize(str('dockerLogSize') ?? '1G', '--docker-log-size'),
+        },
+        outsideLimits: {
+          probeSlowMs: parseDuration(str('probeSlow') ?? '2s', '--probe-slow'),
+          certDays: parsePositiveNumber(str('certDays') ?? '14', '--cert-days'),
+          queueBacklog: parsePositiveInt(str('queueBacklog') ?? '100', '--queue-backlog'),
         },
       }).catch((err: unknown) => {
         // Any failure (state dir not writable, /proc unreadable) is UNKNOWN for a monitoring plugin.

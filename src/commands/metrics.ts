@@ -28,16 +28,26 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   const docker = options.noDocker
     ? null
     : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  return collectMetrics({
-    trends: await readAlertTrends(config.stateDir),
-    allInterfaces: options.allInterfaces,
-    host: config.hostname,
-    procRoot: options.procRoot,
-    intervalMs: options.sampleMs ?? 500,
-    thresholds: resolveThresholds(options, config),
-    containers: config.containers,
-    docker,
+  const trends = await readAlertTrends(config.stateDir);
+  // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
+  const outside = import('../app/outside.js').then(async (m) => {
+    const figures = await m.collectOutside({ config, probeTimeoutMs: 5_000 });
+    return m.outsideAppReport(figures, Date.now());
   });
+  const [report, app] = await Promise.all([
+    collectMetrics({
+      trends,
+      allInterfaces: options.allInterfaces,
+      host: config.hostname,
+      procRoot: options.procRoot,
+      intervalMs: options.sampleMs ?? 500,
+      thresholds: resolveThresholds(options, config),
+      containers: config.containers,
+      docker,
+    }),
+    outside,
+  ]);
+  return { ...report, app };
 }
 
 function buildProgram(): Command {

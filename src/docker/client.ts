@@ -358,12 +358,17 @@ export class DockerClient {
   }
 
   /** Run a command in a running container and collect its output (e.g. `redis-cli INFO memory`). */
-  async execInContainer(nameOrId: string, cmd: string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async execInContainer(
+    nameOrId: string,
+    cmd: string[],
+    options: { timeoutMs?: number; env?: string[] } = {},
+  ): Promise<ExecResult> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const started = Date.now();
     const created = await this.requestJson<{ Id: string }>(`/containers/${encodeURIComponent(nameOrId)}/exec`, {
       method: 'POST',
-      body: { AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, Cmd: cmd },
+      // `env` (KEY=value) carries secrets such as REDISCLI_AUTH: never put them in cmd, which `docker top` shows.
+      body: { AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false, Cmd: cmd, Env: options.env },
       timeoutMs,
     });
     const execId = created.Id;

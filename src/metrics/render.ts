@@ -1,4 +1,7 @@
 import type { MetricsReport } from './report.js';
+import { queueSeries } from '../app/broker.js';
+import { probeSeries } from '../app/probes.js';
+import { renderQueuesAndProbes } from './render-app.js';
 import { createExposition } from '../core/exposition.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
@@ -145,6 +148,10 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
       `log hold (${report.hold.dir}): ${report.hold.containers} container(s), ${formatBytes(report.hold.bytes)}${only}`,
     );
   }
+  if (report.app && (report.app.queues.length > 0 || report.app.probes.length > 0 || report.app.problems.length > 0)) {
+    lines.push('', paint.bold('application'), ...renderQueuesAndProbes(report.app, paint));
+    for (const problem of report.app.problems) lines.push(paint.yellow(problem));
+  }
   if (report.backendErrors) {
     const { container, lines: errors, last5m, last60m, partial } = report.backendErrors;
     const at = partial ? '≥' : '';
@@ -279,6 +286,10 @@ export function renderPrometheus(report: MetricsReport): string {
         container: report.backendErrors.container,
         window,
       });
+  }
+  if (report.app) {
+    queueSeries({ metric, text }, report.app.queues);
+    probeSeries({ metric, text }, report.app.probes, Date.parse(report.app.window.until));
   }
   return text();
 }

@@ -72,7 +72,37 @@ before(async () => {
   await startContainer(names.celery, 'echo started; exit 3');
   await waitForState(names.backend, ['running']);
   await waitForState(names.celery, ['exited']);
+  // A probed https server (openssl s_server, a certificate trusted through NODE_EXTRA_CA_CERTS) and a
+  // Redis broker holding two queued messages, for the probe and queue panels.
+  const [tlsPort, redisPort] = [await freePort(), await freePort()];
+  const [key, cert] = [path.join(scratch.dir, 'tls.key'), path.join(scratch.dir, 'tls.crt')];
+  await execa('openssl', [
+    'req',
+    '-x509',
+    '-nodes',
+    '-newkey',
+    'rsa:2048',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  spawnDaemon('openssl', ['s_server', '-accept', `127.0.0.1:${tlsPort}`, '-cert', cert, '-key', key, '-www', '-quiet']);
+  spawnDaemon('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitFor('redis-server', async () => {
+    const r = await execa('redis-cli', ['-p', String(redisPort), 'LPUSH', 'celery', 'a', 'b'], { reject: false });
+    return r.exitCode === 0 && r.stdout.trim() === '2' ? true : undefined;
+  });
   const env = {
+    MIZUAL_PROBES: `tls=https://localhost:${tlsPort}/`,
+    CELERY_BROKER_URL: `redis://127.0.0.1:${redisPort}/0`,
+    NODE_EXTRA_CA_CERTS: cert,
     MIZUAL_CONTAINERS: `backend=${names.backend},celery=${names.celery}`,
     MIZUAL_HOSTNAME: 'prom-host',
     MIZUAL_LOG_DIR: path.join(scratch.dir, 'logs'),
@@ -191,6 +221,7 @@ describe('Prometheus + node_exporter + the Grafana dashboard', () => {
     assert.deepEqual(rules.map((g) => g.name).sort(), [
       'mizual-containers',
       'mizual-host',
+      'mizual-probes-queues',
       'mizual-shipping',
       'mizual-textfile',
     ]);
