@@ -27,10 +27,13 @@ export interface DbSession {
 export class DbError extends Error {
   /** SQLSTATE when the server refused (42501 permission denied, 28P01 bad password). */
   readonly sqlState: string | undefined;
-  constructor(message: string, sqlState?: string) {
+  /** The message without the leading `database host:port/db: `. */
+  readonly reason: string;
+  constructor(message: string, sqlState?: string, reason = message) {
     super(message);
     this.name = 'DbError';
     this.sqlState = sqlState;
+    this.reason = reason;
   }
 }
 
@@ -140,7 +143,7 @@ export function toDbError(err: unknown, target: DbTarget): DbError {
   else if (/does not support SSL/i.test(raw)) why = `the server does not offer TLS (sslmode=${target.sslMode})`;
   else if (/terminated/i.test(raw)) why = 'the server closed the connection';
   else why = scrub(raw, target);
-  return new DbError(`${where}: ${why}`, code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined);
+  return new DbError(`${where}: ${why}`, code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined, why);
 }
 
 /** Remove what must never be shown (password, user, any URL) from a message we pass on as it is. */

@@ -142,10 +142,9 @@ async function scrapeAll(session: DbSession, target: DbTarget, options: DbOption
       // A figure the role may not read is a note; a connection that broke ends the run.
       if (!(err instanceof DbError) || !err.sqlState) throw err;
       const hint = err.sqlState === '42501' ? ` (GRANT pg_monitor TO "${target.user}";)` : '';
-      ctx.notes.push(`${collector.name}: ${err.message.replace(/^database [^:]+: /, '')}${hint}`);
       if (collector === statementsCollector) {
-        report.statements = { ...report.statements, available: false, reason: `pg_stat_statements: ${err.message.replace(/^database [^:]+: /, '')}` };
-      }
+        report.statements = { ...report.statements, available: false, reason: `pg_stat_statements: ${err.reason}${hint}` };
+      } else ctx.notes.push(`${collector.name}: ${err.reason}${hint}`);
     }
   }
   report.notes = ctx.notes;

@@ -125,3 +125,14 @@ function tlsFor(mode: SslMode, host: string, params: URLSearchParams): Connectio
   }
   return { ...client, servername, rejectUnauthorized: false };
 }
+
+/** The URL to monitor: MIZUAL_DATABASE_URL, else the app's DATABASE_URL; null when neither is set. */
+export function configuredDbUrl(
+  lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
+): { url: string; variable: string } | null {
+  for (const variable of ['MIZUAL_DATABASE_URL', 'DATABASE_URL'] as const) {
+    const url = lookup(variable);
+    if (url !== undefined && url.trim() !== '') return { url, variable };
+  }
+  return null;
+}

@@ -1,5 +1,7 @@
 import type { MetricsReport } from './report.js';
 import { createExposition } from '../core/exposition.js';
+import { addDbSeries } from '../db/prometheus.js';
+import { renderDbSection } from './db-render.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
@@ -152,6 +154,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
+  if (report.db) lines.push('', renderDbSection(report.db, color));
   return lines.join('\n');
 }
 
@@ -280,5 +283,6 @@ export function renderPrometheus(report: MetricsReport): string {
         window,
       });
   }
+  if (report.db) addDbSeries(metric, report.db);
   return text();
 }

@@ -1,4 +1,5 @@
 import type { ContainerSpec } from '../core/config.js';
+import type { DbReport } from '../db/model.js';
 import { describeError } from '../core/errors.js';
 import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/host.js';
 import type { Thresholds } from '../core/thresholds.js';
@@ -70,6 +71,8 @@ export interface MetricsReport extends HostFigures {
   diskTrends: DiskTrendFigures[];
   thresholds: Thresholds;
   sampleIntervalMs: number;
+  /** The database figures, present only when a database URL is configured. */
+  db?: DbReport;
 }
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */

@@ -29,8 +29,10 @@ export const statementsCollector: Collector = {
   ],
   async scrape(ctx, report) {
     const window = formatWindow(ctx.windowMs);
-    const installed = await ctx.query<{ v: string }>(
-      `SELECT extversion AS v FROM pg_extension WHERE extname = 'pg_stat_statements'`,
+    // Qualified by the extension's own schema: the URL's search_path may not include it.
+    const installed = await ctx.query<{ schema: string }>(
+      `SELECT quote_ident(n.nspname) AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_stat_statements'`,
     );
     if (installed.length === 0) {
       report.statements = {
@@ -44,7 +46,7 @@ export const statementsCollector: Collector = {
     const rows = await ctx.query<Record<string, unknown>>(
       `SELECT queryid::text AS queryid, min(query) AS query, sum(calls) AS calls,
               sum(total_exec_time) AS total_ms, sum(rows) AS rows
-         FROM pg_stat_statements
+         FROM ${installed[0]?.schema}.pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND queryid IS NOT NULL AND query NOT LIKE $1
         GROUP BY queryid ORDER BY total_ms DESC LIMIT ${MAX_STATEMENTS}`,
