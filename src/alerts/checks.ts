@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuBaseline, Observation } from './state.js';
+import { checkDatabase, type DbCheckOptions } from './db-checks.js';
 import {
   containerEventChecks,
   diskForecastChecks,
@@ -61,6 +62,8 @@ export interface CheckOptions {
   lastRunMs: number | null;
   /** sysfs root, to tell physical interfaces from virtual ones. */
   sysRoot?: string;
+  /** The database checks, when a database URL is configured. */
+  db?: DbCheckOptions | null;
 }
 
 /** Run every check; also returns the CPU counters and trends to store for the next run. */
@@ -69,6 +72,7 @@ export async function runChecks(
 ): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends }> {
   const nowMs = options.now.getTime();
   const filesystems = readFilesystemReport({ procRoot: options.procRoot });
+  const database = options.db ? checkDatabase(options.db, options.stateDir, options.now) : null;
   const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
   const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
     checkCpu(options),
@@ -124,7 +128,7 @@ export async function runChecks(
     observations.push(...net.observations);
     trends.net = net.net;
   }
-  observations.push(...health, shipping);
+  observations.push(...health, shipping, ...((await database) ?? []));
   return { observations, cpu: cpu.baseline, trends };
 }
 

@@ -87,7 +87,7 @@ export async function openSession(target: DbTarget): Promise<DbSession> {
   } catch (err) {
     throw toDbError(err, target);
   }
-  const query: Query = async <T,>(sql: string, params?: unknown[]) => {
+  const query: Query = async <T>(sql: string, params?: unknown[]) => {
     try {
       const result = await client.query(`${OWN_MARK} ${sql}`, params);
       return result.rows as T[];
@@ -136,10 +136,12 @@ export function toDbError(err: unknown, target: DbTarget): DbError {
   else if (code === 'ENOENT') why = 'no server socket there (is the server running?)';
   else if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') why = `unreachable (${code})`;
   else if (/timeout expired|connection timeout/i.test(raw)) why = `no answer within ${CONNECT_TIMEOUT_MS / 1000}s`;
-  else if (/Query read timeout/i.test(raw)) why = `a statement got no answer within ${(STATEMENT_TIMEOUT_MS + 1000) / 1000}s`;
+  else if (/Query read timeout/i.test(raw))
+    why = `a statement got no answer within ${(STATEMENT_TIMEOUT_MS + 1000) / 1000}s`;
   else if (code === '28P01' || code === '28000') why = 'authentication failed (check the user and password in the URL)';
   else if (code === '3D000') why = 'database does not exist';
-  else if (code === '57014') why = `a statement was cancelled after ${STATEMENT_TIMEOUT_MS / 1000}s (statement_timeout)`;
+  else if (code === '57014')
+    why = `a statement was cancelled after ${STATEMENT_TIMEOUT_MS / 1000}s (statement_timeout)`;
   else if (/does not support SSL/i.test(raw)) why = `the server does not offer TLS (sslmode=${target.sslMode})`;
   else if (/terminated/i.test(raw)) why = 'the server closed the connection';
   else why = scrub(raw, target);

@@ -60,7 +60,10 @@ export async function writeDbHistory(stateDir: string, history: DbHistory): Prom
 export function addSnapshot(history: DbHistory, current: Map<string, Counters>, nowMs: number): DbHistory {
   const sorted = [...current].sort((a, b) => b[1][1] - a[1][1]);
   const rows = Object.fromEntries(sorted.slice(0, SNAPSHOT_ROWS));
-  const all = [...history.statements.filter((s) => s.at < nowMs), { at: nowMs, complete: sorted.length <= SNAPSHOT_ROWS, rows }];
+  const all = [
+    ...history.statements.filter((s) => s.at < nowMs),
+    { at: nowMs, complete: sorted.length <= SNAPSHOT_ROWS, rows },
+  ];
   const kept: StatementSnapshot[] = [];
   const hours = new Set<number>();
   for (const snap of all) {

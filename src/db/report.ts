@@ -109,7 +109,10 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
       deadline,
     ]);
   } catch (err) {
-    const reason = err instanceof DbError ? err.message : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
+    const reason =
+      err instanceof DbError
+        ? err.message
+        : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
     return { ...unavailableDb(reason, options.windowMs), database: target.database };
   } finally {
     clearTimeout(timer);
@@ -133,7 +136,12 @@ async function scrapeAll(session: DbSession, target: DbTarget, options: DbOption
     history,
     notes: [],
   };
-  const report: DbReport = { ...unavailableDb('', options.windowMs), available: true, reason: null, database: target.database };
+  const report: DbReport = {
+    ...unavailableDb('', options.windowMs),
+    available: true,
+    reason: null,
+    database: target.database,
+  };
   report.statements = { available: false, reason: null, window: formatWindow(options.windowMs), top: [] };
   for (const collector of COLLECTORS) {
     try {
@@ -143,7 +151,11 @@ async function scrapeAll(session: DbSession, target: DbTarget, options: DbOption
       if (!(err instanceof DbError) || !err.sqlState) throw err;
       const hint = err.sqlState === '42501' ? ` (GRANT pg_monitor TO "${target.user}";)` : '';
       if (collector === statementsCollector) {
-        report.statements = { ...report.statements, available: false, reason: `pg_stat_statements: ${err.reason}${hint}` };
+        report.statements = {
+          ...report.statements,
+          available: false,
+          reason: `pg_stat_statements: ${err.reason}${hint}`,
+        };
       } else ctx.notes.push(`${collector.name}: ${err.reason}${hint}`);
     }
   }
@@ -151,7 +163,10 @@ async function scrapeAll(session: DbSession, target: DbTarget, options: DbOption
   const counters = ctx.statementCounters;
   if (counters) {
     const texts = new Map(report.statements.top.map((s) => [s.queryid, s.query]));
-    report.regressions = findRegressions(history, counters, nowMs).map((r) => ({ ...r, query: texts.get(r.queryid) ?? null }));
+    report.regressions = findRegressions(history, counters, nowMs).map((r) => ({
+      ...r,
+      query: texts.get(r.queryid) ?? null,
+    }));
   }
   if (options.keep && options.stateDir) {
     let kept = history;

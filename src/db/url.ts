@@ -62,7 +62,8 @@ export function parseDbUrl(text: string, variable = 'DATABASE_URL'): DbTarget {
   if ((hostParam ?? url.hostname).includes(',')) {
     throw new DbUrlError(`${variable} names several hosts; give the one to monitor`);
   }
-  const host = hostParam ?? (url.hostname ? decode(url.hostname.replace(/^\[|\]$/g, ''), 'host') : '/var/run/postgresql');
+  const host =
+    hostParam ?? (url.hostname ? decode(url.hostname.replace(/^\[|\]$/g, ''), 'host') : '/var/run/postgresql');
   const portText = params.get('port') ?? url.port;
   const port = portText ? Number(portText) : 5432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new DbUrlError(`${variable} has an invalid port`);

@@ -5,9 +5,17 @@ import { createPainter, paintLevel, renderTable } from '../core/paint.js';
 import { formatBytes } from '../core/units.js';
 
 const secs = (s: number): string =>
-  s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${(s / 60).toFixed(1)}m` : s >= 1 ? `${s.toFixed(1)}s` : `${(s * 1000).toFixed(1)}ms`;
-const growth = (b: number | null): string => (b === null ? 'growth unknown yet' : `${b < 0 ? '-' : '+'}${formatBytes(Math.abs(b))}/day`);
-const cut = (q: string | null, n: number): string => (q === null ? '<hidden>' : q.length > n ? `${q.slice(0, n - 1)}…` : q);
+  s >= 3600
+    ? `${(s / 3600).toFixed(1)}h`
+    : s >= 60
+      ? `${(s / 60).toFixed(1)}m`
+      : s >= 1
+        ? `${s.toFixed(1)}s`
+        : `${(s * 1000).toFixed(1)}ms`;
+const growth = (b: number | null): string =>
+  b === null ? 'growth unknown yet' : `${b < 0 ? '-' : '+'}${formatBytes(Math.abs(b))}/day`;
+const cut = (q: string | null, n: number): string =>
+  q === null ? '<hidden>' : q.length > n ? `${q.slice(0, n - 1)}…` : q;
 
 function connectionsLine(db: DbReport, paint: ChalkInstance, connectionsPercent: number): string {
   const c = db.connections;
@@ -27,7 +35,9 @@ export function renderDbSection(db: DbReport, color: boolean, connectionsPercent
   const paint = createPainter(color);
   const head = paint.bold('database') + (db.database ? ` ${db.database}` : '');
   if (!db.available) return `${head}: ${paint.red(db.reason ?? 'not available')}`;
-  const lines = [`${head}  Postgres ${db.server?.version.split(' ')[0] ?? '?'}  ${connectionsLine(db, paint, connectionsPercent)}`];
+  const lines = [
+    `${head}  Postgres ${db.server?.version.split(' ')[0] ?? '?'}  ${connectionsLine(db, paint, connectionsPercent)}`,
+  ];
   const long = db.longQueries.filter((q) => q.state === 'active').length;
   const idleTx = db.longQueries.length - long;
   const problems = `long queries ${long}, idle in transaction ${idleTx}, blocked ${db.blocked.length}`;
@@ -68,7 +78,14 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
     lines.push(
       renderTable(
         ['pid', 'user', 'application', 'state', 'for', 'query'],
-        db.longQueries.map((q) => [String(q.pid), q.user ?? '-', q.application ?? '-', q.state, secs(q.seconds), cut(q.query, 60)]),
+        db.longQueries.map((q) => [
+          String(q.pid),
+          q.user ?? '-',
+          q.application ?? '-',
+          q.state,
+          secs(q.seconds),
+          cut(q.query, 60),
+        ]),
         color,
       ),
     );
@@ -94,7 +111,14 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
       lines.push(
         renderTable(
           ['queryid', 'total', 'calls', 'mean', 'rows', 'query'],
-          top.map((s) => [s.queryid, secs(s.totalSeconds), String(s.calls), secs(s.meanSeconds), String(s.rows), cut(s.query, 50)]),
+          top.map((s) => [
+            s.queryid,
+            secs(s.totalSeconds),
+            String(s.calls),
+            secs(s.meanSeconds),
+            String(s.rows),
+            cut(s.query, 50),
+          ]),
           color,
         ),
       );
@@ -107,11 +131,21 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   if ((db.regressions ?? []).length > 0) {
     title('slower than the day before');
     for (const r of db.regressions ?? []) {
-      lines.push(paint.yellow(`${r.queryid}: mean ${secs(r.recentMeanSeconds)} over the last hour, ${secs(r.baselineMeanSeconds)} the 24h before  ${cut(r.query, 50)}`));
+      lines.push(
+        paint.yellow(
+          `${r.queryid}: mean ${secs(r.recentMeanSeconds)} over the last hour, ${secs(r.baselineMeanSeconds)} the 24h before  ${cut(r.query, 50)}`,
+        ),
+      );
     }
   }
   title('schemas');
-  lines.push(renderTable(['schema', 'size'], db.schemas.map((s) => [s.schema, formatBytes(s.sizeBytes)]), color));
+  lines.push(
+    renderTable(
+      ['schema', 'size'],
+      db.schemas.map((s) => [s.schema, formatBytes(s.sizeBytes)]),
+      color,
+    ),
+  );
   title('largest tables');
   lines.push(
     renderTable(
@@ -119,7 +153,9 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
       db.tables.map((t) => [
         `${t.schema}.${t.table}`,
         formatBytes(t.sizeBytes),
-        t.deadTupleRatio === null ? '-' : paintLevel(paint, t.deadTupleRatio >= 0.2 ? 'warning' : 'ok', `${(t.deadTupleRatio * 100).toFixed(1)}%`),
+        t.deadTupleRatio === null
+          ? '-'
+          : paintLevel(paint, t.deadTupleRatio >= 0.2 ? 'warning' : 'ok', `${(t.deadTupleRatio * 100).toFixed(1)}%`),
         t.lastVacuum?.replace(/\.\d+Z$/, 'Z') ?? paint.yellow('never'),
         t.lastAnalyze?.replace(/\.\d+Z$/, 'Z') ?? paint.yellow('never'),
       ]),
@@ -128,7 +164,10 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   );
   title('sequences past half their range');
   if (db.sequences.length === 0) lines.push('none');
-  for (const s of db.sequences) lines.push(`${s.name} ${paintLevel(paint, s.percent >= 90 ? 'critical' : s.percent >= 75 ? 'warning' : 'ok', `${s.percent}%`)}`);
+  for (const s of db.sequences)
+    lines.push(
+      `${s.name} ${paintLevel(paint, s.percent >= 90 ? 'critical' : s.percent >= 75 ? 'warning' : 'ok', `${s.percent}%`)}`,
+    );
   if ((db.notes ?? []).length > 0) {
     title('not visible to this role');
     for (const note of db.notes ?? []) lines.push(note);

@@ -127,7 +127,7 @@ psql_admin() { as_pg "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$(cat "
 if ! psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'appdb'" | grep -q 1; then
   log "creating databases and roles"
   # The passwords must not land in pg_stat_statements' query texts.
-  psql_admin -d postgres <<EOF
+  psql_admin -d postgres >/dev/null <<EOF
 SET pg_stat_statements.track_utility = off;
 CREATE ROLE mizual_mon LOGIN PASSWORD '$(printf '%s' "$MON_PASSWORD" | sed "s/'/''/g")';
 GRANT pg_monitor TO mizual_mon;
@@ -135,7 +135,7 @@ CREATE ROLE mizual_nomon LOGIN PASSWORD '$NOMON_PASSWORD';
 CREATE DATABASE appdb;
 CREATE DATABASE plaindb;
 EOF
-  psql_admin -d appdb <<EOF
+  psql_admin -d appdb >/dev/null <<EOF
 CREATE EXTENSION pg_stat_statements;
 CREATE SCHEMA production;
 CREATE SCHEMA preview;

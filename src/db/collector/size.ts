@@ -19,7 +19,8 @@ export const sizeCollector: Collector = {
   async scrape(ctx, report) {
     const [row] = await ctx.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b');
     report.sizeBytes = num(row?.b);
-    report.growthBytesPerDay = report.sizeBytes === null ? null : growthPerDay(ctx.history, report.sizeBytes, ctx.nowMs);
+    report.growthBytesPerDay =
+      report.sizeBytes === null ? null : growthPerDay(ctx.history, report.sizeBytes, ctx.nowMs);
     const schemas = await ctx.query<{ schema: string; b: string }>(
       `SELECT n.nspname AS schema, sum(pg_total_relation_size(c.oid)) AS b
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

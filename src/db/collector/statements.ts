@@ -19,12 +19,18 @@ export const statementsCollector: Collector = {
     {
       name: 'mizual_db_statement_seconds_total',
       help: 'Execution time of a top statement since the statistics were reset (pg_stat_statements).',
-      samples: (r) => r.statements.top.slice(0, TOP).map((s) => ({ value: s.sinceReset?.totalSeconds ?? null, labels: { queryid: s.queryid } })),
+      samples: (r) =>
+        r.statements.top
+          .slice(0, TOP)
+          .map((s) => ({ value: s.sinceReset?.totalSeconds ?? null, labels: { queryid: s.queryid } })),
     },
     {
       name: 'mizual_db_statement_calls_total',
       help: 'Calls of a top statement since the statistics were reset (pg_stat_statements).',
-      samples: (r) => r.statements.top.slice(0, TOP).map((s) => ({ value: s.sinceReset?.calls ?? null, labels: { queryid: s.queryid } })),
+      samples: (r) =>
+        r.statements.top
+          .slice(0, TOP)
+          .map((s) => ({ value: s.sinceReset?.calls ?? null, labels: { queryid: s.queryid } })),
     },
   ],
   async scrape(ctx, report) {
@@ -72,11 +78,19 @@ export const statementsCollector: Collector = {
       totalSeconds: round(totalMs / 1000),
       meanSeconds: round(calls > 0 ? totalMs / 1000 / calls : 0),
       rows: n,
-      sinceReset: { calls: current.get(queryid)?.[0] ?? 0, totalSeconds: round((current.get(queryid)?.[1] ?? 0) / 1000) },
+      sinceReset: {
+        calls: current.get(queryid)?.[0] ?? 0,
+        totalSeconds: round((current.get(queryid)?.[1] ?? 0) / 1000),
+      },
     }));
     const by = (key: 'totalSeconds' | 'calls' | 'meanSeconds' | 'rows', n: number) =>
       [...stats].sort((a, b) => b[key] - a[key]).slice(0, n);
-    const chosen = new Set([...by('totalSeconds', TOP), ...by('calls', TOP_BY_OTHER), ...by('meanSeconds', TOP_BY_OTHER), ...by('rows', TOP_BY_OTHER)]);
+    const chosen = new Set([
+      ...by('totalSeconds', TOP),
+      ...by('calls', TOP_BY_OTHER),
+      ...by('meanSeconds', TOP_BY_OTHER),
+      ...by('rows', TOP_BY_OTHER),
+    ]);
     report.statements = {
       available: true,
       reason: base
