@@ -39,7 +39,7 @@ export const activityCollector: Collector = {
         query: isHidden(r.query) ? null : maskQuery((r.query as string | null) ?? null),
       };
     });
-    if (hidden > 0) ctx.notes.push(hiddenNote(ctx.user));
+    if (hidden > 0 && !ctx.notes.includes(hiddenNote(ctx.user))) ctx.notes.push(hiddenNote(ctx.user));
   },
 };
 

@@ -1,4 +1,5 @@
 import { num, type Collector } from './collector.js';
+import { hiddenNote } from './activity.js';
 
 const STATES = ['active', 'idle', 'idle in transaction', 'waiting'] as const;
 
@@ -19,7 +20,8 @@ export const connectionsCollector: Collector = {
   ],
   async scrape(ctx, report) {
     const rows = await ctx.query<{ state: string; n: string }>(
-      `SELECT CASE WHEN wait_event_type = 'Lock' THEN 'waiting'
+      `SELECT CASE WHEN state IS NULL THEN 'hidden'
+                   WHEN wait_event_type = 'Lock' THEN 'waiting'
                    WHEN state LIKE 'idle in transaction%' THEN 'idle in transaction'
                    WHEN state = 'idle' THEN 'idle'
                    ELSE 'active' END AS state, count(*) AS n
@@ -36,8 +38,11 @@ export const connectionsCollector: Collector = {
     };
     for (const row of rows) {
       const n = num(row.n) ?? 0;
-      conn.byState[row.state as (typeof STATES)[number]] += n;
       conn.total += n;
+      // Other roles' sessions show no state to a role without pg_read_all_stats: counted, not classed.
+      if (row.state === 'hidden') {
+        if (!ctx.notes.includes(hiddenNote(ctx.user))) ctx.notes.push(hiddenNote(ctx.user));
+      } else conn.byState[row.state as (typeof STATES)[number]] += n;
     }
     report.connections = conn;
     const [oldest] = await ctx.query<{ s: string | null }>(
