@@ -20,13 +20,13 @@ export const connectionsCollector: Collector = {
   ],
   async scrape(ctx, report) {
     const rows = await ctx.query<{ state: string; n: string }>(
-      `SELECT CASE WHEN state IS NULL THEN 'hidden'
+      `SELECT CASE WHEN backend_type IS NULL THEN 'hidden'
                    WHEN wait_event_type = 'Lock' THEN 'waiting'
                    WHEN state LIKE 'idle in transaction%' THEN 'idle in transaction'
                    WHEN state = 'idle' THEN 'idle'
                    ELSE 'active' END AS state, count(*) AS n
          FROM pg_stat_activity
-        WHERE backend_type = 'client backend' AND pid <> $1
+        WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL)) AND pid <> $1
         GROUP BY 1`,
       [ctx.selfPid],
     );
@@ -38,11 +38,13 @@ export const connectionsCollector: Collector = {
     };
     for (const row of rows) {
       const n = num(row.n) ?? 0;
-      conn.total += n;
-      // Other roles' sessions show no state to a role without pg_read_all_stats: counted, not classed.
+      // Other roles' sessions show neither type nor state to a role without pg_read_all_stats.
       if (row.state === 'hidden') {
         if (!ctx.notes.includes(hiddenNote(ctx.user))) ctx.notes.push(hiddenNote(ctx.user));
-      } else conn.byState[row.state as (typeof STATES)[number]] += n;
+        continue;
+      }
+      conn.total += n;
+      conn.byState[row.state as (typeof STATES)[number]] += n;
     }
     report.connections = conn;
     const [oldest] = await ctx.query<{ s: string | null }>(
