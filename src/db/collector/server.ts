@@ -9,6 +9,11 @@ export const serverCollector: Collector = {
       help: 'max_connections of the Postgres server.',
       samples: (r) => [{ value: r.connections?.max ?? null }],
     },
+    {
+      name: 'mizual_db_reserved_connections',
+      help: 'Connections reserved for superusers (and pg_use_reserved_connections from Postgres 16).',
+      samples: (r) => [{ value: r.connections?.reserved ?? null }],
+    },
   ],
   async scrape(ctx, report) {
     const rows = await ctx.query<{ name: string; setting: string }>(
