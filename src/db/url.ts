@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+const SOCKET_HOST = 'local-socket.invalid';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 export interface DbTarget {
@@ -53,7 +54,9 @@ export function parseDbUrl(text: string, variable = 'DATABASE_URL'): DbTarget {
   let url: URL;
   try {
     // WHATWG URL treats only "special" schemes strictly; http gives us its authority parsing for any host.
-    url = new URL(`http://${trimmed.slice(scheme.length + 3)}`);
+    // An empty host (`postgresql:///db`, `postgresql://u@/db?host=/run/postgresql`) means the local socket.
+    const rest = trimmed.slice(scheme.length + 3).replace(/^([^/?#@]*@)?(?=[/?#]|$)/, `$1${SOCKET_HOST}`);
+    url = new URL(`http://${rest}`);
   } catch {
     throw new DbUrlError(`${variable} is malformed (a character in the password may need percent-encoding)`);
   }
