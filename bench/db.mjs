@@ -38,7 +38,24 @@ const baseEnv = {
 const adminSql = (sql) =>
   execFileSync(
     'runuser',
-    ['-u', 'postgres', '--', path.join(h.PG_TEST_BIN, 'psql'), '-X', '-qtA', '-h', h.PG_TEST_SOCKET, '-p', h.PG_TEST_PORT, '-U', h.PG_TEST_ADMIN_USER, '-d', 'appdb', '-c', sql],
+    [
+      '-u',
+      'postgres',
+      '--',
+      path.join(h.PG_TEST_BIN, 'psql'),
+      '-X',
+      '-qtA',
+      '-h',
+      h.PG_TEST_SOCKET,
+      '-p',
+      h.PG_TEST_PORT,
+      '-U',
+      h.PG_TEST_ADMIN_USER,
+      '-d',
+      'appdb',
+      '-c',
+      sql,
+    ],
     { encoding: 'utf8' },
   ).trim();
 
@@ -61,7 +78,11 @@ const settle = () => new Promise((r) => setTimeout(r, 300));
 function alertsRun(withDb) {
   const env = withDb ? { ...baseEnv, DATABASE_URL: url } : baseEnv;
   const started = performance.now();
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/mizual-alerts.js'), '--no-docker', '--cpu-sample', '0', '--json'], { env, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'bin/mizual-alerts.js'), '--no-docker', '--cpu-sample', '0', '--json'],
+    { env, encoding: 'utf8' },
+  );
   const wall = performance.now() - started;
   if (r.status === 3 || r.status === null) throw new Error(`mizual-alerts exited ${r.status}: ${r.stderr}`);
   return wall;
@@ -95,7 +116,9 @@ await session.close();
 const literal = (v) => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
 const script =
   recorded
-    .map(({ sql, params }) => `/* psql-baseline */ ${sql.replace(/\$(\d+)/g, (_, i) => literal(params[Number(i) - 1]))};`)
+    .map(
+      ({ sql, params }) => `/* psql-baseline */ ${sql.replace(/\$(\d+)/g, (_, i) => literal(params[Number(i) - 1]))};`,
+    )
     .join('\n') + '\n';
 const scriptFile = path.join(scratch, 'baseline.sql');
 writeFileSync(scriptFile, script);
@@ -109,7 +132,11 @@ let before = measure('/* mizual-monitoring */');
 for (let i = 0; i < runs; i++) alertsRun(true);
 await settle();
 let after = measure('/* mizual-monitoring */');
-const ours = { ms: (after.ms - before.ms) / runs, calls: (after.calls - before.calls) / runs, sessions: (after.sessions - before.sessions) / runs };
+const ours = {
+  ms: (after.ms - before.ms) / runs,
+  calls: (after.calls - before.calls) / runs,
+  sessions: (after.sessions - before.sessions) / runs,
+};
 
 // The same statements normalise to the same queryid whoever sends them: start afresh so psql's own
 // text (and mark) is the one pg_stat_statements keeps.
@@ -120,14 +147,30 @@ before = measure('/* psql-baseline */');
 const psqlWalls = [];
 for (let i = 0; i < runs; i++) {
   const started = performance.now();
-  execFileSync(path.join(h.PG_TEST_BIN, 'psql'), ['-X', '-q', '-o', '/dev/null', '-f', scriptFile, `postgresql://${h.PG_TEST_MON_USER}@127.0.0.1:${h.PG_TEST_PORT}/appdb?sslmode=require&application_name=psql-baseline`], {
-    env: { ...process.env, PGPASSWORD: h.PG_TEST_MON_PASSWORD },
-  });
+  execFileSync(
+    path.join(h.PG_TEST_BIN, 'psql'),
+    [
+      '-X',
+      '-q',
+      '-o',
+      '/dev/null',
+      '-f',
+      scriptFile,
+      `postgresql://${h.PG_TEST_MON_USER}@127.0.0.1:${h.PG_TEST_PORT}/appdb?sslmode=require&application_name=psql-baseline`,
+    ],
+    {
+      env: { ...process.env, PGPASSWORD: h.PG_TEST_MON_PASSWORD },
+    },
+  );
   psqlWalls.push(performance.now() - started);
 }
 await settle();
 after = measure('/* psql-baseline */');
-const psql = { ms: (after.ms - before.ms) / runs, calls: (after.calls - before.calls) / runs, sessions: (after.sessions - before.sessions) / runs };
+const psql = {
+  ms: (after.ms - before.ms) / runs,
+  calls: (after.calls - before.calls) / runs,
+  sessions: (after.sessions - before.sessions) / runs,
+};
 
 // 3. Alerts wall time with and without the database, alternating.
 const withDb = [];
