@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { scratchDir } from '../helpers/cli.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import {
   adminSession,
   assertNoSecret,
@@ -23,7 +24,12 @@ const h = readHarness();
 const scratch = scratchDir('mizual-db-');
 const stateDir = path.join(scratch.dir, 'state');
 const alertLog = path.join(scratch.dir, 'alerts.log');
-const env = { DATABASE_URL: sqlalchemyUrl(h), MIZUAL_STATE_DIR: stateDir, MIZUAL_ALERT_LOG: alertLog };
+const env: Record<string, string> = {
+  DATABASE_URL: sqlalchemyUrl(h),
+  MIZUAL_STATE_DIR: stateDir,
+  MIZUAL_ALERT_LOG: alertLog,
+};
+let webhook: WebhookReceiver;
 const outputs: { where: string; text: string }[] = [];
 const clients: pg.Client[] = [];
 
@@ -50,10 +56,13 @@ async function endWorkload(): Promise<void> {
   );
 }
 before(async () => {
+  webhook = await startWebhookReceiver();
+  env.MIZUAL_ALERT_WEBHOOK_URL = webhook.url;
   admin = await session();
   await endWorkload();
 });
 after(async () => {
+  webhook.close();
   await endWorkload().catch(() => undefined);
   for (const c of clients) await c.end().catch(() => undefined);
   scratch.cleanup();
@@ -198,6 +207,12 @@ test('a workload with known answers shows in --json and the alerts with the righ
   const { execa } = await import('execa');
   const check = await execa('promtool', ['check', 'metrics'], { input: `${prom.stdout}\n`, reject: false });
   assert.equal(check.exitCode, 0, check.stdout + check.stderr);
+
+  // The same changes went to the webhook.
+  const sent = JSON.stringify(webhook.bodies);
+  for (const check of ['db:long-query', 'db:idle-in-transaction', 'db:blocked']) assert.ok(sent.includes(check), check);
+  outputs.push({ where: 'webhook bodies', text: sent });
+  for (const r of outputs.filter((o) => o.where.endsWith('stderr'))) assert.equal(r.text, '', r.where);
 
   const stateFiles = filesUnder(stateDir);
   assert.ok(stateFiles.some((f) => f.file.endsWith('db-state.json')));
