@@ -19,7 +19,8 @@ export interface DbCheckOptions {
 
 const DEPENDENT = ['db:connections', 'db:long-query', 'db:idle-in-transaction', 'db:blocked', 'db:wraparound'];
 
-const fmt = (s: number): string => (s >= 60 ? `${Math.round(s / 6) / 10}m` : `${Math.round(s * 10) / 10}s`);
+const fmt = (s: number): string =>
+  s >= 60 ? `${Math.round(s / 6) / 10}m` : s >= 1 ? `${Math.round(s * 10) / 10}s` : `${Math.round(s * 10_000) / 10}ms`;
 const short = (q: string | null): string => (q === null ? '<hidden>' : q.length > 80 ? `${q.slice(0, 79)}…` : q);
 
 /** Collect the database figures and turn them into observations. */

@@ -145,8 +145,10 @@ export function findRegressions(history: DbHistory, current: Map<string, Counter
   if (!dayBefore) return [];
   const out: Regression[] = [];
   for (const [id, now] of current) {
-    const mid = hourAgo.rows[id];
-    const old = dayBefore.rows[id];
+    // A statement missing from a complete snapshot had not run yet: it counts from zero.
+    const zero: Counters = [0, 0, 0];
+    const mid = hourAgo.rows[id] ?? (hourAgo.complete ? zero : undefined);
+    const old = dayBefore.rows[id] ?? (dayBefore.complete ? zero : undefined);
     if (!mid || !old) continue;
     const recent: [number, number] = [now[0] - mid[0], now[1] - mid[1]];
     const base: [number, number] = [mid[0] - old[0], mid[1] - old[1]];
