@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuBaseline, Observation } from './state.js';
 import { checkDatabase, type DbCheckOptions } from './db-checks.js';
+import type { DbReport } from '../db/model.js';
 import {
   containerEventChecks,
   diskForecastChecks,
@@ -69,7 +70,7 @@ export interface CheckOptions {
 /** Run every check; also returns the CPU counters and trends to store for the next run. */
 export async function runChecks(
   options: CheckOptions,
-): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends }> {
+): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends; db: DbReport | null }> {
   const nowMs = options.now.getTime();
   const filesystems = readFilesystemReport({ procRoot: options.procRoot });
   const database = options.db ? checkDatabase(options.db, options.stateDir, options.now) : null;
@@ -128,8 +129,9 @@ export async function runChecks(
     observations.push(...net.observations);
     trends.net = net.net;
   }
-  observations.push(...health, shipping, ...((await database) ?? []));
-  return { observations, cpu: cpu.baseline, trends };
+  const db = await database;
+  observations.push(...health, shipping, ...(db?.observations ?? []));
+  return { observations, cpu: cpu.baseline, trends, db: db?.report ?? null };
 }
 
 /** The counters of the physical interfaces (bridges, veth, ifb carry the same traffic again); null if unreadable. */

@@ -23,11 +23,15 @@ const fmt = (s: number): string =>
   s >= 60 ? `${Math.round(s / 6) / 10}m` : s >= 1 ? `${Math.round(s * 10) / 10}s` : `${Math.round(s * 10_000) / 10}ms`;
 const short = (q: string | null): string => (q === null ? '<hidden>' : q.length > 80 ? `${q.slice(0, 79)}…` : q);
 
-/** Collect the database figures and turn them into observations. */
-export async function checkDatabase(options: DbCheckOptions, stateDir: string, now: Date): Promise<Observation[]> {
+/** Collect the database figures (kept for the run's sample too) and turn them into observations. */
+export async function checkDatabase(
+  options: DbCheckOptions,
+  stateDir: string,
+  now: Date,
+): Promise<{ observations: Observation[]; report: DbReport }> {
   const { collectDb } = await import('../db/report.js');
-  const db = await collectDb({ ...options, stateDir, now });
-  return dbObservations(db, options);
+  const report = await collectDb({ ...options, stateDir, now });
+  return { observations: dbObservations(report, options), report };
 }
 
 /** Observations from a database report: down, connections, long queries, idle transactions, locks, wraparound, regressions. */

@@ -119,6 +119,13 @@ hostssl all all 127.0.0.1/32 scram-sha-256
 EOF
 fi
 
+# A kept cluster whose port another service took since: move it to a free one.
+port_taken() { node -e "const s=require('net').createServer();s.once('error',()=>process.exit(0));s.listen($(cat "$DIR/port"),'127.0.0.1',()=>{s.close();process.exit(1)})"; }
+if port_taken; then
+  free_port >"$DIR/port"
+  echo "port = $(cat "$DIR/port")" >>"$DATA/postgresql.conf"
+  log "port in use; moved the cluster to $(cat "$DIR/port")"
+fi
 # The server must not inherit the lock descriptor (it would hold the lock for its lifetime).
 as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 60 start >/dev/null 9>&-
 ready || { log "Postgres did not start; see $DIR/server.log"; exit 1; }
