@@ -3,7 +3,7 @@
 // password needs percent-encoding. A workload with known answers shows in --json and in the alerts,
 // then resolves; nothing anywhere carries the password.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
@@ -226,7 +226,9 @@ test('a workload with known answers shows in --json and the alerts with the righ
   for (const r of outputs.filter((o) => o.where.endsWith('stderr'))) assert.equal(r.text, '', r.where);
 
   const stateFiles = filesUnder(stateDir);
-  assert.ok(stateFiles.some((f) => f.file.endsWith('db-state.json')));
+  const kept = stateFiles.find((f) => f.file.endsWith('db-state.json'));
+  assert.ok(kept, 'the snapshots are kept');
+  assert.equal(statSync(kept.file).mode & 0o777, 0o600);
   assertNoSecret(h.monPassword, [
     ...outputs,
     ...stateFiles.map((f) => ({ where: f.file, text: f.text })),
