@@ -34,7 +34,8 @@ function connectionsLine(db: DbReport, paint: ChalkInstance, connectionsPercent:
 export function renderDbSection(db: DbReport, color: boolean, connectionsPercent = 80): string {
   const paint = createPainter(color);
   const head = paint.bold('database') + (db.database ? ` ${db.database}` : '');
-  if (!db.available) return `${head}: ${paint.red(db.reason ?? 'not available')}`;
+  // The reason already names host and database.
+  if (!db.available) return `${paint.bold('database')}: ${paint.red(db.reason ?? 'not available')}`;
   const lines = [
     `${head}  Postgres ${db.server?.version.split(' ')[0] ?? '?'}  ${connectionsLine(db, paint, connectionsPercent)}`,
   ];

@@ -93,7 +93,7 @@ test('verify-full against the self-signed certificate is refused in one line; db
     r.db.reason,
     `database 127.0.0.1:${h.port}/appdb: the server's certificate is not trusted with sslmode=verify-full (self-signed certificate); sslmode=require encrypts without verifying, or give sslrootcert=FILE`,
   );
-  assert.equal(dbLine(r.human.stdout), `database appdb: ${r.db.reason}`);
+  assert.equal(dbLine(r.human.stdout), `database: ${r.db.reason}`);
   assert.equal(r.alerts.exitCode, 2);
   assert.match(r.log, /CRITICAL db:down: database 127\.0\.0\.1:\d+\/appdb: the server's certificate is not trusted/);
 });
@@ -156,7 +156,7 @@ test('the server stopped: db:down CRITICAL, then RESOLVED once it is back', asyn
     assert.equal(human.exitCode, 0);
     assert.equal(
       dbLine(human.stdout),
-      `database appdb: database 127.0.0.1:${h.port}/appdb: connection refused (is the server running?)`,
+      `database: database 127.0.0.1:${h.port}/appdb: connection refused (is the server running?)`,
     );
     const down = await runWithDb('mizual-alerts', [], env);
     assert.equal(down.exitCode, 2);
