@@ -17,6 +17,8 @@ if ! command -v promtool >/dev/null || ! command -v prometheus-node-exporter >/d
 fi
 bash test/harness/docker-up.sh
 bash test/harness/s3-up.sh
+# The database tests' Postgres (TLS, pg_stat_statements, a pg_monitor role); installs it when root.
+bash test/harness/postgres-up.sh
 set -a
 # shellcheck disable=SC1091
 . "$MIZUAL_TEST_STATE/s3.env"

@@ -5,6 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CpuBaseline, Observation } from './state.js';
+import { checkDatabase, type DbCheckOptions } from './db-checks.js';
+import type { DbReport } from '../db/model.js';
 import {
   containerEventChecks,
   diskForecastChecks,
@@ -61,14 +63,17 @@ export interface CheckOptions {
   lastRunMs: number | null;
   /** sysfs root, to tell physical interfaces from virtual ones. */
   sysRoot?: string;
+  /** The database checks, when a database URL is configured. */
+  db?: DbCheckOptions | null;
 }
 
 /** Run every check; also returns the CPU counters and trends to store for the next run. */
 export async function runChecks(
   options: CheckOptions,
-): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends }> {
+): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends; db: DbReport | null }> {
   const nowMs = options.now.getTime();
   const filesystems = readFilesystemReport({ procRoot: options.procRoot });
+  const database = options.db ? checkDatabase(options.db, options.stateDir, options.now) : null;
   const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
   const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
     checkCpu(options),
@@ -124,8 +129,9 @@ export async function runChecks(
     observations.push(...net.observations);
     trends.net = net.net;
   }
-  observations.push(...health, shipping);
-  return { observations, cpu: cpu.baseline, trends };
+  const db = await database;
+  observations.push(...health, shipping, ...(db?.observations ?? []));
+  return { observations, cpu: cpu.baseline, trends, db: db?.report ?? null };
 }
 
 /** The counters of the physical interfaces (bridges, veth, ifb carry the same traffic again); null if unreadable. */

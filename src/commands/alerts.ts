@@ -10,7 +10,8 @@ import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
-import { parseDuration, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
+import { parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
+import { dbCheckOptions } from '../alerts/db-checks.js';
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
@@ -34,6 +35,8 @@ export interface AlertsOptions {
   procRoot?: string;
   sysRoot?: string;
   now?: Date;
+  /** `--db-long`, `--db-window`, `--db-connections` (the database checks run only with a database URL). */
+  db?: { longMs: number; windowMs: number; connectionsPercent: number };
   /** `--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`. */
   limits?: Partial<TrendLimits>;
   /** `--probe-slow`, `--cert-days`, `--queue-backlog`. */
@@ -100,6 +103,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       stateDir: config.stateDir,
       shipMaxAgeMs: options.shipMaxAgeMs ?? 3_600_000,
       now,
+      db: dbCheckOptions(config.lookup, options.db, dryRun),
     });
     const app = await outside;
     observations.push(...app.observations);
@@ -187,6 +191,9 @@ function buildProgram(): Command {
     .option('--docker-log-size <size>', "WARNING when a container's json-file logs (all generations) pass this", '1G')
     .option('--ship-max-age <duration>', 'WARNING when the last successful log upload is older than this', '1h')
     .option('--log-max-size <size>', 'rotate the alert log (log.1 … log.5) before it grows past this', '10M')
+    .option('--db-long <duration>', 'WARNING for a query or idle transaction (or lock wait) older than this', '30s')
+    .option('--db-window <duration>', 'the window of the top statements', '1h')
+    .option('--db-connections <percent>', 'WARNING when this share of the usable connections is in use', '80')
     .option('--no-docker', 'skip the Docker engine and container checks')
     .option('--json', 'print every check as one JSON document')
     .option('--dry-run', 'evaluate and print; write no state, log line or webhook')
@@ -226,6 +233,11 @@ export async function run(argv: string[]): Promise<void> {
         dryRun: o.dryRun === true,
         procRoot: str('proc'),
         sysRoot: str('sys'),
+        db: {
+          longMs: parseDuration(str('dbLong') ?? '30s', '--db-long'),
+          windowMs: parseDuration(str('dbWindow') ?? '1h', '--db-window'),
+          connectionsPercent: parsePercent(str('dbConnections') ?? '80', '--db-connections'),
+        },
         limits: {
           restarts: parsePositiveInt(str('restarts') ?? '3', '--restarts'),
           diskDays: parsePositiveNumber(str('diskDays') ?? '7', '--disk-days'),

@@ -7,7 +7,8 @@ import { collectMetrics, type MetricsReport } from '../metrics/report.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
-import { parsePositiveInt } from '../core/units.js';
+import { parseDuration, parsePositiveInt } from '../core/units.js';
+import { configuredDbUrl } from '../db/url.js';
 import { VERSION } from '../core/version.js';
 
 export interface MetricsOptions {
@@ -19,6 +20,9 @@ export interface MetricsOptions {
   memory?: string;
   disk?: string;
   allInterfaces?: boolean;
+  /** --db-long and --db-window. */
+  dbLongMs?: number;
+  dbWindowMs?: number;
 }
 
 /** Gather one report from explicit options (no printing). */
@@ -28,6 +32,20 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   const docker = options.noDocker
     ? null
     : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
+  const dbUrl = configuredDbUrl(config.lookup);
+  // pg is loaded only when a database is configured.
+  const db = dbUrl
+    ? import('../db/report.js').then((m) =>
+        m.collectDb({
+          ...dbUrl,
+          stateDir: config.stateDir,
+          longMs: options.dbLongMs ?? 30_000,
+          windowMs: options.dbWindowMs ?? 3_600_000,
+          now: new Date(),
+          keep: false,
+        }),
+      )
+    : null;
   const trends = await readAlertTrends(config.stateDir);
   // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
   const outside = import('../app/outside.js').then(async (m) => {
@@ -47,7 +65,9 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
     }),
     outside,
   ]);
-  return { ...report, app };
+  const merged: MetricsReport = { ...report, app };
+  if (db) merged.db = await db;
+  return merged;
 }
 
 function buildProgram(): Command {
@@ -63,6 +83,9 @@ function buildProgram(): Command {
     .option('--cpu <percent>', 'CPU threshold for colouring (default MIZUAL_ALERT_CPU or 80)')
     .option('--memory <percent>', 'memory threshold for colouring (default MIZUAL_ALERT_MEMORY or 85)')
     .option('--disk <percent>', 'disk threshold for colouring (default MIZUAL_ALERT_DISK or 90)')
+    .option('--db', 'the full database report (needs DATABASE_URL or MIZUAL_DATABASE_URL)')
+    .option('--db-long <duration>', 'a query or idle transaction older than this is long', '30s')
+    .option('--db-window <duration>', 'the window of the top statements', '1h')
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--proc <dir>', 'procfs root (for testing)', '/proc')
     .option('--debug', 'print stack traces on errors')
@@ -92,6 +115,9 @@ export async function run(argv: string[]): Promise<void> {
       envFile?: string;
       proc: string;
       allInterfaces?: boolean;
+      db?: boolean;
+      dbLong: string;
+      dbWindow: string;
     }>();
     const options: MetricsOptions = {
       envFile: opts.envFile,
@@ -102,13 +128,20 @@ export async function run(argv: string[]): Promise<void> {
       memory: opts.memory,
       disk: opts.disk,
       allInterfaces: opts.allInterfaces,
+      dbLongMs: parseDuration(opts.dbLong, '--db-long'),
+      dbWindowMs: parseDuration(opts.dbWindow, '--db-window'),
     };
+    if (opts.db && !configuredDbUrl(loadConfig({ envFileFlag: opts.envFile }).lookup)) {
+      throw new UsageError('--db needs DATABASE_URL or MIZUAL_DATABASE_URL');
+    }
+    const dbRender = opts.db && !opts.json && !opts.prometheus ? await import('../metrics/db-render.js') : null;
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }
       : await import('../metrics/render.js');
     const render = (report: MetricsReport): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
       if (opts.prometheus) return renderPrometheus(report);
+      if (dbRender && report.db) return dbRender.renderDbReport(report.db, shouldColor());
       return renderDashboard(report, shouldColor());
     };
     if (opts.json && opts.prometheus) throw new UsageError('choose one of --json and --prometheus');

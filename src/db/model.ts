@@ -33,6 +33,18 @@ export interface TopStatement {
   totalSeconds: number;
   meanSeconds: number;
   rows: number;
+  /** Cumulative since pg_stat_statements was last reset (the Prometheus counters). */
+  sinceReset?: { calls: number; totalSeconds: number };
+}
+
+/** A statement whose mean time over the last hour is at least twice its mean over the 24 hours before. */
+export interface StatementRegression {
+  queryid: string;
+  query: string | null;
+  recentMeanSeconds: number;
+  baselineMeanSeconds: number;
+  recentCalls: number;
+  baselineCalls: number;
 }
 
 export interface DbReport {
@@ -61,4 +73,10 @@ export interface DbReport {
   tempBytes: number | null;
   wraparound: { ageXids: number; percent: number } | null;
   sequences: { name: string; percent: number }[];
+  /** The database connected to (never the user or password). */
+  database?: string | null;
+  /** What the role may not see, one line each with the command that enables it. */
+  notes?: string[];
+  /** Regressions found against the snapshots mizual-alerts keeps ([] before a day of them). */
+  regressions?: StatementRegression[];
 }

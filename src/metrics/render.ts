@@ -3,6 +3,8 @@ import { queueSeries } from '../app/broker.js';
 import { probeSeries } from '../app/probes.js';
 import { renderQueuesAndProbes } from './render-app.js';
 import { createExposition } from '../core/exposition.js';
+import { addDbSeries } from '../db/prometheus.js';
+import { renderDbSection } from './db-render.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
@@ -159,6 +161,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
+  if (report.db) lines.push('', renderDbSection(report.db, color));
   return lines.join('\n');
 }
 
@@ -291,5 +294,6 @@ export function renderPrometheus(report: MetricsReport): string {
     queueSeries({ metric, text }, report.app.queues);
     probeSeries({ metric, text }, report.app.probes, Date.parse(report.app.window.until));
   }
+  if (report.db) addDbSeries(metric, report.db);
   return text();
 }

@@ -1,5 +1,6 @@
 import type { AppReport } from '../app/model.js';
 import type { ContainerSpec } from '../core/config.js';
+import type { DbReport } from '../db/model.js';
 import { describeError } from '../core/errors.js';
 import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/host.js';
 import type { Thresholds } from '../core/thresholds.js';
@@ -73,6 +74,8 @@ export interface MetricsReport extends HostFigures {
   sampleIntervalMs: number;
   /** The application figures (contract's `app`); absent when not gathered. */
   app?: AppReport;
+  /** The database figures, present only when a database URL is configured. */
+  db?: DbReport;
 }
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
 import { createTestBucket, ensureS3, removeTestBucket, toolEnvFor, type S3TestEnv } from '../harness/s3.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
+import { readHarness, sqlalchemyUrl } from './db-helpers.js';
 
 const scratch = scratchDir();
 const textDir = path.join(scratch.dir, 'textfile');
@@ -121,7 +122,9 @@ before(async () => {
   shipped = JSON.parse(ship.stdout) as typeof shipped;
   assert.equal(statSync(shipFile).mode & 0o777, 0o644);
   // What the cron line does: write a temporary name, then rename.
-  const metrics = await runTool('mizual-metrics', ['--prometheus'], { env, cwd: scratch.dir });
+  // With the database harness's URL, so the Database panels have series too.
+  const dbEnv = { ...env, DATABASE_URL: sqlalchemyUrl(readHarness()) };
+  const metrics = await runTool('mizual-metrics', ['--prometheus'], { env: dbEnv, cwd: scratch.dir });
   assert.equal(metrics.exitCode, 0, metrics.stderr);
   // execa drops the final newline that the exposition format (and the shell's redirect) keeps.
   writeFileSync(path.join(textDir, 'mizual.prom.tmp'), `${metrics.stdout}\n`);
@@ -220,6 +223,7 @@ describe('Prometheus + node_exporter + the Grafana dashboard', () => {
     });
     assert.deepEqual(rules.map((g) => g.name).sort(), [
       'mizual-containers',
+      'mizual-database',
       'mizual-host',
       'mizual-probes-queues',
       'mizual-shipping',

@@ -1,0 +1,180 @@
+/**
+ * The database figures of one run: parse the URL, open the one read-only connection, run every
+ * collector in turn, and (for mizual-alerts) keep this run's snapshot. Never throws: a database that
+ * cannot be reached is a report with `available: false` and a reason that names host and database only.
+ */
+import { activityCollector } from './collector/activity.js';
+import type { Collector, ScrapeContext } from './collector/collector.js';
+import { connectionsCollector } from './collector/connections.js';
+import { databaseCollector } from './collector/database.js';
+import { locksCollector } from './collector/locks.js';
+import { sequencesCollector } from './collector/sequences.js';
+import { serverCollector } from './collector/server.js';
+import { sizeCollector } from './collector/size.js';
+import { statementsCollector } from './collector/statements.js';
+import { tablesCollector } from './collector/tables.js';
+import { wraparoundCollector } from './collector/wraparound.js';
+import { DbError, openSession, scrub, type DbSession } from './connection.js';
+import {
+  addSizeSample,
+  addSnapshot,
+  emptyHistory,
+  findRegressions,
+  formatWindow,
+  readDbHistory,
+  writeDbHistory,
+} from './history.js';
+import type { DbReport } from './model.js';
+import { DbUrlError, parseDbUrl, type DbTarget } from './url.js';
+
+/** Every collector, in the order they run on the one connection. */
+export const COLLECTORS: readonly Collector[] = [
+  serverCollector,
+  connectionsCollector,
+  activityCollector,
+  locksCollector,
+  statementsCollector,
+  sizeCollector,
+  tablesCollector,
+  databaseCollector,
+  wraparoundCollector,
+  sequencesCollector,
+];
+
+/** The whole run (connect and every statement) ends within this, whatever the server does. */
+export const RUN_DEADLINE_MS = 15_000;
+
+export interface DbOptions {
+  /** The URL as configured (MIZUAL_DATABASE_URL, else DATABASE_URL). */
+  url: string;
+  /** Which variable it came from, for messages. */
+  variable: string;
+  stateDir: string;
+  longMs: number;
+  windowMs: number;
+  now: Date;
+  /** mizual-alerts: keep this run's statement snapshot and size sample. */
+  keep: boolean;
+}
+
+/** A report with nothing in it but why. */
+export function unavailableDb(reason: string, windowMs: number): DbReport {
+  return {
+    available: false,
+    reason,
+    server: null,
+    connections: null,
+    oldestTransactionSeconds: null,
+    longQueries: [],
+    blocked: [],
+    statements: { available: false, reason, window: formatWindow(windowMs), top: [] },
+    sizeBytes: null,
+    growthBytesPerDay: null,
+    schemas: [],
+    tables: [],
+    cacheHitRatio: null,
+    deadlocks: null,
+    tempBytes: null,
+    wraparound: null,
+    sequences: [],
+    database: null,
+    notes: [],
+    regressions: [],
+  };
+}
+
+/** Collect the database figures; never throws, never lets the password through. */
+export async function collectDb(options: DbOptions): Promise<DbReport> {
+  let target: DbTarget;
+  try {
+    target = parseDbUrl(options.url, options.variable);
+  } catch (err) {
+    if (err instanceof DbUrlError) return unavailableDb(err.message, options.windowMs);
+    return unavailableDb(`${options.variable} cannot be read`, options.windowMs);
+  }
+  let session: DbSession | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new DbError(`database ${target.label}: no complete answer within ${RUN_DEADLINE_MS / 1000}s`)),
+      RUN_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([
+      (async () => {
+        session = await openSession(target);
+        return await scrapeAll(session, target, options);
+      })(),
+      deadline,
+    ]);
+  } catch (err) {
+    const reason =
+      err instanceof DbError
+        ? err.message
+        : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
+    return { ...unavailableDb(reason, options.windowMs), database: target.database };
+  } finally {
+    clearTimeout(timer);
+    await (session as DbSession | null)?.close();
+  }
+}
+
+async function scrapeAll(session: DbSession, target: DbTarget, options: DbOptions): Promise<DbReport> {
+  const nowMs = options.now.getTime();
+  const history = options.stateDir
+    ? await readDbHistory(options.stateDir, target.label).catch(() => emptyHistory(target.label))
+    : emptyHistory(target.label);
+  const ctx: ScrapeContext = {
+    query: session.query,
+    selfPid: session.pid,
+    user: target.user,
+    database: target.database,
+    longSeconds: options.longMs / 1000,
+    windowMs: options.windowMs,
+    nowMs,
+    history,
+    notes: [],
+  };
+  const report: DbReport = {
+    ...unavailableDb('', options.windowMs),
+    available: true,
+    reason: null,
+    database: target.database,
+  };
+  report.statements = { available: false, reason: null, window: formatWindow(options.windowMs), top: [] };
+  for (const collector of COLLECTORS) {
+    try {
+      await collector.scrape(ctx, report);
+    } catch (err) {
+      // A figure the role may not read is a note; a connection that broke ends the run.
+      if (!(err instanceof DbError) || !err.sqlState) throw err;
+      const hint = err.sqlState === '42501' ? ` (GRANT pg_monitor TO "${target.user}";)` : '';
+      if (collector === statementsCollector) {
+        report.statements = {
+          ...report.statements,
+          available: false,
+          reason: `pg_stat_statements: ${err.reason}${hint}`,
+        };
+      } else ctx.notes.push(`${collector.name}: ${err.reason}${hint}`);
+    }
+  }
+  report.notes = ctx.notes;
+  const counters = ctx.statementCounters;
+  if (counters) {
+    const texts = new Map(report.statements.top.map((s) => [s.queryid, s.query]));
+    report.regressions = findRegressions(history, counters, nowMs).map((r) => ({
+      ...r,
+      query: texts.get(r.queryid) ?? null,
+    }));
+  }
+  if (options.keep && options.stateDir) {
+    let kept = history;
+    if (counters) kept = addSnapshot(kept, counters, nowMs);
+    if (report.sizeBytes !== null) kept = addSizeSample(kept, report.sizeBytes, nowMs);
+    await writeDbHistory(options.stateDir, kept).catch((err: unknown) => {
+      ctx.notes.push(`snapshot not kept: ${scrub(String((err as Error)?.message ?? err), target)}`);
+    });
+  }
+  return report;
+}
