@@ -20,7 +20,7 @@ const APP_ENV = [
   'S3_SECRET_ACCESS_KEY="secret from file"',
   'S3_REGION=',
   '',
-  'DATABASE_URL=postgres://app:hunter2@db/app   # not ours',
+  'SENTRY_DSN=https://app:hunter2@sentry.example/1   # not ours',
   'MIZUAL_HOSTNAME=web-1 # trailing comment',
   'STORAGE_PATH_PREFIX=production',
   '',

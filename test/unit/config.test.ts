@@ -29,7 +29,7 @@ const S3_ENV = [
   'S3_ENDPOINT_URL=https://s3.us-east-005.backblazeb2.com',
   'S3_ACCESS_KEY_ID=key-from-file',
   'S3_SECRET_ACCESS_KEY=secret-from-file',
-  'DATABASE_URL=postgres://app:hunter2@db/app',
+  'SENTRY_DSN=https://app:hunter2@sentry.example/1',
   'OPENAI_API_KEY=sk-not-ours',
 ].join('\n');
 
@@ -88,9 +88,9 @@ describe('precedence and secrecy', () => {
     const before = { ...process.env };
     const config = loadConfig({ envFileFlag: file, env: {} });
     assert.deepEqual({ ...process.env }, before);
-    assert.equal(process.env.DATABASE_URL, undefined);
+    assert.equal(process.env.SENTRY_DSN, undefined);
     assert.equal(JSON.stringify(config).includes('hunter2'), false);
-    assert.equal((config.lookup as (n: string) => string | undefined)('DATABASE_URL'), undefined);
+    assert.equal((config.lookup as (n: string) => string | undefined)('SENTRY_DSN'), undefined);
   });
 
   it('STORAGE_PATH_PREFIX maps production to prod and anything else to dev', () => {
