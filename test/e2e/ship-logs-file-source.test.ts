@@ -5,7 +5,6 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +13,7 @@ import {
   ensureDocker,
   removeStartedContainers,
   startContainer,
+  tcpDoorToDocker,
   uniqueName,
   waitForState,
 } from '../harness/docker.js';
@@ -65,31 +65,6 @@ function entryOf(entries: TarEntry[], short: string): Buffer {
 
 function filesOf(entries: TarEntry[]): FileInfo[] {
   return (checkArchive(entries) as unknown as { files: FileInfo[] }).files;
-}
-
-/** A TCP door to the local engine's socket: DOCKER_HOST=tcp://… makes the engine "remote" to the shipper. */
-async function tcpDoorToDocker(): Promise<{ host: string; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const engine = net.connect('/var/run/docker.sock');
-    sockets.add(client).add(engine);
-    client.pipe(engine).pipe(client);
-    const end = () => {
-      client.destroy();
-      engine.destroy();
-    };
-    client.on('error', end).on('close', end);
-    engine.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    host: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 before(async () => {
