@@ -165,6 +165,18 @@ describe('JsonFileCopier', () => {
   });
 });
 
+/** Create `file` with `content` until it gets inode `ino` back (ext4 reuses a freed inode at once); true when it did. */
+function recreateWithInode(file: string, ino: string, content: string): boolean {
+  for (let i = 0; i < 200; i++) {
+    const fd = openSync(file, 'w');
+    writeSync(fd, content);
+    closeSync(fd);
+    if (String(statSync(file).ino) === ino) return true;
+    unlinkSync(file);
+  }
+  return false;
+}
+
 describe('log files by identity', () => {
   const dir = path.join(scratch.dir, 'containers', 'c1');
   mkdirSync(dir, { recursive: true });
@@ -275,14 +287,7 @@ describe('log files by identity', () => {
     await closeCandidates(candidates);
     // Delete it and create files until one gets the same inode back (ext4 reuses them at once).
     unlinkSync(live);
-    let reused = false;
-    for (let i = 0; i < 200 && !reused; i++) {
-      const fd = openSync(live, 'w');
-      writeSync(fd, line(30) + line(31));
-      closeSync(fd);
-      reused = String(statSync(live).ino) === first.ino;
-      if (!reused) unlinkSync(live);
-    }
+    const reused = recreateWithInode(live, first.ino, line(30) + line(31));
     candidates = await gatherCandidates(live, []);
     try {
       const plan = planSegments(candidates, position);
@@ -402,14 +407,7 @@ describe('log files after a clock step back, and empty generations (issue 19)', 
     unlinkSync(`${live}.1`);
     writeFileSync(`${live}.1`, lineAt(5, 5) + lineAt(6, 6));
     unlinkSync(live);
-    let reused = false;
-    for (let i = 0; i < 200 && !reused; i++) {
-      const fd = openSync(live, 'w');
-      writeSync(fd, lineAt(7, 7));
-      closeSync(fd);
-      reused = String(statSync(live).ino) === position.ino;
-      if (!reused) unlinkSync(live);
-    }
+    const reused = recreateWithInode(live, position.ino, lineAt(7, 7));
     assert.ok(reused, 'the file system gave the inode back (ext4 does at once), so this proves something');
     candidates = await gatherCandidates(live, []);
     try {
