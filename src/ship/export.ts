@@ -173,18 +173,28 @@ export class LineResume {
 
   /** The parts of `chunk` to keep (views into it). */
   filter(chunk: Buffer): Buffer[] {
-    const kept: Buffer[] = [];
     let start = 0;
-    while (start < chunk.length) {
+    // Line by line only until the earlier export's last line has come.
+    while (!this.keeping && start < chunk.length) {
       const nl = chunk.indexOf(NEWLINE, start);
       const end = nl === -1 ? chunk.length : nl;
       this.take(chunk, start, end);
-      const stop = nl === -1 ? end : nl + 1;
-      if (this.keeping) kept.push(chunk.subarray(start, stop));
+      start = nl === -1 ? end : nl + 1;
       if (nl !== -1) this.endLine();
-      start = stop;
     }
-    return kept;
+    if (start >= chunk.length) return [];
+    // Keeping everything: only the last complete line of the chunk needs its mark.
+    const lastNl = chunk.lastIndexOf(NEWLINE);
+    if (lastNl < start) {
+      this.take(chunk, start, chunk.length);
+    } else {
+      const prevNl = lastNl > start ? chunk.lastIndexOf(NEWLINE, lastNl - 1) : -1;
+      if (prevNl >= start) this.headBytes = this.length = 0;
+      this.take(chunk, Math.max(start, prevNl + 1), lastNl);
+      this.endLine();
+      this.take(chunk, lastNl + 1, chunk.length);
+    }
+    return [chunk.subarray(start)];
   }
 
   /** End of the stream: a last line without a newline counts as a line. */
