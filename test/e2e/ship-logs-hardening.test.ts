@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createStore, type Store } from '../../src/store/client.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import {
   dockerCli,
   ensureDocker,
@@ -45,13 +46,18 @@ let bucket: string;
 let store: Store;
 let dirNo = 0;
 
+/** Refuses every request at once (a permanent error is not retried): "the bucket is down", fast. */
+let refusing: FaultProxy;
+
 before(async () => {
   await ensureDocker();
   s3 = await ensureS3();
   bucket = await createTestBucket(s3, { tag: 'ship-hardening' });
   store = await createStore(storeConfigFor(s3, bucket));
+  refusing = await startFaultProxy(s3.endpoint, () => ({ kind: 'error', status: 403, code: 'AccessDenied' }));
 });
 after(async () => {
+  await refusing?.close();
   await removeStartedContainers();
   store?.close();
   if (bucket) await removeTestBucket(s3, bucket);
@@ -124,9 +130,7 @@ describe('a run killed or failing at each step', () => {
       for (const action of ['kill', 'fail']) {
         // An archive that could not go up waits in the state: a later step of the same run saves the
         // state again (after uploading it), which must not record what the failed step never archived.
-        const down = await run(`${step}:${action} (upload down)`, undefined, {
-          S3_ENDPOINT_URL: 'http://127.0.0.1:9',
-        });
+        const down = await run(`${step}:${action} (upload refused)`, undefined, { S3_ENDPOINT_URL: refusing.url });
         assert.equal(down.exitCode, 1, down.stderr);
         assert.equal(state().pending.length, 1, 'the archive waits');
         const faulty = await run(`${step}:${action}`, `${step}:${action}`);
@@ -267,10 +271,10 @@ describe('the bucket', () => {
     const beforeEnd = Date.parse((JSON.parse(before.stdout) as { window: { end: string } }).window.end);
     const foreign = path.join(scratch.dir, 'foreign.bin');
     writeFileSync(foreign, 'another install wrote this');
-    // Another writer (a reinstall, a clock stepped back) holds every second of the next half minute.
+    // Another writer (a reinstall, a clock stepped back) holds every second of the next ten.
     const start = Math.floor(beforeEnd / 1000) + 1;
     const keys: string[] = [];
-    for (let s = start; s < start + 30; s++) {
+    for (let s = start; s < start + 10; s++) {
       const stamp = new Date(s * 1000).toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
       const key = `logs/dev/${host}/${new Date(s * 1000).toISOString().slice(0, 10)}/logs-${stamp}.tar.gz`;
       await store.putFile(key, foreign);
@@ -284,7 +288,7 @@ describe('the bucket', () => {
 
     // Shipped while the bucket was down; meanwhile another writer took the key: moved, not overwritten.
     await sleep(1100);
-    const down = await ship({ ...env, S3_ENDPOINT_URL: 'http://127.0.0.1:9' }, ['--json']);
+    const down = await ship({ ...env, S3_ENDPOINT_URL: refusing.url }, ['--json']);
     assert.equal(down.exitCode, 1);
     const waiting = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR!, 'ship-state.json'), 'utf8'))
       .pending as string[];
@@ -360,7 +364,7 @@ describe('a reinstall (no local state)', () => {
     for (const dir of [env.MIZUAL_STATE_DIR!, env.MIZUAL_LOG_DIR!, env.MIZUAL_HOLD_DIR!]) {
       rmSync(dir, { recursive: true, force: true });
     }
-    await sleep(3000);
+    await sleep(2000);
     const check = await ship(env, ['--check']);
     assert.match(
       check.stdout,
