@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FrameCopier } from '../../src/docker/frames.js';
+import type { GapKind } from '../../src/archive/contract.js';
 import { stepBackNs } from '../../src/ship/clock-step.js';
+import { describeGap } from '../../src/ship/gap-text.js';
 import { LineResume, type LineMark } from '../../src/ship/export.js';
 
 const T1 = '2026-11-25T09:43:48.040200185Z ';
@@ -108,5 +110,34 @@ describe('stepBackNs', () => {
     assert.equal(stepBackNs(sample(1_000_000, 50_000), sample(1_000_000 + 540_000, 50_000 + 600_000)), 60_000_000_000n);
     assert.equal(stepBackNs(sample(1_000_000, 50_000), sample(900_000, 60_000, 'b2')), 0n);
     assert.equal(stepBackNs(undefined, sample(1, 1)), 0n);
+  });
+});
+
+describe('describeGap (issue 19: every gap said as what happened)', () => {
+  const gap = (kind: GapKind | undefined) => ({
+    short: 'backend',
+    container: 'mizual-backend',
+    oldContainerId: 'a'.repeat(64),
+    newContainerId: 'b'.repeat(64),
+    lastShippedAt: '2026-12-02T10:00:00.000000000Z',
+    reason: 'log file /x/y.1.gz: it could not be read',
+    ...(kind ? { kind } : {}),
+  });
+  it('names a recreation, a deleted held file, a rotation past max-file and an unreadable file apart', () => {
+    const lines = (['removed-unheld', 'held-file-deleted', 'rotated-away', 'unreadable', undefined] as const).map((k) =>
+      describeGap(gap(k)),
+    );
+    assert.match(
+      lines[0]!,
+      /^mizual-backend was recreated \(a{12} → b{12}\) and the old one removed before its log was held/,
+    );
+    assert.match(
+      lines[1]!,
+      /^mizual-backend \(a{12}\): a held log file was deleted before it was shipped; its lines after 2026-12-02T10:00:00/,
+    );
+    assert.match(lines[2]!, /^mizual-backend \(a{12}\): a log file was rotated past max-file between two runs/);
+    assert.equal(lines[3], 'mizual-backend (aaaaaaaaaaaa): log file /x/y.1.gz: it could not be read');
+    assert.equal(lines[4], lines[0], 'an older manifest without kind reads as a recreation');
+    assert.equal(new Set(lines.slice(0, 4)).size, 4);
   });
 });
