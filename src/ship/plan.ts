@@ -337,10 +337,16 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
       };
     } else {
       const request = { container: part.containerId, tty: part.tty, until: null, after: part.after };
-      let result = await exportContainerLogs(docker, { ...request, since: part.since }, spool);
+      // Removed since it was planned: nothing now, the hold (if it has it) finishes it next run.
+      const gone = (err: unknown) => {
+        if (err instanceof DockerApiError && err.statusCode === 404) return { found: true, last: null };
+        throw err;
+      };
+      let result = await exportContainerLogs(docker, { ...request, since: part.since }, spool).catch(gone);
       if (!result.found) {
         // The last line shipped is gone from the log (rotated away): nothing was written; by time instead.
-        result = await exportContainerLogs(docker, { ...request, since: part.sinceWithoutAfter, after: null }, spool);
+        const byTime = { ...request, since: part.sinceWithoutAfter, after: null };
+        result = await exportContainerLogs(docker, byTime, spool).catch(gone);
       }
       const last = result.last ?? part.previous?.last;
       checkpoint = {
