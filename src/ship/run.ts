@@ -535,6 +535,12 @@ async function uploadPending(
       let name = first;
       const end = archiveEnd(name);
       if (!end) continue;
+      // Committed but not moved into place yet (its rename failed): the next start finishes it first.
+      if (
+        !(await exists(path.join(config.logDir, name))) &&
+        (await exists(path.join(config.logDir, `.${name}.partial`)))
+      )
+        continue;
       let lastError: unknown;
       let info: { key: string; size: number } | undefined;
       for (let attempt = 0; attempt <= options.retryDelaysMs.length; attempt++) {
