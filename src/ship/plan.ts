@@ -314,8 +314,30 @@ export interface PartResult {
   unreadableFiles: string[];
 }
 
+/**
+ * What carrying out one container's plan gave: each part's result, the gaps met on the way, the
+ * checkpoint it leaves, and the held files it no longer needs once the archive is committed.
+ */
+export interface Exported {
+  parts: PartResult[];
+  gaps: ManifestGap[];
+  checkpoint: ContainerCheckpoint | undefined;
+  release: { containers: HeldContainer[]; files: string[] };
+}
+
+/** Carry out a container's plan into its spool: the one call a run makes between planning and committing. */
+export async function exportPlanned(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<Exported> {
+  const parts = await exportParts(docker, planned, spool);
+  return {
+    parts,
+    gaps: exportGaps(planned, parts),
+    checkpoint: parts.at(-1)?.checkpoint,
+    release: releasable(parts),
+  };
+}
+
 /** Export every part of a container into its spool, in order. */
-export async function exportParts(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<PartResult[]> {
+async function exportParts(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<PartResult[]> {
   const results: PartResult[] = [];
   const previous = (): ContainerCheckpoint | undefined => results.at(-1)?.checkpoint;
   for (const part of planned.parts) {
@@ -363,7 +385,7 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
 }
 
 /** The gaps of files that broke off while they were exported. */
-export function exportGaps(planned: Planned, results: PartResult[]): ManifestGap[] {
+function exportGaps(planned: Planned, results: PartResult[]): ManifestGap[] {
   const spec = { short: planned.short, name: planned.container };
   return results.flatMap((r) => unreadableGaps(spec, r.part.containerId, r.checkpoint, r.unreadableFiles));
 }
@@ -372,7 +394,7 @@ export function exportGaps(planned: Planned, results: PartResult[]): ManifestGap
  * Held files this container no longer needs once the archive is committed: every held file of a gone
  * container, and the held generations of a live one that come before its new position (not its live file).
  */
-export function releasable(results: PartResult[]): { containers: HeldContainer[]; files: string[] } {
+function releasable(results: PartResult[]): { containers: HeldContainer[]; files: string[] } {
   const containers: HeldContainer[] = [];
   const files: string[] = [];
   for (const { part, checkpoint } of results) {

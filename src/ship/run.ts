@@ -35,15 +35,7 @@ import {
 import { EntrySpool, type SpooledEntry } from './export.js';
 import { holdSize, listHeld, resolveHoldDir, type HeldContainer } from '../docker/held-logs.js';
 import { releaseContainer, releaseFiles, releaseUnconfigured, takeHold } from './hold.js';
-import {
-  closePlanned,
-  exportGaps,
-  exportParts,
-  planContainers,
-  releasable,
-  type PartResult,
-  type Planned,
-} from './plan.js';
+import { closePlanned, exportPlanned, planContainers, type PartResult, type Planned } from './plan.js';
 import { formatNanoTime, msToNano, nanoToDate, truncateToSecond } from '../core/time.js';
 import {
   readShipState,
@@ -395,8 +387,8 @@ async function writeAndCommit(
     const exported = await mapLimit(present, apiParts ? API_EXPORTS : FILE_EXPORTS, async (p) => {
       const spool = new EntrySpool(spoolPath(p.short));
       try {
-        const parts = await exportParts(docker, p, spool);
-        return { p, parts, spool: await spool.finish() };
+        const result = await exportPlanned(docker, p, spool);
+        return { p, ...result, spool: await spool.finish() };
       } catch (err) {
         await spool.discard();
         throw err;
@@ -410,22 +402,17 @@ async function writeAndCommit(
       alertSpool,
     );
     const alerts = await alertSpool.finish();
-    for (const { p, parts } of exported) summary.gaps.push(...exportGaps(p, parts));
+    for (const { gaps } of exported) summary.gaps.push(...gaps);
     const target = await archiveTarget(config.logDir, state, clock(), taken);
     partial = path.join(config.logDir, `.${target.name}.partial`);
     // The state this archive commits, built whole before anything is written (never changed in place).
-    const done = exported.map(({ parts }) => releasable(parts));
+    const done = exported.map(({ release }) => release);
     const shippedHolds = done.flatMap((d) => d.containers.map((h) => h.meta.id));
     const next: ShipState = {
       ...state,
       containers: {
         ...state.containers,
-        ...Object.fromEntries(
-          exported.flatMap(({ p, parts }) => {
-            const checkpoint = parts.at(-1)?.checkpoint;
-            return checkpoint ? [[p.short, checkpoint]] : [];
-          }),
-        ),
+        ...Object.fromEntries(exported.flatMap(({ p, checkpoint }) => (checkpoint ? [[p.short, checkpoint]] : []))),
       },
       alertLog: alertCursor,
       pending: [...state.pending, target.name],
