@@ -4,6 +4,8 @@
  * truncated to whole seconds), the names of the entries inside an archive, and manifest.json.
  */
 
+import type { AlertCursor, ContainerCheckpoint } from '../core/ship-state.js';
+
 export type LogEnv = 'prod' | 'dev';
 
 export interface ArchiveKey {
@@ -117,6 +119,26 @@ export interface ManifestGap {
   newContainerId: string;
   lastShippedAt: string;
   reason: string;
+  /**
+   * What happened (absent in older manifests): the old container was removed before its log was held
+   * (`removed-unheld`), a held log file was deleted (`held-file-deleted`), a generation was rotated past
+   * max-file before it was read (`rotated-away`), a log file could not be read (`unreadable`).
+   */
+  kind?: GapKind;
+}
+
+export type GapKind = 'removed-unheld' | 'held-file-deleted' | 'rotated-away' | 'unreadable';
+
+/**
+ * Where shipping continues after this archive (absent in older manifests): each container's checkpoint
+ * (its last line's time, and the exact file position when read from the log files), the alert log's
+ * cursor and the held containers already shipped. With no local state, a run continues from this host's
+ * newest manifest, so a reinstall neither ships twice nor leaves a gap.
+ */
+export interface ManifestResume {
+  containers: Record<string, ContainerCheckpoint>;
+  alertLog: AlertCursor | null;
+  heldShipped: string[];
 }
 
 export interface Manifest {
@@ -130,6 +152,7 @@ export interface Manifest {
   files: ManifestFile[];
   missing: ManifestMissing[];
   gaps: ManifestGap[];
+  resume?: ManifestResume;
 }
 
 /** The bytes of manifest.json as the shipper writes them. */

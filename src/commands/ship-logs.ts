@@ -233,11 +233,8 @@ export async function run(argv: string[]): Promise<void> {
       startedMs,
       endedMs: Date.now(),
     });
-    for (const g of summary.gaps) {
-      warn(
-        `${g.container} was recreated (${g.oldContainerId.slice(0, 12)} → ${g.newContainerId.slice(0, 12)}); lines after ${g.lastShippedAt} from the old one are gone`,
-      );
-    }
+    const { describeGap } = await import('../ship/gap-text.js');
+    for (const g of summary.gaps) warn(describeGap(g));
     if (flags.json) writeJson(summary);
     else writeText(renderShip(summary));
     if (summary.uploadError) {

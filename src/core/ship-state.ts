@@ -29,6 +29,11 @@ export interface FilePosition {
   firstTime: string | null;
   /** Just after the last complete message shipped. */
   offset: number;
+  /**
+   * The fingerprint of the nearest older generation with a first line, or null when there was none
+   * (absent in older states): a file with no line yet is placed by its predecessor, not by its inode.
+   */
+  after?: string | null;
 }
 
 export interface ContainerCheckpoint {
@@ -39,6 +44,18 @@ export interface ContainerCheckpoint {
   file?: FilePosition;
   /** The container had stopped and its log was shipped to the end (a later removal loses nothing). */
   complete?: boolean;
+  /**
+   * Engine API: the last line shipped (its timestamp, length and a hash of its start). The lines after
+   * it in the log are the new ones, even those a clock stepped back stamped earlier.
+   */
+  last?: { stamp: string; length: number; hash: string };
+}
+
+/** The wall clock against the time since boot, at a commit: tells by how much the clock stepped back since. */
+export interface ClockSample {
+  wallMs: number;
+  uptimeMs: number;
+  bootId: string;
 }
 
 export interface ShipState {
@@ -55,6 +72,8 @@ export interface ShipState {
    * commit, and if a crash came first, at the next start, never read again.
    */
   heldShipped?: string[];
+  /** The clocks at the last commit (absent in older states). */
+  clock?: ClockSample;
 }
 
 export function emptyShipState(): ShipState {

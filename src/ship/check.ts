@@ -12,12 +12,13 @@ import { requireS3, type Config, type S3Settings } from '../core/config.js';
 import { freeBytes } from '../core/disk-space.js';
 import { describeError } from '../core/errors.js';
 import { requestUrl } from '../core/http-client.js';
-import { readShipState } from '../core/ship-state.js';
+import { readShipState, shipStateFile } from '../core/ship-state.js';
 import { formatBytes, formatUptime } from '../core/units.js';
 import type { Store } from '../store/client.js';
 import { holdSize } from '../docker/held-logs.js';
 import { takeHold } from './hold.js';
 import { fileSourceProblem } from './plan.js';
+import { findContinuation } from './resume.js';
 
 export interface CheckStep {
   step: string;
@@ -78,6 +79,7 @@ export async function runShipCheck(options: CheckOptions): Promise<CheckReport> 
   }
   add('free space', ...(await checkFreeSpace(config.logDir)));
   add('last upload', ...(await checkLastUpload(config.stateDir, options.nowMs)));
+  add('continuation', ...(await checkContinuation(config, s3, options)));
   return { ok: steps.every((s) => s.ok), steps };
 }
 
@@ -267,6 +269,35 @@ async function checkLastUpload(stateDir: string, nowMs: number): Promise<[boolea
   const age = nowMs - Date.parse(state.lastUploadAt);
   const text = `${state.lastUploadAt} (${age < 60_000 ? 'under a minute' : formatUptime(age / 1000)} ago)${waiting}`;
   return age <= MAX_UPLOAD_AGE_MS ? [true, text] : [false, `${text}: runs are failing or cron does not run them`];
+}
+
+/** Where the next run starts: the local state, or with none this host's newest archive in the bucket. */
+async function checkContinuation(
+  config: Config,
+  s3: S3Settings | undefined,
+  options: CheckOptions,
+): Promise<[boolean, string]> {
+  const file = shipStateFile(config.stateDir);
+  if (
+    await fsp.access(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return [true, `local state in ${file}`];
+  if (!s3) return [false, 'no local state, and no bucket settings to continue from'];
+  let store: Store | undefined;
+  try {
+    store = await options.openStore(s3);
+    const found = await findContinuation(store, config.env, config.hostname);
+    return found
+      ? [true, `no local state; the next run continues from ${found.key} (window end ${found.end})`]
+      : [true, 'no local state and no archive of this host in the bucket: the next run starts from the last --window'];
+  } catch (err) {
+    return [false, `no local state, and the bucket could not be read to continue from it: ${describeError(err)}`];
+  } finally {
+    store?.close();
+  }
 }
 
 /** One line per step (`ok` / `FAIL`), then the verdict. */

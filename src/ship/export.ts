@@ -133,19 +133,117 @@ export interface ExportRequest {
   /** Inclusive bounds in nanoseconds since the epoch; no `until` means to the end of the log. */
   since: bigint;
   until: bigint | null;
+  /** The last line an earlier export shipped: it and every line before it are dropped. */
+  after?: LineMark | null;
+}
+
+/** A line of the API's `--timestamps` stream, told apart from others without keeping it. */
+export interface LineMark {
+  /** Its timestamp (the first 30 bytes). */
+  stamp: string;
+  /** Its length in bytes, newline excluded. */
+  length: number;
+  /** FNV-1a (32 bits, hex) of its first HEAD_BYTES bytes. */
+  hash: string;
+}
+
+const HEAD_BYTES = 256;
+const STAMP_CHARS = 30;
+
+/**
+ * Where an API export stopped, by the lines themselves rather than by time: the Engine API returns a
+ * log in the order it was written, so the lines after the last one shipped are the new ones, whatever
+ * their timestamps say (a clock stepped back repeats an interval of times). Drops every line up to and
+ * including `after`, passes the rest on, and marks the last line it passed.
+ */
+export class LineResume {
+  /** The earlier export's last line was seen (always, without one). */
+  found: boolean;
+  /** The last line passed on, or null. */
+  last: LineMark | null = null;
+  private keeping: boolean;
+  private readonly head = Buffer.alloc(HEAD_BYTES);
+  private headBytes = 0;
+  private length = 0;
+
+  constructor(private readonly after: LineMark | null) {
+    this.found = after === null;
+    this.keeping = this.found;
+  }
+
+  /** The parts of `chunk` to keep (views into it). */
+  filter(chunk: Buffer): Buffer[] {
+    let start = 0;
+    // Line by line only until the earlier export's last line has come.
+    while (!this.keeping && start < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      const end = nl === -1 ? chunk.length : nl;
+      this.take(chunk, start, end);
+      start = nl === -1 ? end : nl + 1;
+      if (nl !== -1) this.endLine();
+    }
+    if (start >= chunk.length) return [];
+    // Keeping everything: only the last complete line of the chunk needs its mark.
+    const lastNl = chunk.lastIndexOf(NEWLINE);
+    if (lastNl < start) {
+      this.take(chunk, start, chunk.length);
+    } else {
+      const prevNl = lastNl > start ? chunk.lastIndexOf(NEWLINE, lastNl - 1) : -1;
+      if (prevNl >= start) this.headBytes = this.length = 0;
+      this.take(chunk, Math.max(start, prevNl + 1), lastNl);
+      this.endLine();
+      this.take(chunk, lastNl + 1, chunk.length);
+    }
+    return [chunk.subarray(start)];
+  }
+
+  /** End of the stream: a last line without a newline counts as a line. */
+  end(): void {
+    if (this.length > 0) this.endLine();
+  }
+
+  private take(chunk: Buffer, start: number, end: number): void {
+    const room = Math.min(HEAD_BYTES - this.headBytes, end - start);
+    if (room > 0) this.headBytes += chunk.copy(this.head, this.headBytes, start, start + room);
+    this.length += end - start;
+  }
+
+  private endLine(): void {
+    const mark = this.mark();
+    if (this.keeping) this.last = mark;
+    else if (this.after && sameLine(mark, this.after)) this.found = true;
+    this.keeping = this.found;
+    this.headBytes = 0;
+    this.length = 0;
+  }
+
+  private mark(): LineMark {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < this.headBytes; i++) h = Math.imul(h ^ (this.head[i] as number), 0x01000193) >>> 0;
+    return {
+      stamp: this.head.toString('latin1', 0, Math.min(STAMP_CHARS, this.headBytes)),
+      length: this.length,
+      hash: h.toString(16).padStart(8, '0'),
+    };
+  }
+}
+
+function sameLine(a: LineMark, b: LineMark): boolean {
+  return a.stamp === b.stamp && a.length === b.length && a.hash === b.hash;
 }
 
 /**
  * Export a container's stdout and stderr through the Engine API, in the engine's order and with its
  * timestamps, exactly as `docker logs --timestamps` prints them, into a spool. A message Docker split
  * at 16 KiB arrives as several frames of one stream sharing one timestamp and is kept as Docker
- * returns it (one line). The file source (file-source.ts) writes the same bytes.
+ * returns it (one line). The file source (file-source.ts) writes the same bytes. Returns what
+ * `LineResume` saw: whether the earlier export's last line came, and the last line shipped.
  */
 export async function exportContainerLogs(
   docker: DockerClient,
   request: ExportRequest,
   spool: EntrySpool,
-): Promise<void> {
+): Promise<{ found: boolean; last: LineMark | null }> {
   const stream: Readable = await docker.containerLogs(request.container, {
     since: toDockerBound(request.since),
     until: request.until === null ? undefined : toDockerBound(request.until),
@@ -155,8 +253,11 @@ export async function exportContainerLogs(
   });
   // A TTY container's stream is not multiplexed: its bytes are the log.
   const copier = request.tty ? null : new FrameCopier();
+  const resume = new LineResume(request.after ?? null);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    await spool.write(copier ? copier.transform(chunk) : chunk);
+    for (const part of resume.filter(copier ? copier.transform(chunk) : chunk)) await spool.write(part);
   }
   copier?.end();
+  resume.end();
+  return { found: resume.found, last: resume.last };
 }

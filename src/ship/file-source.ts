@@ -130,20 +130,35 @@ export async function gatherCandidates(
       byContent.set(c.fingerprint, c);
       files.push(c);
     } else if (twin.compressed && !c.compressed) {
-      // The same generation twice (a .gz and its uncompressed original): read the original.
+      // The same generation twice (a .gz and its uncompressed original): read the original, in its place.
       c.heldPaths.push(...twin.heldPaths);
+      c.index ??= twin.index;
+      c.seq ??= twin.seq;
       files[files.indexOf(twin)] = c;
       byContent.set(c.fingerprint, c);
       await twin.handle.close().catch(() => undefined);
     } else {
       twin.heldPaths.push(...c.heldPaths);
+      twin.index ??= c.index;
+      twin.seq ??= c.seq;
       await c.handle.close().catch(() => undefined);
     }
   }
-  // Generations never overlap in time: their first lines order them. The live file (or one still
-  // empty) is the newest. Generations that start with one timestamp (the 16 KiB pieces of a long
-  // message, rotated one by one) keep Docker's order: a higher .N is older, and so is an earlier link.
-  return files.sort((a, b) => rank(a) - rank(b) || compareTimes(a.firstTime, b.firstTime) || writtenOrder(a, b));
+  return files.sort(compareAge);
+}
+
+/**
+ * Oldest first, by what a clock step cannot change: the live file is the newest; files still in the
+ * directory follow the rotation chain (a higher `.N` is older); a file only the hold keeps was rotated
+ * out of the directory, so it is older than all of them, and held files keep the order they were linked
+ * in. Only holds from before that order was kept fall back to the first lines' times.
+ */
+function compareAge(a: LogCandidate, b: LogCandidate): number {
+  if (a.live !== b.live) return a.live ? 1 : -1;
+  if (a.index !== null && b.index !== null) return b.index - a.index;
+  if (a.index !== null || b.index !== null) return a.index === null ? -1 : 1;
+  if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
+  return compareTimes(a.firstTime, b.firstTime);
 }
 
 /**
@@ -172,16 +187,6 @@ export async function closeCandidates(candidates: LogCandidate[]): Promise<void>
   await Promise.all(candidates.map((c) => c.handle.close().catch(() => undefined)));
 }
 
-function rank(c: LogCandidate): number {
-  return c.live ? 2 : c.firstTime === null ? 1 : 0;
-}
-
-function writtenOrder(a: LogCandidate, b: LogCandidate): number {
-  if (a.index !== null && b.index !== null) return b.index - a.index;
-  if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
-  return 0;
-}
-
 function compareTimes(a: bigint | null, b: bigint | null): number {
   if (a === b) return 0;
   if (a === null) return 1;
@@ -189,15 +194,21 @@ function compareTimes(a: bigint | null, b: bigint | null): number {
   return a < b ? -1 : 1;
 }
 
-/** Is this candidate the file a checkpoint names? By content when both have a first line, else by inode. */
+/**
+ * Is this candidate the file a checkpoint names? By content: a file that had a first line is the one
+ * with that line (inodes are reused within seconds). A file that had none (empty, just rotated) is not
+ * matched here at all: see planSegments.
+ */
 export function isPositionFile(position: FilePosition, c: LogCandidate): boolean {
-  if (position.fingerprint !== null && c.fingerprint !== null) return position.fingerprint === c.fingerprint;
+  if (position.fingerprint !== null) return position.fingerprint === c.fingerprint;
   return position.dev === c.dev && position.ino === c.ino;
 }
 
 export interface Segment {
   candidate: LogCandidate;
   from: number;
+  /** The fingerprint of the nearest older file with a first line (what places an empty file later). */
+  after: string | null;
 }
 
 export interface SegmentPlan {
@@ -208,18 +219,49 @@ export interface SegmentPlan {
 
 /** What to read: from the checkpoint's file and offset on, or (no position) every file. */
 export function planSegments(candidates: LogCandidate[], position: FilePosition | undefined): SegmentPlan {
-  if (!position) return { segments: candidates.map((candidate) => ({ candidate, from: 0 })), lost: false };
-  const at = candidates.findIndex((c) => isPositionFile(position, c));
-  if (at !== -1) {
+  const from = (start: number, offset: (c: LogCandidate) => number): Segment[] =>
+    candidates.slice(start).map((candidate, i) => ({
+      candidate,
+      from: offset(candidate),
+      after: predecessor(candidates, start + i),
+    }));
+  if (!position) return { segments: from(0, () => 0), lost: false };
+  if (position.fingerprint === null && position.after !== undefined) {
+    // The position was on a file with no line yet: by now it may be gone and its inode reused by a
+    // newer file, so the inode alone would skip the files between. Everything after the file that
+    // preceded it is read (from its start: nothing of it was shipped); with that file gone, everything.
+    const before = position.after === null ? -1 : candidates.findIndex((c) => c.fingerprint === position.after);
     return {
-      segments: candidates.slice(at).map((candidate, i) => ({ candidate, from: i === 0 ? position.offset : 0 })),
+      segments: from(before + 1, (c) => (c.dev === position.dev && c.ino === position.ino ? position.offset : 0)),
       lost: false,
     };
   }
+  const at = candidates.findIndex((c) => isPositionFile(position, c));
+  if (at !== -1) return { segments: from(at, (c) => (c === candidates[at] ? position.offset : 0)), lost: false };
   // The file was deleted (rotated out, or removed with the container) before it was read to the end.
+  // What is still in the container's directory is newer (rotation deletes the oldest first); a file only
+  // the hold keeps is placed by its first line's time.
   const after = position.firstTime;
-  const newer = candidates.filter((c) => after === null || c.firstTime === null || formatNanoTime(c.firstTime) > after);
-  return { segments: newer.map((candidate) => ({ candidate, from: 0 })), lost: true };
+  const newer = candidates.filter(
+    (c) => c.index !== null || after === null || c.firstTime === null || formatNanoTime(c.firstTime) > after,
+  );
+  return {
+    segments: newer.map((candidate) => ({
+      candidate,
+      from: 0,
+      after: predecessor(candidates, candidates.indexOf(candidate)),
+    })),
+    lost: true,
+  };
+}
+
+/** The fingerprint of the nearest candidate before `index` that has a first line. */
+function predecessor(candidates: LogCandidate[], index: number): string | null {
+  for (let i = index - 1; i >= 0; i--) {
+    const fingerprint = candidates[i]?.fingerprint;
+    if (fingerprint) return fingerprint;
+  }
+  return null;
 }
 
 export interface FileExport {
@@ -251,12 +293,13 @@ export async function exportSegments(
   let last: FilePosition | null = null;
   let unreadable = 0;
   const unreadableFiles: string[] = [];
-  for (const { candidate, from } of segments) {
+  for (const { candidate, from, after } of segments) {
     const identity = {
       dev: candidate.dev,
       ino: candidate.ino,
       fingerprint: candidate.fingerprint,
       firstTime: candidate.firstTime === null ? null : formatNanoTime(candidate.firstTime),
+      after,
     };
     // A file that is shorter than the checkpoint's offset was truncated: read it from its start.
     const start = !candidate.compressed && from > Number((await candidate.handle.stat()).size) ? 0 : from;

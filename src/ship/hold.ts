@@ -18,6 +18,7 @@ import { createDockerClient, DockerApiError, type DockerClient } from '../docker
 import { listGenerations } from '../docker/log-files.js';
 import { resolveHoldDir, type HeldContainer, type HoldMeta } from '../docker/held-logs.js';
 import type { ContainerDetails } from '../docker/model.js';
+import { faultPoint } from '../core/fault-points.js';
 
 export interface HoldReport {
   dir: string | null;
@@ -112,16 +113,18 @@ async function holdContainer(
     read.status === 'ok'
       ? (read.data as HoldMeta)
       : { id: details.id, short: spec.short, name: spec.name, tty: details.tty, createdAt: details.createdAt };
-  meta.order ??= {};
+  const order = { ...meta.order };
   const present = new Set(await fsp.readdir(own));
+  let next = Math.max(0, ...Object.values(order)) + 1;
+  const toLink = [...generations].reverse().filter((g) => !present.has(linkName(g.dev, g.ino, g.compressed)));
+  for (const g of toLink) order[linkName(g.dev, g.ino, g.compressed)] ??= next++;
+  // meta.json first, naming every link about to be made: a folder is never left without it (a run killed
+  // between the two would leave links no run reads), and a name listed but not linked is linked next time.
+  if (toLink.length > 0 || read.status !== 'ok') await writeJsonState(metaFile, { ...meta, order });
   let linked = 0;
-  let next = Math.max(0, ...Object.values(meta.order)) + 1;
-  for (const g of [...generations].reverse()) {
-    const name = linkName(g.dev, g.ino, g.compressed);
-    if (present.has(name)) continue;
+  for (const g of toLink) {
     try {
-      await fsp.link(g.path, path.join(own, name));
-      meta.order[name] = next++;
+      await fsp.link(g.path, path.join(own, linkName(g.dev, g.ino, g.compressed)));
       linked++;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -130,7 +133,7 @@ async function holdContainer(
       throw err;
     }
   }
-  if (linked > 0 || read.status !== 'ok') await writeJsonState(metaFile, meta);
+  faultPoint('hold-linked');
   return linked;
 }
 
@@ -157,6 +160,7 @@ function linkName(dev: string, ino: string, compressed: boolean): string {
 
 /** Let go of a container's hold entirely (its lines are in a committed archive). */
 export async function releaseContainer(held: HeldContainer): Promise<void> {
+  faultPoint('release');
   await fsp.rm(held.dir, { recursive: true, force: true });
 }
 

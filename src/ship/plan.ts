@@ -5,6 +5,7 @@
  * current container. Planning reads no log line; exporting writes one spool per container.
  */
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { ManifestGap } from '../archive/contract.js';
 import type { ContainerSpec } from '../core/config.js';
 import { mapLimit } from '../core/concurrency.js';
@@ -12,7 +13,7 @@ import type { ContainerCheckpoint, FilePosition, ShipState } from '../core/ship-
 import { formatNanoTime, parseNanoTime } from '../core/time.js';
 import { DockerApiError, type DockerClient } from '../docker/client.js';
 import type { ContainerDetails } from '../docker/model.js';
-import { exportContainerLogs, type EntrySpool } from './export.js';
+import { exportContainerLogs, type EntrySpool, type LineMark } from './export.js';
 import {
   closeCandidates,
   exportSegments,
@@ -46,11 +47,14 @@ export type Part =
       containerId: string;
       tty: boolean;
       complete: boolean;
+      /** From here on the log is asked for; to its end. */
       since: bigint;
-      /** null: to the end of the log (a container that is not running). */
-      until: bigint | null;
-      /** The checkpoint's time after the export: `until`, or now for a complete log. */
-      endNs: bigint;
+      /** The last line shipped of this container: the lines after it in the log are the new ones. */
+      after: LineMark | null;
+      /** When that line is no longer in the log (rotated away): lines stamped from here on are new. */
+      sinceWithoutAfter: bigint;
+      /** The checkpoint this container had (kept when nothing new comes). */
+      previous: ContainerCheckpoint | undefined;
       /** Why the log files are not read directly. */
       reason: string;
     };
@@ -73,14 +77,21 @@ export interface PlanInput {
   held: HeldContainer[];
   /** Where a container without a checkpoint starts (the first run's --window). */
   fallbackSince: bigint;
-  /** The API window's end for running containers (Docker stamps a line before it writes it). */
-  apiUntil: bigint;
   nowNs: bigint;
+  /** How far the clock stepped back since the last commit (0 when it did not, or cannot be told). */
+  stepBackNs: bigint;
 }
 
 /** Containers that are not running write no more lines: their log is complete. */
 function isComplete(details: ContainerDetails): boolean {
   return details.state === 'exited' || details.state === 'dead' || details.state === 'created';
+}
+
+/** Stdout and stderr are stamped by two goroutines: a line written after another can be stamped this much before it. */
+const RESUME_MARGIN_NS = 5_000_000_000n;
+
+function minNs(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
 }
 
 function sinceOf(checkpoint: ContainerCheckpoint): bigint {
@@ -154,6 +165,7 @@ async function planContainer(input: PlanInput, spec: ContainerSpec, made: Planne
       lastShippedAt: checkpoint.until,
       reason:
         'container was recreated before its log was held; lines the old one wrote after lastShippedAt were deleted with it',
+      kind: 'removed-unheld',
     });
   }
   planned.gaps.push(...unreadableGaps(spec, details?.id ?? '', checkpoint, unreadable.splice(0)));
@@ -178,19 +190,24 @@ async function planContainer(input: PlanInput, spec: ContainerSpec, made: Planne
     });
   } else {
     // A recreated container is exported from its creation; an unknown one from the first run's window.
-    const since = own
+    const byTime = own
       ? sinceOf(own)
       : checkpoint && details.createdAt
         ? parseNanoTime(details.createdAt)
         : input.fallbackSince;
+    // With the last line shipped known, ask from a little before it (and as far back as the clock
+    // stepped): the lines after it in the log are new even when stamped earlier than it.
+    const after = own?.last ?? null;
+    const since = after ? minNs(byTime, parseNanoTime(after.stamp) - input.stepBackNs - RESUME_MARGIN_NS) : byTime;
     planned.parts.push({
       source: 'api',
       containerId: details.id,
       tty: details.tty,
       complete,
       since,
-      until: complete ? null : input.apiUntil,
-      endNs: complete ? input.nowNs : input.apiUntil,
+      after,
+      sinceWithoutAfter: byTime,
+      previous: own,
       reason: fileReason,
     });
   }
@@ -212,6 +229,7 @@ function unreadableGaps(
     newContainerId: id,
     lastShippedAt: checkpoint?.until ?? '',
     reason: `log file ${file}: it could not be read, so its lines (or those after the damage) are not in the archive`,
+    kind: 'unreadable',
   }));
 }
 
@@ -252,6 +270,7 @@ function lostGap(
       how === 'rotated'
         ? 'a log file was rotated away (max-file) before it was read to its end; lines after lastShippedAt in it are lost'
         : 'the held log file the checkpoint names is gone; lines after lastShippedAt in it are lost',
+    kind: how === 'rotated' ? 'rotated-away' : 'held-file-deleted',
   };
 }
 
@@ -267,8 +286,20 @@ export async function fileSourceProblem(docker: DockerClient, details: Container
     return null;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // Not created yet: a container that never wrote a line; the files are read once it has one.
-    if (code === 'ENOENT') return null;
+    // Not created yet (a container that never wrote a line: its directory is there, the file not yet);
+    // but with no directory either, the engine's data root is not visible from here (this tool in a
+    // container, a forwarded socket): the API has the lines.
+    if (code === 'ENOENT') {
+      const dir = path.dirname(details.logPath);
+      if (
+        await fsp.stat(dir).then(
+          (info) => info.isDirectory(),
+          () => false,
+        )
+      )
+        return null;
+      return `its log directory ${dir} is not visible here (the engine's data root is on another machine or outside this container)`;
+    }
     return `its log file is not readable (${code ?? 'error'}; run as root)`;
   }
 }
@@ -283,8 +314,30 @@ export interface PartResult {
   unreadableFiles: string[];
 }
 
+/**
+ * What carrying out one container's plan gave: each part's result, the gaps met on the way, the
+ * checkpoint it leaves, and the held files it no longer needs once the archive is committed.
+ */
+export interface Exported {
+  parts: PartResult[];
+  gaps: ManifestGap[];
+  checkpoint: ContainerCheckpoint | undefined;
+  release: { containers: HeldContainer[]; files: string[] };
+}
+
+/** Carry out a container's plan into its spool: the one call a run makes between planning and committing. */
+export async function exportPlanned(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<Exported> {
+  const parts = await exportParts(docker, planned, spool);
+  return {
+    parts,
+    gaps: exportGaps(planned, parts),
+    checkpoint: parts.at(-1)?.checkpoint,
+    release: releasable(parts),
+  };
+}
+
 /** Export every part of a container into its spool, in order. */
-export async function exportParts(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<PartResult[]> {
+async function exportParts(docker: DockerClient, planned: Planned, spool: EntrySpool): Promise<PartResult[]> {
   const results: PartResult[] = [];
   const previous = (): ContainerCheckpoint | undefined => results.at(-1)?.checkpoint;
   for (const part of planned.parts) {
@@ -304,18 +357,24 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
         ...(position ? { file: position } : {}),
         ...(part.complete ? { complete: true } : {}),
       };
-    } else if (part.until !== null && part.since > part.until) {
-      // The clock went back: nothing to export, and the checkpoint stays where it was.
-      checkpoint = { containerId: part.containerId, until: formatNanoTime(part.since - 1n) };
     } else {
-      await exportContainerLogs(
-        docker,
-        { container: part.containerId, tty: part.tty, since: part.since, until: part.until },
-        spool,
-      );
+      const request = { container: part.containerId, tty: part.tty, until: null, after: part.after };
+      // Removed since it was planned: nothing now, the hold (if it has it) finishes it next run.
+      const gone = (err: unknown) => {
+        if (err instanceof DockerApiError && err.statusCode === 404) return { found: true, last: null };
+        throw err;
+      };
+      let result = await exportContainerLogs(docker, { ...request, since: part.since }, spool).catch(gone);
+      if (!result.found) {
+        // The last line shipped is gone from the log (rotated away): nothing was written; by time instead.
+        const byTime = { ...request, since: part.sinceWithoutAfter, after: null };
+        result = await exportContainerLogs(docker, byTime, spool).catch(gone);
+      }
+      const last = result.last ?? part.previous?.last;
       checkpoint = {
         containerId: part.containerId,
-        until: formatNanoTime(part.endNs),
+        until: result.last?.stamp ?? part.previous?.until ?? formatNanoTime(part.sinceWithoutAfter - 1n),
+        ...(last ? { last } : {}),
         ...(part.complete ? { complete: true } : {}),
       };
     }
@@ -326,7 +385,7 @@ export async function exportParts(docker: DockerClient, planned: Planned, spool:
 }
 
 /** The gaps of files that broke off while they were exported. */
-export function exportGaps(planned: Planned, results: PartResult[]): ManifestGap[] {
+function exportGaps(planned: Planned, results: PartResult[]): ManifestGap[] {
   const spec = { short: planned.short, name: planned.container };
   return results.flatMap((r) => unreadableGaps(spec, r.part.containerId, r.checkpoint, r.unreadableFiles));
 }
@@ -335,7 +394,7 @@ export function exportGaps(planned: Planned, results: PartResult[]): ManifestGap
  * Held files this container no longer needs once the archive is committed: every held file of a gone
  * container, and the held generations of a live one that come before its new position (not its live file).
  */
-export function releasable(results: PartResult[]): { containers: HeldContainer[]; files: string[] } {
+function releasable(results: PartResult[]): { containers: HeldContainer[]; files: string[] } {
   const containers: HeldContainer[] = [];
   const files: string[] = [];
   for (const { part, checkpoint } of results) {

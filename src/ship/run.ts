@@ -3,7 +3,8 @@
  * container's window and the new alert lines into one archive, commit it (archive fsync'd, then the
  * checkpoint, then the final name), upload whatever waits, and apply local retention. Never prints.
  */
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { shipAlertLines, pendingAlertBytes } from './alert-lines.js';
 import { writeArchive, type ArchiveEntry } from '../archive/write.js';
@@ -34,22 +35,22 @@ import {
 import { EntrySpool, type SpooledEntry } from './export.js';
 import { holdSize, listHeld, resolveHoldDir, type HeldContainer } from '../docker/held-logs.js';
 import { releaseContainer, releaseFiles, releaseUnconfigured, takeHold } from './hold.js';
-import {
-  closePlanned,
-  exportGaps,
-  exportParts,
-  planContainers,
-  releasable,
-  type PartResult,
-  type Planned,
-} from './plan.js';
+import { closePlanned, exportPlanned, planContainers, type PartResult, type Planned } from './plan.js';
 import { formatNanoTime, msToNano, nanoToDate, truncateToSecond } from '../core/time.js';
-import { readShipState, syncDir, writeShipState, type ShipState } from '../core/ship-state.js';
+import {
+  readShipState,
+  shipStateFile,
+  syncDir,
+  writeShipState,
+  type ClockSample,
+  type ShipState,
+} from '../core/ship-state.js';
+import { findContinuation, type Continuation } from './resume.js';
+import { sampleClock, stepBackNs } from './clock-step.js';
 import { ensurePrivateDir } from '../core/state-files.js';
 import { VERSION } from '../core/version.js';
+import { faultPoint } from '../core/fault-points.js';
 
-/** Docker stamps a line when it reads it and writes it a moment later: only windows ending this far back are complete. */
-const SETTLE_NS = 2_000_000_000n;
 /**
  * Containers exported at once: through the API two (each makes dockerd decode its log), from the
  * files four (each gzip stream is a thread of its own: 200 MB took 2.1 s instead of 2.4 s).
@@ -77,6 +78,8 @@ export interface ShipOptions {
 
 export interface ShipSummary {
   dryRun: boolean;
+  /** With no local state: this host's newest archive in the bucket, continued from. */
+  continuedFrom: { key: string; end: string } | null;
   window: { start: string; end: string };
   archive: { name: string; path: string; bytes: number } | null;
   files: ManifestFile[];
@@ -92,8 +95,8 @@ export interface ShipSummary {
   uploadError: string | null;
 }
 
-/** Delete what a crashed run left: spools, and partial archives the state never recorded. */
-async function recoverLogDir(logDir: string, state: ShipState, warn: (line: string) => void): Promise<void> {
+/** Delete what a crashed run left: spools, and partial archives the state never recorded; returns the state with what is left. */
+async function recoverLogDir(logDir: string, state: ShipState, warn: (line: string) => void): Promise<ShipState> {
   const names = await fsp.readdir(logDir);
   for (const file of names) {
     const full = path.join(logDir, file);
@@ -115,62 +118,139 @@ async function recoverLogDir(logDir: string, state: ShipState, warn: (line: stri
   const present = new Set(await fsp.readdir(logDir));
   const lost = state.pending.filter((name) => !present.has(name));
   for (const name of lost) warn(`pending archive ${name} is no longer in ${logDir}; it cannot be uploaded`);
-  state.pending = state.pending.filter((name) => present.has(name));
+  return lost.length > 0 ? { ...state, pending: state.pending.filter((name) => present.has(name)) } : state;
 }
 
-/** The archive's name: the first whole second after the export ended, later than any archive before it. */
+/** Is an archive name taken in the bucket? False when it cannot be told (the upload checks again). */
+type RemoteTaken = (name: string) => Promise<boolean>;
+
+/**
+ * HEAD the archive's key in this host's prefix: an object there is never overwritten. `asked` keeps the
+ * names asked about (free, or no answer): their upload does not ask again, and a refusing endpoint
+ * answers the upload itself, with the error that names its cause.
+ */
+function remoteChecker(options: ShipOptions, storeReady: Promise<Store> | undefined) {
+  const asked = new Set<string>();
+  const taken: RemoteTaken = async (name) => {
+    const end = archiveEnd(name);
+    if (!storeReady || !end) return false;
+    try {
+      const store = await storeReady;
+      const head = await store.headObject(objectKey(options.config.env, options.config.hostname, end));
+      if (head === null) asked.add(name);
+      return head !== null;
+    } catch {
+      asked.add(name);
+      return false;
+    }
+  };
+  return { taken, asked };
+}
+
+/**
+ * The archive's name: the first whole second after the export ended, later than any archive before it,
+ * and free here and in the bucket (an object of that key, another install's or one from before the
+ * clock stepped back, is never overwritten).
+ */
 async function archiveTarget(
   logDir: string,
   state: ShipState,
   endMs: number,
+  taken: RemoteTaken,
 ): Promise<{ end: bigint; stamp: string; name: string }> {
   // Every line read was stamped before the read ended, so the archive named after that moment holds
   // lines up to its name, as the fetcher's time ranges expect.
-  let end = truncateToSecond(msToNano(endMs)) + 1_000_000_000n;
+  const end = await freeEnd(logDir, state, truncateToSecond(msToNano(endMs)) + 1_000_000_000n, taken);
+  return { end, stamp: formatStamp(nanoToDate(end)), name: archiveName(nanoToDate(end)) };
+}
+
+/** The first whole second from `end` on whose archive name is free locally and remotely. */
+async function freeEnd(logDir: string, state: ShipState, end: bigint, taken: RemoteTaken): Promise<bigint> {
   for (;;) {
     const name = archiveName(nanoToDate(end));
-    if (!state.pending.includes(name) && !(await exists(path.join(logDir, name)))) {
-      return { end, stamp: formatStamp(nanoToDate(end)), name };
-    }
+    const used = state.pending.includes(name) || (await exists(path.join(logDir, name))) || (await taken(name));
+    if (!used) return end;
     end += 1_000_000_000n;
   }
 }
 
 /**
  * The held containers to plan: every one in the hold but those a committed archive already holds
- * (heldShipped), which are let go now, in case a crash came between the commit and their release.
+ * (heldShipped), which are let go now, in case a crash came between the commit and their release. Only
+ * those actually let go leave heldShipped: one whose release failed stays there, never read again.
  */
 async function heldToShip(
   holdDir: string | null,
   state: ShipState,
   dryRun: boolean,
   warn: (line: string) => void,
-): Promise<HeldContainer[]> {
-  if (!holdDir) return [];
+): Promise<{ held: HeldContainer[]; state: ShipState }> {
+  if (!holdDir) return { held: [], state };
   const shipped = new Set(state.heldShipped ?? []);
   const held = await listHeld(holdDir);
-  if (dryRun) return held.filter((h) => !shipped.has(h.meta.id));
+  const toShip = held.filter((h) => !shipped.has(h.meta.id));
+  if (dryRun || shipped.size === 0) return { held: toShip, state };
+  const kept: string[] = [];
   for (const h of held.filter((c) => shipped.has(c.meta.id))) {
-    await releaseContainer(h).catch((err: unknown) =>
-      warn(`could not let go of held log files: ${describeError(err)}`),
-    );
+    try {
+      await releaseContainer(h);
+    } catch (err) {
+      kept.push(h.meta.id);
+      warn(`could not let go of held log files: ${describeError(err)}`);
+    }
   }
-  state.heldShipped = [];
-  return held.filter((h) => !shipped.has(h.meta.id));
+  return { held: toShip, state: { ...state, heldShipped: kept } };
+}
+
+/**
+ * With no local state and a bucket to read: this host's newest archive there, to continue from. A
+ * bucket that cannot be read is said, and the run starts from the last --window as a first run does
+ * (archiving locally matters more while the bucket is down).
+ */
+async function continuation(
+  options: ShipOptions,
+  storeReady: Promise<Store> | undefined,
+): Promise<Continuation | null> {
+  if (!storeReady || (await exists(shipStateFile(options.config.stateDir)))) return null;
+  try {
+    return await findContinuation(await storeReady, options.config.env, options.config.hostname);
+  } catch (err) {
+    options.warn(
+      `no local state, and this host's newest archive could not be read from the bucket to continue from it (${describeError(err)}); starting from the last --window`,
+    );
+    return null;
+  }
 }
 
 /** Run the whole ship (or, with dryRun, only plan it). */
-export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
+export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
+  let options = given;
   const { config } = options;
   const clock = options.clockMs ?? (() => options.nowMs);
   const nowNs = msToNano(options.nowMs);
-  const apiUntil = truncateToSecond(nowNs - SETTLE_NS);
-  const fallbackSince = nowNs - msToNano(options.windowMs);
   if (!options.dryRun) await ensurePrivateDir(config.logDir);
-  const state = await readShipState(config.stateDir);
-  if (!options.dryRun) await recoverLogDir(config.logDir, state, options.warn);
+  // The state is replaced, never changed in place: what is on disk and what this run holds differ
+  // only between a new state's write and its adoption.
+  let state = await readShipState(config.stateDir);
+  if (!options.dryRun) state = await recoverLogDir(config.logDir, state, options.warn);
+  // Load the SDK before the export: it then takes memory while the process is small, and the export's
+  // freed buffers are not stranded under it. Loaded after the export instead, peak RSS was lower at
+  // 100 MB of logs (84–88 MiB against 96) but grew with volume (104 MiB at 1 GB against 100).
+  const storeReady = options.s3 ? loadStore(options.s3) : undefined;
+  storeReady?.catch(() => undefined);
+  const remote = remoteChecker(options, storeReady);
+  const continuedFrom = options.dryRun ? null : await continuation(options, storeReady);
+  if (continuedFrom) {
+    state = continuedFrom.state;
+    options.warn(`no local state: continuing from ${continuedFrom.key} (window end ${continuedFrom.end})`);
+    // What has no checkpoint (a container, the alert log) starts where that archive's window ended.
+    options = { ...options, windowMs: Math.max(0, options.nowMs - Date.parse(continuedFrom.end)) };
+  }
+  const fallbackSince = nowNs - msToNano(options.windowMs);
+  const clockNow = await sampleClock(options.nowMs);
   const summary: ShipSummary = {
     dryRun: options.dryRun,
+    continuedFrom: continuedFrom ? { key: continuedFrom.key, end: continuedFrom.end } : null,
     window: { start: formatNanoTime(nowNs), end: formatNanoTime(nowNs) },
     archive: null,
     files: [],
@@ -182,11 +262,6 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     deleted: [],
     uploadError: null,
   };
-  // Load the SDK before the export: it then takes memory while the process is small, and the export's
-  // freed buffers are not stranded under it. Loaded after the export instead, peak RSS was lower at
-  // 100 MB of logs (84–88 MiB against 96) but grew with volume (104 MiB at 1 GB against 100).
-  const storeReady = options.s3 ? loadStore(options.s3) : undefined;
-  storeReady?.catch(() => undefined);
   // A failed export (engine down, disk full) still lets the archives already waiting go up first.
   let exportError: unknown;
   let closeLater: Planned[] = [];
@@ -196,7 +271,9 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     const hold = options.dryRun ? null : await takeHold(docker, config);
     if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
-    const held = await heldToShip(holdDir, state, options.dryRun, options.warn);
+    const released = await heldToShip(holdDir, state, options.dryRun, options.warn);
+    const held = released.held;
+    state = released.state;
     const measureHold = async (): Promise<ShipSummary['hold']> =>
       holdDir ? { dir: holdDir, ...(await holdSize(holdDir)), problem: hold?.problem ?? null } : null;
     summary.hold = await measureHold();
@@ -206,7 +283,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
       state,
       held,
       fallbackSince,
-      apiUntil,
+      stepBackNs: stepBackNs(state.clock, clockNow),
       nowNs,
     });
     const sinces = planned.filter((p) => p.parts.length > 0).map((p) => p.since);
@@ -225,7 +302,9 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
         .map((p) => plannedFile(p, stamp, null, summary.window.end));
       summary.alertBytes = await pendingAlertBytes(config.alertLog, state.alertLog);
     } else {
-      await writeAndCommit(options, state, planned, docker, clock, summary);
+      const commit = await writeAndCommit(options, state, planned, docker, clock, summary, remote.taken, clockNow);
+      state = commit.state;
+      if (commit.failure !== undefined) exportError = commit.failure;
       for (const name of await releaseUnconfigured(held, config, options.nowMs)) {
         options.warn(`let go of the held log of ${name}: no configured container has that name`);
       }
@@ -240,7 +319,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   }
   summary.pending = [...state.pending];
   if (options.dryRun) return summary;
-  if (storeReady) await uploadPending(options, await storeReady, state, summary);
+  if (storeReady) state = await uploadPending(options, await storeReady, state, summary, remote.asked);
   summary.deleted = await applyLocalRetention(config.logDir, config.retentionDays, options.nowMs, state.pending);
   summary.pending = [...state.pending];
   if (exportError !== undefined) {
@@ -248,8 +327,7 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
     throw new MizualError(`${describeError(exportError)}; ${summary.uploadError}`);
   }
   if (summary.uploadError === null) {
-    state.lastSuccessAt = new Date(options.nowMs).toISOString();
-    await writeShipState(config.stateDir, state);
+    await writeShipState(config.stateDir, { ...state, lastSuccessAt: new Date(options.nowMs).toISOString() });
   }
   return summary;
 }
@@ -290,7 +368,9 @@ async function writeAndCommit(
   docker: DockerClient,
   clock: () => number,
   summary: ShipSummary,
-): Promise<void> {
+  taken: RemoteTaken,
+  clockSample: ClockSample | null,
+): Promise<{ state: ShipState; failure: unknown }> {
   const { config } = options;
   const spools: string[] = [];
   const tag = `${process.pid}-${Date.now()}`;
@@ -300,14 +380,15 @@ async function writeAndCommit(
     return file;
   };
   let partial: string | undefined;
+  let committed = false;
   try {
     const present = planned.filter((p) => p.parts.length > 0);
     const apiParts = present.some((p) => p.parts.some((part) => part.source === 'api'));
     const exported = await mapLimit(present, apiParts ? API_EXPORTS : FILE_EXPORTS, async (p) => {
       const spool = new EntrySpool(spoolPath(p.short));
       try {
-        const parts = await exportParts(docker, p, spool);
-        return { p, parts, spool: await spool.finish() };
+        const result = await exportPlanned(docker, p, spool);
+        return { p, ...result, spool: await spool.finish() };
       } catch (err) {
         await spool.discard();
         throw err;
@@ -321,9 +402,23 @@ async function writeAndCommit(
       alertSpool,
     );
     const alerts = await alertSpool.finish();
-    for (const { p, parts } of exported) summary.gaps.push(...exportGaps(p, parts));
-    const target = await archiveTarget(config.logDir, state, clock());
+    for (const { gaps } of exported) summary.gaps.push(...gaps);
+    const target = await archiveTarget(config.logDir, state, clock(), taken);
     partial = path.join(config.logDir, `.${target.name}.partial`);
+    // The state this archive commits, built whole before anything is written (never changed in place).
+    const done = exported.map(({ release }) => release);
+    const shippedHolds = done.flatMap((d) => d.containers.map((h) => h.meta.id));
+    const next: ShipState = {
+      ...state,
+      containers: {
+        ...state.containers,
+        ...Object.fromEntries(exported.flatMap(({ p, checkpoint }) => (checkpoint ? [[p.short, checkpoint]] : []))),
+      },
+      alertLog: alertCursor,
+      pending: [...state.pending, target.name],
+      heldShipped: [...new Set([...(state.heldShipped ?? []), ...shippedHolds])],
+      ...(clockSample ? { clock: clockSample } : {}),
+    };
     summary.window.end = formatNanoTime(target.end);
     const files = exported.map(({ p, parts, spool }) =>
       plannedFile(p, target.stamp, { spool, parts }, summary.window.end),
@@ -346,6 +441,8 @@ async function writeAndCommit(
       files,
       missing: summary.missing,
       gaps: summary.gaps,
+      // Where the next run continues: a reinstall with no local state reads it back from the bucket.
+      resume: { containers: next.containers, alertLog: next.alertLog, heldShipped: next.heldShipped ?? [] },
     };
     const entries: ArchiveEntry[] = [
       ...exported.map(({ p, spool }) => ({
@@ -357,24 +454,29 @@ async function writeAndCommit(
       { name: MANIFEST_NAME, data: serializeManifest(manifest) },
     ];
     const bytes = await writeArchive(partial, entries, nanoToDate(target.end));
-    // Commit: the checkpoints move only once the archive is safely on disk; the rename comes last,
-    // and a crash between the two is finished by recoverLogDir on the next start.
-    for (const { p, parts } of exported) {
-      const next = parts.at(-1)?.checkpoint;
-      if (next) state.containers[p.short] = next;
-    }
-    state.alertLog = alertCursor;
-    state.pending.push(target.name);
-    const done = exported.map(({ parts }) => releasable(parts));
-    const shippedHolds = done.flatMap((d) => d.containers.map((h) => h.meta.id));
-    state.heldShipped = [...new Set([...(state.heldShipped ?? []), ...shippedHolds])];
-    await writeShipState(config.stateDir, state);
-    await fsp.rename(partial, path.join(config.logDir, target.name));
-    await syncDir(config.logDir);
+    faultPoint('archive-written');
+    // Commit: the archive is durable; now the state that names it (written whole, then adopted).
+    // A failed write leaves the old state on disk and in this run, and the partial archive is deleted.
+    faultPoint('state-write');
+    await writeShipState(config.stateDir, next);
+    committed = true;
     summary.files = files;
     summary.archive = { name: target.name, path: path.join(config.logDir, target.name), bytes };
-    // Only now may the hold let go of what the archive holds. The archive is committed: a failure
-    // here is a warning, and what is left is let go by the next run (heldShipped).
+    // From here the archive is committed and never deleted: a failure is finished by the next start
+    // (recoverLogDir renames the partial; heldShipped lets go of the hold).
+    let failure: unknown;
+    try {
+      faultPoint('rename');
+      await fsp.rename(partial, path.join(config.logDir, target.name));
+      await syncDir(config.logDir);
+    } catch (err) {
+      failure = new MizualError(
+        `archive ${target.name} is committed but could not be moved into place (${describeError(err)}); the next run finishes it`,
+      );
+      return { state: next, failure };
+    }
+    // Only now may the hold let go of what the archive holds: a failure is a warning, and what is left
+    // is let go by the next run (heldShipped).
     try {
       for (const d of done) {
         for (const held of d.containers) await releaseContainer(held);
@@ -383,8 +485,9 @@ async function writeAndCommit(
     } catch (err) {
       options.warn(`could not let go of held log files: ${describeError(err)}`);
     }
+    return { state: next, failure };
   } catch (err) {
-    if (partial) await fsp.rm(partial, { force: true });
+    if (partial && !committed) await fsp.rm(partial, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
       throw new MizualError(`disk full writing to ${config.logDir}: no archive written, checkpoint not moved`);
     }
@@ -399,19 +502,49 @@ async function loadStore(s3: S3Settings): Promise<Store> {
   return createStore(s3);
 }
 
-async function uploadPending(options: ShipOptions, store: Store, state: ShipState, summary: ShipSummary) {
+/**
+ * Upload the pending archives, oldest first; after each, the state without it is written. An object
+ * already at the key is never overwritten: the same bytes (a run killed between its upload and its
+ * state write) count as uploaded, other bytes move this archive to the next free name.
+ */
+async function uploadPending(
+  options: ShipOptions,
+  store: Store,
+  initial: ShipState,
+  summary: ShipSummary,
+  asked: Set<string>,
+): Promise<ShipState> {
+  const { config } = options;
+  const clock = options.clockMs ?? (() => options.nowMs);
+  let state = initial;
   try {
-    for (const name of [...state.pending]) {
+    for (const first of initial.pending) {
+      let name = first;
       const end = archiveEnd(name);
       if (!end) continue;
-      const key = objectKey(options.config.env, options.config.hostname, end);
-      const file = path.join(options.config.logDir, name);
+      // Committed but not moved into place yet (its rename failed): the next start finishes it first.
+      if (
+        !(await exists(path.join(config.logDir, name))) &&
+        (await exists(path.join(config.logDir, `.${name}.partial`)))
+      )
+        continue;
       let lastError: unknown;
+      let info: { key: string; size: number } | undefined;
       for (let attempt = 0; attempt <= options.retryDelaysMs.length; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, options.retryDelaysMs[attempt - 1]));
         try {
-          const info = await store.putFile(key, file, UPLOAD_PARTS);
-          summary.uploaded.push({ name, key, bytes: info.size });
+          const placed = asked.has(name)
+            ? {
+                name,
+                key: objectKey(config.env, config.hostname, archiveEnd(name) as Date),
+                state,
+                uploaded: undefined,
+              }
+            : await placeArchive(options, store, state, name);
+          asked.add(placed.name);
+          state = placed.state;
+          name = placed.name;
+          info = placed.uploaded ?? (await store.putFile(placed.key, path.join(config.logDir, name), UPLOAD_PARTS));
           lastError = undefined;
           break;
         } catch (err) {
@@ -420,19 +553,70 @@ async function uploadPending(options: ShipOptions, store: Store, state: ShipStat
           if (!isRetryable(err)) break;
         }
       }
-      if (lastError !== undefined) {
+      if (lastError !== undefined || !info) {
         summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(lastError)}`;
-        return;
+        return state;
       }
-      state.pending = state.pending.filter((n) => n !== name);
-      state.lastUploadAt = new Date(options.nowMs).toISOString();
-      await writeShipState(options.config.stateDir, state);
+      faultPoint('uploaded');
+      summary.uploaded.push({ name, key: info.key, bytes: info.size });
+      // When the upload ended, not when the run began: a long upload must not look older than it is.
+      state = {
+        ...state,
+        pending: state.pending.filter((n) => n !== name),
+        lastUploadAt: new Date(clock()).toISOString(),
+      };
+      await writeShipState(config.stateDir, state);
     }
     // Once everything is up (a failing endpoint would only say its error twice).
     if (options.staleUploadMs !== undefined) await sweepStaleUploads(options, store);
+    return state;
   } finally {
     store.close();
   }
+}
+
+/**
+ * Where a pending archive goes: its own key when that is free; nowhere (already there) when the object
+ * at its key has its bytes; else the next name free locally and remotely, the archive moved there
+ * first (linked, the state naming it written, the old name removed: a crash leaves one of the two names).
+ */
+async function placeArchive(
+  options: ShipOptions,
+  store: Store,
+  state: ShipState,
+  name: string,
+): Promise<{ name: string; key: string; state: ShipState; uploaded?: { key: string; size: number } }> {
+  const { config } = options;
+  const keyOf = (n: string): string => objectKey(config.env, config.hostname, archiveEnd(n) as Date);
+  const file = path.join(config.logDir, name);
+  const key = keyOf(name);
+  // No answer: the upload asks again and its error names the cause.
+  const head = await store.headObject(key).catch(() => null);
+  if (!head) return { name, key, state };
+  const size = (await fsp.stat(file)).size;
+  if (
+    head.size === size &&
+    (await sha256Of(await store.getObjectStream(key))) === (await sha256Of(createReadStream(file)))
+  ) {
+    return { name, key, state, uploaded: { key, size } };
+  }
+  const end = await freeEnd(config.logDir, state, msToNano((archiveEnd(name) as Date).getTime()), async (n) => {
+    return (await store.headObject(keyOf(n))) !== null;
+  });
+  const moved = archiveName(nanoToDate(end));
+  options.warn(`${key} already holds another archive; this one goes up as ${moved} instead (never overwritten)`);
+  await fsp.link(file, path.join(config.logDir, moved));
+  const next = { ...state, pending: state.pending.map((n) => (n === name ? moved : n)) };
+  await writeShipState(config.stateDir, next);
+  await fsp.rm(file, { force: true });
+  await syncDir(config.logDir);
+  return { name: moved, key: keyOf(moved), state: next };
+}
+
+async function sha256Of(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 /** Delete local archives whose window ended before the retention cutoff; never pending ones. */

@@ -5,7 +5,6 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,11 +13,20 @@ import {
   ensureDocker,
   removeStartedContainers,
   startContainer,
+  tcpDoorToDocker,
   uniqueName,
   waitForState,
 } from '../harness/docker.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
-import { checkArchive, readArchiveFile, type TarEntry } from './ship-logs-helpers.js';
+import {
+  assertEachOnce,
+  checkArchive,
+  lastNumbers,
+  numberedLines,
+  numberedScript,
+  readArchiveFile,
+  type TarEntry,
+} from './ship-logs-helpers.js';
 
 const scratch = scratchDir('mizual-file-source-');
 after(scratch.cleanup);
@@ -65,31 +73,6 @@ function entryOf(entries: TarEntry[], short: string): Buffer {
 
 function filesOf(entries: TarEntry[]): FileInfo[] {
   return (checkArchive(entries) as unknown as { files: FileInfo[] }).files;
-}
-
-/** A TCP door to the local engine's socket: DOCKER_HOST=tcp://… makes the engine "remote" to the shipper. */
-async function tcpDoorToDocker(): Promise<{ host: string; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const engine = net.connect('/var/run/docker.sock');
-    sockets.add(client).add(engine);
-    client.pipe(engine).pipe(client);
-    const end = () => {
-      client.destroy();
-      engine.destroy();
-    };
-    client.on('error', end).on('close', end);
-    engine.on('error', end).on('close', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    host: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 before(async () => {
@@ -222,22 +205,11 @@ describe('counting test: a deploy day on the file source', () => {
     const chatty = uniqueName('rotating');
     const packed = uniqueName('rotating-gz');
     const brief = uniqueName('brief');
-    const numbered = (tag: string, pause = '0.01') =>
-      `i=0; while true; do i=$((i+1)); echo "${tag} out $i"; echo "${tag} err $i" >&2; sleep ${pause}; done`;
+    const numbered = (tag: string, pause = '0.01') => numberedScript(tag, pause);
     const env = freshEnv(`app=${app},chatty=${chatty},packed=${packed},brief=${brief}`);
     const expected = new Map<string, number>();
     /** The last number a container printed on each stream, from the engine (before it is removed). */
-    const remember = async (name: string, tag: string) => {
-      const result = await execa('docker', ['logs', name], { reject: false, all: true });
-      for (const stream of ['out', 'err']) {
-        const numbers = String(result.all)
-          .split('\n')
-          .map((l) => new RegExp(`^${tag} ${stream} (\\d+)$`).exec(l)?.[1])
-          .filter(Boolean)
-          .map(Number);
-        expected.set(`${tag} ${stream}`, Math.max(0, ...numbers));
-      }
-    };
+    const remember = (name: string, tag: string) => lastNumbers(name, tag, expected);
     const hold = async () => {
       const held = await runTool('mizual-ship-logs', ['--hold'], { env, cwd: scratch.dir });
       assert.equal(held.exitCode, 0, held.stderr);
@@ -313,7 +285,6 @@ describe('counting test: a deploy day on the file source', () => {
     await remember(packed, 'packed');
     await shipped('last run');
 
-    const seen = new Map<string, number[]>();
     let fromHold = 0;
     for (const entries of archives(env)) {
       for (const f of filesOf(entries)) {
@@ -321,25 +292,9 @@ describe('counting test: a deploy day on the file source', () => {
         // The brief container was shipped to its end before it was removed: finished with 0 lines.
         fromHold += (f.completedFromHold ?? []).filter((h) => h.lines > 0).length;
       }
-      for (const entry of entries) {
-        if (entry.name === 'manifest.json' || entry.name.startsWith('alerts-')) continue;
-        for (const line of entry.data.toString('utf8').split('\n').filter(Boolean)) {
-          const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z (\S+ (?:out|err)) (\d+)$/.exec(line);
-          assert.ok(m, `unexpected line in ${entry.name}: ${line}`);
-          seen.set(m[1] as string, [...(seen.get(m[1] as string) ?? []), Number(m[2])]);
-        }
-      }
     }
     assert.equal(fromHold, 3, 'each replaced container finished from the hold, with the lines it wrote after the run');
-    for (const [stream, last] of expected) {
-      const numbers = seen.get(stream) ?? [];
-      assert.deepEqual(
-        numbers,
-        Array.from({ length: last }, (_, i) => i + 1),
-        `${stream}: every line from 1 to ${last} exactly once, in order`,
-      );
-      assert.ok(last > 10, `${stream} did log (${last})`);
-    }
+    assertEachOnce(numberedLines(archives(env)), expected);
     assert.ok(expected.size >= 12);
   });
 });

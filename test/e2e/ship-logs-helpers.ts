@@ -1,4 +1,5 @@
 // Shared helpers of the ship-logs e2e tests: read archives independently of the product's writer.
+import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -91,4 +92,50 @@ export async function downloadAll(store: Store, prefix: string): Promise<Map<str
 
 export function readArchiveFile(file: string): TarEntry[] {
   return readTarGz(readFileSync(file));
+}
+
+/** A busybox script printing `<tag> out N` and `<tag> err N` (N = 1, 2, …) until it is stopped. */
+export function numberedScript(tag: string, pause = '0.02'): string {
+  return `i=0; while true; do i=$((i+1)); echo "${tag} out $i"; echo "${tag} err $i" >&2; sleep ${pause}; done`;
+}
+
+/** Every `<tag> out|err N` line of the archives' container entries, by `<tag> out|err`, in the order shipped. */
+export function numberedLines(archives: TarEntry[][]): Map<string, number[]> {
+  const seen = new Map<string, number[]>();
+  for (const entries of archives) {
+    for (const entry of entries) {
+      if (entry.name === 'manifest.json' || entry.name.startsWith('alerts-')) continue;
+      for (const line of entry.data.toString('utf8').split('\n').filter(Boolean)) {
+        const m = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z (\S+ (?:out|err)) (\d+)$/.exec(line);
+        assert.ok(m, `unexpected line in ${entry.name}: ${line}`);
+        seen.set(m[1] as string, [...(seen.get(m[1] as string) ?? []), Number(m[2])]);
+      }
+    }
+  }
+  return seen;
+}
+
+/** Assert each stream's numbers are exactly 1..last, once each and in order. */
+export function assertEachOnce(seen: Map<string, number[]>, expected: Map<string, number>): void {
+  for (const [stream, last] of expected) {
+    assert.ok(last > 3, `${stream} did log (${last})`);
+    assert.deepEqual(
+      seen.get(stream) ?? [],
+      Array.from({ length: last }, (_, i) => i + 1),
+      `${stream}: every line from 1 to ${last} exactly once, in order`,
+    );
+  }
+}
+
+/** The last number a container printed on each stream (`<tag> out|err`), from the engine itself. */
+export async function lastNumbers(container: string, tag: string, into: Map<string, number>): Promise<void> {
+  const result = await execa('docker', ['logs', container], { reject: false, all: true });
+  for (const stream of ['out', 'err']) {
+    const numbers = String(result.all)
+      .split('\n')
+      .map((l) => new RegExp(`^${tag} ${stream} (\\d+)$`).exec(l)?.[1])
+      .filter(Boolean)
+      .map(Number);
+    into.set(`${tag} ${stream}`, Math.max(0, ...numbers));
+  }
 }

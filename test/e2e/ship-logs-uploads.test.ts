@@ -18,9 +18,11 @@ import {
   ensureS3,
   listOpenUploads,
   removeTestBucket,
+  storeConfigFor,
   toolEnvFor,
   type S3TestEnv,
 } from '../harness/s3.js';
+import { createStore } from '../../src/store/client.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-ship-uploads-');
@@ -143,6 +145,29 @@ describe('no unfinished upload is left in the bucket', () => {
     const open = await listOpenUploads(s3, bucket);
     assert.ok(!open.includes(own));
     for (const key of others) assert.ok(open.includes(key), `${key} is not ours and stays`);
+  });
+});
+
+describe('the state', () => {
+  it('records lastUploadAt when the upload ended, not when the run began', async () => {
+    const slow = await faultProxy((r) => (r.method === 'PUT' ? { kind: 'throttle', bytesPerSecond: 200 } : undefined));
+    const env = freshEnv(slow.url, 0);
+    const result = await ship(env, ['--json']);
+    assert.equal(result.exitCode, 0, result.stderr);
+    const [uploaded] = (JSON.parse(result.stdout) as { uploaded: { key: string }[] }).uploaded;
+    const state = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR!, 'ship-state.json'), 'utf8'));
+    const store = await createStore(storeConfigFor(s3, bucket));
+    try {
+      const head = await store.headObject(uploaded!.key);
+      // The server stamps the object when the slow upload completes (whole seconds, its clock is ours).
+      assert.ok(head, 'uploaded');
+      assert.ok(
+        Date.parse(state.lastUploadAt) >= head.lastModified.getTime(),
+        `lastUploadAt ${state.lastUploadAt} is not before the object's ${head.lastModified.toISOString()}`,
+      );
+    } finally {
+      store.close();
+    }
   });
 });
 

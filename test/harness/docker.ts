@@ -3,6 +3,7 @@
  * containers with --network none, and remove only the containers this process started.
  */
 import { execa } from 'execa';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -143,4 +144,29 @@ export function removeStartedContainers(): Promise<void> {
 /** Names of the containers this process started and has not removed yet. */
 export function startedContainers(): string[] {
   return [...started];
+}
+
+/** A TCP door to the local engine's socket: DOCKER_HOST=tcp://… makes the engine "remote" to the shipper. */
+export async function tcpDoorToDocker(): Promise<{ host: string; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const engine = net.connect('/var/run/docker.sock');
+    sockets.add(client).add(engine);
+    client.pipe(engine).pipe(client);
+    const end = () => {
+      client.destroy();
+      engine.destroy();
+    };
+    client.on('error', end).on('close', end);
+    engine.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

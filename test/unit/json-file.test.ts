@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, openSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -7,7 +17,8 @@ import { formatNanoTime, parseNanoTime } from '../../src/core/time.js';
 import { FrameCopier } from '../../src/docker/frames.js';
 import { JsonFileCopier } from '../../src/docker/json-file.js';
 import { listGenerations } from '../../src/docker/log-files.js';
-import { closeCandidates, gatherCandidates, planSegments } from '../../src/ship/file-source.js';
+import type { EntrySpool } from '../../src/ship/export.js';
+import { closeCandidates, exportSegments, gatherCandidates, planSegments } from '../../src/ship/file-source.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-json-file-');
@@ -154,6 +165,18 @@ describe('JsonFileCopier', () => {
   });
 });
 
+/** Create `file` with `content` until it gets inode `ino` back (ext4 reuses a freed inode at once); true when it did. */
+function recreateWithInode(file: string, ino: string, content: string): boolean {
+  for (let i = 0; i < 200; i++) {
+    const fd = openSync(file, 'w');
+    writeSync(fd, content);
+    closeSync(fd);
+    if (String(statSync(file).ino) === ino) return true;
+    unlinkSync(file);
+  }
+  return false;
+}
+
 describe('log files by identity', () => {
   const dir = path.join(scratch.dir, 'containers', 'c1');
   mkdirSync(dir, { recursive: true });
@@ -264,14 +287,7 @@ describe('log files by identity', () => {
     await closeCandidates(candidates);
     // Delete it and create files until one gets the same inode back (ext4 reuses them at once).
     unlinkSync(live);
-    let reused = false;
-    for (let i = 0; i < 200 && !reused; i++) {
-      const fd = openSync(live, 'w');
-      writeSync(fd, line(30) + line(31));
-      closeSync(fd);
-      reused = String(statSync(live).ino) === first.ino;
-      if (!reused) unlinkSync(live);
-    }
+    const reused = recreateWithInode(live, first.ino, line(30) + line(31));
     candidates = await gatherCandidates(live, []);
     try {
       const plan = planSegments(candidates, position);
@@ -283,6 +299,135 @@ describe('log files by identity', () => {
       assert.deepEqual(
         plan.segments.map((s) => s.from),
         [0],
+      );
+    } finally {
+      await closeCandidates(candidates);
+    }
+  });
+});
+
+describe('log files after a clock step back, and empty generations (issue 19)', () => {
+  const at = (second: number) => `2026-11-25T11:00:${String(second).padStart(2, '0')}Z`;
+  const lineAt = (n: number, second: number) => jsonLine({ stream: 'stdout', log: `line ${n}\n`, time: at(second) });
+  /** What exportSegments copies, as the numbers of the lines. */
+  async function shippedNumbers(segments: Parameters<typeof exportSegments>[0]): Promise<number[]> {
+    const out: Buffer[] = [];
+    const sink = { write: async (b: Buffer) => void out.push(Buffer.from(b)) } as unknown as EntrySpool;
+    await exportSegments(segments, sink, { complete: false, skipBefore: null });
+    return [
+      ...Buffer.concat(out)
+        .toString()
+        .matchAll(/line (\d+)/g),
+    ].map((m) => Number(m[1]));
+  }
+  const heldOf = (file: string, seq: number) => {
+    const info = statSync(file);
+    return {
+      path: file,
+      compressed: false,
+      dev: String(info.dev),
+      ino: String(info.ino),
+      size: info.size,
+      links: 2,
+      seq,
+    };
+  };
+
+  it('orders generations by the rotation chain and the hold, not by first-line times: a back-stepped generation is read', async () => {
+    const dir = path.join(scratch.dir, 'containers', 'step');
+    mkdirSync(dir, { recursive: true });
+    const live = path.join(dir, 'step-json.log');
+    // .2 was written at :50; then the clock stepped back 40 s: .1 and the live file start earlier than .2.
+    writeFileSync(`${live}.2`, lineAt(1, 50) + lineAt(2, 51));
+    writeFileSync(`${live}.1`, lineAt(3, 10) + lineAt(4, 11));
+    writeFileSync(live, lineAt(5, 12));
+    const holdDir = path.join(scratch.dir, 'hold-step');
+    mkdirSync(holdDir, { recursive: true });
+    const held = [`${live}.2`, `${live}.1`].map((f, i) => {
+      const link = path.join(holdDir, path.basename(f));
+      linkSync(f, link);
+      return heldOf(link, i + 1);
+    });
+    const candidates = await gatherCandidates(live, held);
+    try {
+      assert.deepEqual(
+        candidates.map((c) => path.basename(c.path)),
+        ['step-json.log.2', 'step-json.log.1', 'step-json.log'],
+      );
+      // The checkpoint is at the end of .2: .1 and the live file follow it.
+      const first = candidates[0]!;
+      const position = {
+        dev: first.dev,
+        ino: first.ino,
+        fingerprint: first.fingerprint,
+        firstTime: formatNanoTime(first.firstTime!),
+        offset: statSync(`${live}.2`).size,
+      };
+      const plan = planSegments(candidates, position);
+      assert.equal(plan.lost, false);
+      assert.deepEqual(await shippedNumbers(plan.segments), [3, 4, 5]);
+    } finally {
+      await closeCandidates(candidates);
+    }
+    // Gone (only the hold keeps them): the order they were linked in decides, not their times.
+    const gone = await gatherCandidates(null, held);
+    try {
+      assert.deepEqual(
+        gone.map((c) => path.basename(c.path)),
+        ['step-json.log.2', 'step-json.log.1'],
+      );
+    } finally {
+      await closeCandidates(gone);
+    }
+  });
+
+  it('places a checkpoint on an empty generation by its predecessor, not by an inode that was reused', async () => {
+    const dir = path.join(scratch.dir, 'containers', 'empty');
+    mkdirSync(dir, { recursive: true });
+    const live = path.join(dir, 'empty-json.log');
+    // Just rotated: .1 holds lines 1-2, the live file has no line yet. No hold (or a hold across EXDEV).
+    writeFileSync(`${live}.1`, lineAt(1, 1) + lineAt(2, 2));
+    writeFileSync(live, '');
+    let candidates = await gatherCandidates(live, []);
+    const plan = planSegments(candidates, undefined);
+    const emptyFile = plan.segments[1]!;
+    assert.equal(emptyFile.candidate.fingerprint, null);
+    const position = {
+      dev: emptyFile.candidate.dev,
+      ino: emptyFile.candidate.ino,
+      fingerprint: null,
+      firstTime: null,
+      offset: 0,
+      after: candidates[0]!.fingerprint,
+    };
+    const recorded = emptyFile.after;
+    await closeCandidates(candidates);
+    // Before the next run: the empty file fills (lines 3-4) and rotates, rotates again (lines 5-6) and
+    // is deleted past max-file, as is .1; the new live file gets the empty file's inode back.
+    unlinkSync(`${live}.1`);
+    writeFileSync(`${live}.1`, lineAt(5, 5) + lineAt(6, 6));
+    unlinkSync(live);
+    const reused = recreateWithInode(live, position.ino, lineAt(7, 7));
+    assert.ok(reused, 'the file system gave the inode back (ext4 does at once), so this proves something');
+    candidates = await gatherCandidates(live, []);
+    try {
+      const next = planSegments(candidates, position);
+      assert.deepEqual(await shippedNumbers(next.segments), [5, 6, 7], 'the generation between is not skipped');
+      assert.equal(recorded, position.after, 'the plan records the predecessor the checkpoint keeps');
+    } finally {
+      await closeCandidates(candidates);
+    }
+    // An empty candidate that reuses the inode of a checkpoint with a first line is not that file.
+    writeFileSync(live, '');
+    candidates = await gatherCandidates(live, []);
+    try {
+      const real = candidates[0]!;
+      const withLine = { dev: real.dev, ino: real.ino, fingerprint: real.fingerprint, firstTime: null, offset: 3 };
+      const emptyNow = { ...withLine, ino: candidates[1]!.ino, fingerprint: 'f'.repeat(32) };
+      assert.equal(planSegments(candidates, emptyNow).lost, true);
+      assert.deepEqual(
+        planSegments(candidates, emptyNow).segments.map((s) => s.from),
+        [0, 0],
       );
     } finally {
       await closeCandidates(candidates);
