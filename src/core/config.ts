@@ -235,7 +235,8 @@ export function parseContainers(text: string): ContainerSpec[] {
     if (extra !== undefined || !short || !name.test(short) || (container !== undefined && !name.test(container))) {
       throw new UsageError(`MIZUAL_CONTAINERS must be a comma list of short=container or short (bad item '${item}')`);
     }
-    if (specs.some((s) => s.short === short)) {
+    // Case-blind: the entries named after them must differ on a case-insensitive disk too.
+    if (specs.some((s) => s.short.toLowerCase() === short.toLowerCase())) {
       throw new UsageError(`MIZUAL_CONTAINERS names '${short}' twice`);
     }
     specs.push({ short, name: container ?? `mizual-${short}` });

@@ -304,7 +304,7 @@ async function writeAndCommit(
     const present = planned.filter((p) => p.parts.length > 0);
     const apiParts = present.some((p) => p.parts.some((part) => part.source === 'api'));
     const exported = await mapLimit(present, apiParts ? API_EXPORTS : FILE_EXPORTS, async (p) => {
-      const spool = new EntrySpool(spoolPath(p.short));
+      const spool = new EntrySpool(spoolPath(`container-${p.short}`));
       try {
         const parts = await exportParts(docker, p, spool);
         return { p, parts, spool: await spool.finish() };
@@ -313,7 +313,7 @@ async function writeAndCommit(
         throw err;
       }
     });
-    const alertSpool = new EntrySpool(spoolPath('alerts'));
+    const alertSpool = new EntrySpool(spoolPath('alert-log'));
     const alertCursor = await shipAlertLines(
       config.alertLog,
       state.alertLog,
