@@ -141,6 +141,8 @@ export class DockerClient {
   private readonly cgroupRoot: string;
   private readonly agent: http.Agent;
   private cgroupLayout: Promise<CgroupLayout | null> | undefined;
+  /** Set once a request went unanswered: a hung engine is not asked again (each try would wait as long). */
+  private silence: MizualError | undefined;
 
   constructor(options: DockerClientOptions = {}) {
     this.endpoint = parseDockerHost(
@@ -167,8 +169,14 @@ export class DockerClient {
     });
   }
 
+  /** The error of the request the engine left unanswered, if one did: nothing more is asked of it. */
+  get unanswered(): MizualError | undefined {
+    return this.silence;
+  }
+
   /** Open a request; resolves with the response once headers arrive (any status). */
   private open(path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    if (this.silence) return Promise.reject(this.silence);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const fullPath = (this.endpoint.kind === 'tcp' ? this.endpoint.basePath : '') + path + buildQuery(options.query);
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
@@ -194,6 +202,8 @@ export class DockerClient {
         const err = new MizualError(
           `Docker engine at ${this.endpoint.display} did not answer ${path} within ${timeoutMs} ms`,
         );
+        // Silent before any answer: the engine is hung, not slow to stream a log.
+        if (!settled) this.silence ??= err;
         req.destroy(err);
       });
       req.on('error', (err) => {

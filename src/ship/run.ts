@@ -194,7 +194,8 @@ export async function shipLogs(options: ShipOptions): Promise<ShipSummary> {
   try {
     // Hold first: a container removed while this run exports keeps its log.
     const hold = options.dryRun ? null : await takeHold(docker, config);
-    if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
+    // An engine that never answered is the run's own error, said once below.
+    if (hold?.problem && !docker.unanswered) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
     const held = await heldToShip(holdDir, state, options.dryRun, options.warn);
     const measureHold = async (): Promise<ShipSummary['hold']> =>
