@@ -141,13 +141,16 @@ async function exportFigures(file: string | undefined, stateDir: string, run: Sh
   );
 }
 
+/** A first run's window is a span, not a wait: a year at most (Docker keeps no older logs here). */
+const MAX_WINDOW = '366d';
+
 /** Entry point of `mizual-ship-logs`. */
 export async function run(argv: string[]): Promise<void> {
   await runCli(TOOL, argv, async (args) => {
     const program = buildProgram();
     program.parse(args);
     const flags = program.opts<Flags>();
-    const windowMs = parseDuration(flags.window, '--window');
+    const windowMs = parseDuration(flags.window, '--window', MAX_WINDOW);
     const deadlineMs = parseDuration(flags.deadline, '--deadline');
     const config = loadConfig({ envFileFlag: flags.envFile });
     // Test-only: shift the clock (e.g. across midnight UTC) without touching the system's.
