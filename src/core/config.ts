@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
+import { parseDotenv } from './dotenv.js';
 import { UsageError } from './errors.js';
 import { parsePositiveInt } from './units.js';
 
@@ -71,7 +71,7 @@ export function findEnvFile(sources: ConfigSources): string | undefined {
  * The text of a `.env` file as editors save it. A byte-order mark would otherwise become part of the
  * first key (`\uFEFFS3_BUCKET_NAME`) and lose that variable silently: Notepad and `vim` with `bomb`
  * write UTF-8 with one, and Notepad's "Unicode" is UTF-16 LE. CRLF, `export`, quotes and comments are
- * parseEnv's.
+ * dotenv.ts's.
  */
 export function decodeEnvText(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
@@ -83,8 +83,8 @@ export function decodeEnvText(bytes: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Read only our own variables from a `.env` file; never touches `process.env`. */
-export function readEnvFile(file: string): Partial<Record<KnownVariable, string>> {
+/** Read only our own variables from a `.env` file (`${NAME}` resolved against `env`); never touches `process.env`. */
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv = {}): Partial<Record<KnownVariable, string>> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -92,11 +92,11 @@ export function readEnvFile(file: string): Partial<Record<KnownVariable, string>
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new UsageError(`cannot read env file ${file}: ${code}`);
   }
-  // node's own .env parser (Node >= 20.12): silent, no dependency, never touches process.env.
-  const parsed = parseEnv(decodeEnvText(bytes));
+  // The app's own loaders' syntax (dotenv.ts); Node's util.parseEnv cuts `ab#cd` to `ab`.
+  const parsed = parseDotenv(decodeEnvText(bytes), env);
   const ours: Partial<Record<KnownVariable, string>> = {};
   for (const name of KNOWN_VARIABLES) {
-    const value = parsed[name];
+    const value = parsed.get(name);
     if (value !== undefined) ours[name] = value;
   }
   return ours;
@@ -142,7 +142,7 @@ export interface Config {
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
   const envFile = findEnvFile(sources);
-  const fromFile = envFile ? readEnvFile(envFile) : {};
+  const fromFile = envFile ? readEnvFile(envFile, env) : {};
   const lookup = (name: KnownVariable): string | undefined => {
     const value = env[name] ?? fromFile[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
