@@ -49,9 +49,15 @@ export interface ConfigSources {
   cwd?: string;
   /** Where `/opt/mizual/.env` lives (tests point it elsewhere). */
   defaultEnvFile?: string;
+  /** The effective user id (default: this process's); root reads `/opt/mizual/.env` before `./.env`. */
+  euid?: number;
 }
 
-/** Find the `.env` file: `--env-file`, else `$MIZUAL_ENV_FILE`, else `./.env`, else `/opt/mizual/.env`. */
+/**
+ * Find the `.env` file: `--env-file`, else `$MIZUAL_ENV_FILE`, else `./.env`, else `/opt/mizual/.env`;
+ * as root, `/opt/mizual/.env` before `./.env` (a root cron job or shell must not pick up a stray file
+ * from its working directory).
+ */
 export function findEnvFile(sources: ConfigSources): string | undefined {
   const env = sources.env ?? process.env;
   const explicit = sources.envFileFlag ?? (env.MIZUAL_ENV_FILE || undefined);
@@ -61,10 +67,9 @@ export function findEnvFile(sources: ConfigSources): string | undefined {
     return explicit;
   }
   const local = path.join(sources.cwd ?? process.cwd(), '.env');
-  if (existsSync(local)) return local;
-  const fallback = sources.defaultEnvFile ?? DEFAULT_ENV_FILE;
-  if (existsSync(fallback)) return fallback;
-  return undefined;
+  const installed = sources.defaultEnvFile ?? DEFAULT_ENV_FILE;
+  const root = (sources.euid ?? process.geteuid?.()) === 0;
+  return (root ? [installed, local] : [local, installed]).find((file) => existsSync(file));
 }
 
 /**
