@@ -352,11 +352,6 @@ export function containerObservations(specs: readonly ContainerSpec[], inspected
   ];
 }
 
-/** Inspect the configured containers and report their state (the `docker` and `container:*` checks). */
-export async function checkContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Observation[]> {
-  return containerObservations(specs, await inspectContainers(specs, dockerHost));
-}
-
 const CAP_ADVICE =
   'cap them with "log-opts": {"max-size": "50m", "max-file": "5"} in /etc/docker/daemon.json, or logging.options ' +
   'max-size/max-file in the compose file (applies to containers created afterwards)';

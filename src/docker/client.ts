@@ -8,7 +8,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { MizualError, UsageError, describeError } from '../core/errors.js';
 import { parseNanoTime, toDockerBound } from '../core/time.js';
 import { parseDockerHost, type DockerEndpoint } from './endpoint.js';
-import { framesToLines, LogDemuxer, rawToFrames, type LogFrame, type LogLine } from './frames.js';
+import { LogDemuxer, rawToFrames, type LogFrame } from './frames.js';
 import {
   toDetails,
   toSummary,
@@ -357,14 +357,6 @@ export class DockerClient {
     frames.on('close', () => req.destroy());
     res.pipe(frames);
     return frames;
-  }
-
-  /** The last n log lines of a container, both streams in order, with Docker's timestamps. */
-  async tailLines(nameOrId: string, n: number): Promise<LogLine[]> {
-    const stream = await this.containerLogs(nameOrId, { tail: n, timestamps: true });
-    const frames: LogFrame[] = [];
-    for await (const frame of stream) frames.push(frame as LogFrame);
-    return framesToLines(frames, true).slice(-n);
   }
 
   /** Run a command in a running container and collect its output (e.g. `redis-cli INFO memory`). */

@@ -3,13 +3,14 @@
 // already present with the same size and ETag is not fetched again.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../core/errors.js';
 import { mapLimit } from '../core/concurrency.js';
 import { noSpaceError } from '../core/disk-space.js';
+import { writeFileAtomic } from '../core/state-files.js';
 import type { ArchiveKey } from '../archive/contract.js';
 import { type Store } from '../store/client.js';
 import { isRetryable, TransferCutError } from '../store/errors.js';
@@ -76,12 +77,11 @@ class DirIndex {
     return (await this.data).files[name];
   }
   async set(name: string, value: { etag: string; size: number }): Promise<void> {
-    const data = await this.data;
-    data.files[name] = value;
+    // A new document each time, never the one a write in flight is serialising.
+    const data = this.data.then((d) => ({ ...d, files: { ...d.files, [name]: value } }));
+    this.data = data;
     const write = async (): Promise<void> => {
-      const tmp = path.join(this.dir, `${INDEX_FILE}.${process.pid}.tmp`);
-      await writeFile(tmp, `${JSON.stringify(data, null, 1)}\n`, { mode: 0o600 });
-      await rename(tmp, path.join(this.dir, INDEX_FILE));
+      await writeFileAtomic(path.join(this.dir, INDEX_FILE), `${JSON.stringify(await data, null, 1)}\n`, 0o600);
     };
     this.writing = this.writing.then(write, write);
     await this.writing;

@@ -94,8 +94,6 @@ export interface Store {
   listVersions(prefix: string, options?: ListOptions): Promise<ObjectVersion[]>;
   /** Delete exact versions, one request each; returns how many were deleted. */
   deleteVersions(refs: VersionRef[]): Promise<number>;
-  /** Delete the current version of each key (a versioned bucket then keeps a delete marker). */
-  deleteKeys(keys: string[]): Promise<number>;
   /** Multipart uploads begun under a prefix and neither completed nor aborted. */
   listOpenUploads(prefix: string): Promise<OpenUpload[]>;
   /** Abort one multipart upload (its parts stop being billed). */
@@ -422,13 +420,6 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     return refs.length;
   }
 
-  async function deleteKeys(keys: string[]): Promise<number> {
-    await mapLimit(keys, DELETE_CONCURRENCY, (key) =>
-      call('DeleteObject', () => client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }))),
-    );
-    return keys.length;
-  }
-
   return {
     bucket,
     endpoint: endpointUrl.origin,
@@ -440,7 +431,6 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     getObjectStream,
     listVersions,
     deleteVersions,
-    deleteKeys,
     listOpenUploads,
     abortUpload,
     versioning: async () => {

@@ -11,6 +11,7 @@ import type { UsageRow } from '../../src/fetch/usage.js';
 import { createStore, type Store } from '../../src/store/client.js';
 import {
   createTestBucket,
+  deleteKey,
   ensureS3,
   removeTestBucket,
   storeConfigFor,
@@ -43,7 +44,7 @@ before(async () => {
   await put(KEY_A, 200);
   await put(KEY_A, 300);
   await put(KEY_B, 50);
-  await store.deleteKeys([KEY_B]);
+  await deleteKey(s3, bucket, KEY_B);
   await put(KEY_C, 1000);
   await put('elsewhere/not-ours.bin', 5000);
 });
