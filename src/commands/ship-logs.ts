@@ -157,7 +157,6 @@ export async function run(argv: string[]): Promise<void> {
     const clockOffset = Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
     const nowMs = Date.now() + clockOffset;
     if (!Number.isFinite(nowMs)) throw new UsageError('MIZUAL_TEST_NOW_OFFSET_MS must be a number');
-    const retryBase = Number(process.env.MIZUAL_TEST_RETRY_DELAY_MS ?? 2000);
     if (flags.prometheus !== undefined && (flags.dryRun || flags.prune)) {
       throw new UsageError('--prometheus goes with a shipping run, not with --dry-run or --prune');
     }
@@ -214,7 +213,6 @@ export async function run(argv: string[]): Promise<void> {
         nowMs,
         dryRun: !!flags.dryRun,
         s3,
-        retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
         warn,
         clockMs: () => Date.now() + clockOffset,
         staleUploadMs: deadlineMs,

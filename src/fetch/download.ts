@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../core/state-files.js';
 import type { ArchiveKey } from '../archive/contract.js';
 import { type Store } from '../store/client.js';
 import { isRetryable, TransferCutError } from '../store/errors.js';
+import { RETRY_ATTEMPTS, retryDelayMs } from '../store/retry.js';
 
 export interface RemoteArchive extends ArchiveKey {
   key: string;
@@ -45,9 +46,9 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Transfers in flight (default 4). */
   concurrency?: number;
-  /** Attempts per archive when the body transfer fails (default 3). */
+  /** Attempts per archive when the body is cut mid-transfer (default: the store's RETRY_ATTEMPTS). */
   attempts?: number;
-  /** Delay before a retry, in milliseconds (default 500, doubled each time). */
+  /** Delay before a retry, in milliseconds (default: the store's backoff). */
   retryDelayMs?: number;
   onProgress?: (progress: DownloadProgress) => void;
   /** Called in the same lane right after each archive is in place (or skipped), e.g. to extract it. */
@@ -102,6 +103,7 @@ async function fetchOnce(store: Store, item: DownloadItem, onBytes: (n: number) 
   const tmp = path.join(dir, `.${path.basename(item.file)}.${randomBytes(4).toString('hex')}.part`);
   let received = 0;
   try {
+    // The request itself was already retried by the store's policy; only a cut body is retried here.
     const body = await store.getObjectStream(item.archive.key);
     await pipeline(
       body,
@@ -113,7 +115,10 @@ async function fetchOnce(store: Store, item: DownloadItem, onBytes: (n: number) 
         }
       },
       createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
-    );
+    ).catch((err: unknown) => {
+      // A connection lost in the middle of the body: the SDK had already handed it over.
+      throw isRetryable(err) ? new TransferCutError(`transfer cut after ${received} bytes`, { cause: err }) : err;
+    });
     if (received !== item.archive.size) {
       throw new TransferCutError(`transfer ended after ${received} of ${item.archive.size} bytes`);
     }
@@ -132,7 +137,7 @@ export async function downloadArchives(
   options: DownloadOptions = {},
 ): Promise<DownloadOutcome[]> {
   const concurrency = Math.max(1, options.concurrency ?? 4);
-  const attempts = Math.max(1, options.attempts ?? 3);
+  const attempts = Math.max(1, options.attempts ?? RETRY_ATTEMPTS);
   const indexes = new Map<string, DirIndex>();
   const progress: DownloadProgress = {
     files: items.length,
@@ -162,9 +167,10 @@ export async function downloadArchives(
         return { ...item, status: 'downloaded' };
       } catch (err) {
         lastError = err;
-        // A missing object, a refused request or a full disk will not get better by asking again.
-        if (!isRetryable(err)) break;
-        if (attempt < attempts) await sleep((options.retryDelayMs ?? 500) * 2 ** (attempt - 1));
+        // Only a cut body: a request's own failures were retried by the store's policy (store/retry.ts),
+        // and a missing object, a refused request or a full disk will not get better by asking again.
+        if (!(err instanceof TransferCutError)) break;
+        if (attempt < attempts) await sleep(options.retryDelayMs ?? retryDelayMs(attempt));
       }
     }
     return { ...item, status: 'failed', error: describeError(lastError) };

@@ -10,7 +10,6 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
-import { isRetryable } from '../store/errors.js';
 import { sweepStaleUploads } from './stale-uploads.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
@@ -66,8 +65,6 @@ export interface ShipOptions {
   dryRun: boolean;
   /** S3 settings, or undefined for `--no-upload`. */
   s3: S3Settings | undefined;
-  /** Delays between upload attempts (ms); one attempt more than entries. */
-  retryDelaysMs: number[];
   warn: (line: string) => void;
   /** The clock when the export ends (tests shift it); defaults to nowMs. */
   clockMs?: () => number;
@@ -407,22 +404,12 @@ async function uploadPending(options: ShipOptions, store: Store, state: ShipStat
       if (!end) continue;
       const key = objectKey(options.config.env, options.config.hostname, end);
       const file = path.join(options.config.logDir, name);
-      let lastError: unknown;
-      for (let attempt = 0; attempt <= options.retryDelaysMs.length; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, options.retryDelaysMs[attempt - 1]));
-        try {
-          const info = await store.putFile(key, file, UPLOAD_PARTS);
-          summary.uploaded.push({ name, key, bytes: info.size });
-          lastError = undefined;
-          break;
-        } catch (err) {
-          lastError = err;
-          // A refused key, a bad signature or a skewed clock fails the same way again: say so at once.
-          if (!isRetryable(err)) break;
-        }
-      }
-      if (lastError !== undefined) {
-        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(lastError)}`;
+      // The store retries each request by its one policy (store/retry.ts); what still fails waits for the next run.
+      try {
+        const info = await store.putFile(key, file, UPLOAD_PARTS);
+        summary.uploaded.push({ name, key, bytes: info.size });
+      } catch (err) {
+        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(err)}`;
         return;
       }
       state.pending = state.pending.filter((n) => n !== name);

@@ -4,11 +4,11 @@
 // carries one) is never used.
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { mapLimit } from '../core/concurrency.js';
 import { resolveRegion } from '../core/config.js';
 import { MizualError } from '../core/errors.js';
-import { isNotFound, isRetryable, errorName, translateError, type ErrorContext } from './errors.js';
+import { isNotFound, errorName, translateError, type ErrorContext } from './errors.js';
+import { RETRY_ATTEMPTS, retryStrategy } from './retry.js';
 import { multipartUpload, partSizeFor, readPart, type PartsApi } from './upload.js';
 
 // The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
@@ -26,7 +26,7 @@ export interface StoreConfig {
   connectionTimeoutMs?: number;
   /** Milliseconds a request's socket may stay silent before it is given up (default 60 s). */
   socketTimeoutMs?: number;
-  /** Attempts per request, including the first (default 3). */
+  /** Attempts per request, including the first (default RETRY_ATTEMPTS, see retry.ts). */
   maxAttempts?: number;
 }
 
@@ -104,32 +104,6 @@ export interface Store {
   close(): void;
 }
 
-/** First retry after about 0.5 s, doubling up to 8 s, with jitter so parallel parts do not retry in step. */
-function retryDelayMs(retry: number, retryAfter?: Date): number {
-  const backoff = Math.min(8_000, 500 * 2 ** (retry - 1)) * (0.5 + Math.random() / 2);
-  const asked = retryAfter ? Math.min(retryAfter.getTime() - Date.now(), 20_000) : 0;
-  return Math.max(backoff, asked);
-}
-
-/**
- * The SDK's retry decisions made by isRetryable: its standard strategy would also retry a skewed clock
- * and spend its backoff on errors that fail the same way every time.
- */
-function retryStrategy(maxAttempts: number): RetryStrategyV2 {
-  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
-  return {
-    acquireInitialRetryToken: async () => token(0, 0),
-    refreshRetryTokenForRetry: async (previous, info) => {
-      const retry = previous.getRetryCount() + 1;
-      if (retry >= maxAttempts || !isRetryable(info.error)) throw info.error;
-      return token(retry, retryDelayMs(retry, info.retryAfterHint));
-    },
-    recordSuccess: () => undefined,
-  };
-}
-
-type RetryStrategyV2 = Extract<NonNullable<S3ClientConfig['retryStrategy']>, { acquireInitialRetryToken: unknown }>;
-
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
 
@@ -142,7 +116,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     throw new MizualError(`S3 endpoint is not a URL: ${cfg.endpoint}`);
   }
   const region = resolveRegion(cfg.endpoint, cfg.region);
-  const maxAttempts = Math.max(1, cfg.maxAttempts ?? 3);
+  const maxAttempts = Math.max(1, cfg.maxAttempts ?? RETRY_ATTEMPTS);
   const s3 = await import('@aws-sdk/client-s3');
   const client = new s3.S3Client({
     endpoint: endpointUrl.toString(),

@@ -176,6 +176,19 @@ describe('errors', () => {
     assert.equal(counting.log.filter((r) => r.method === 'PUT').length, 1);
   });
 
+  it('one retry policy: a part that always fails is sent 3 times, not once per nested loop (12)', async () => {
+    const partNumber = (r: FaultRequest): string | undefined => /[?&]partNumber=(\d+)/.exec(r.path)?.[1];
+    const failing = await faultProxy((r) =>
+      isPart(r) && partNumber(r) === '1' ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined,
+    );
+    const env = freshEnv(failing.url, 9);
+    const result = await ship(env);
+    assert.equal(result.exitCode, 1);
+    assert.match(result.stderr, /1 archive\(s\) wait for upload: .*ServiceUnavailable/);
+    assert.equal(failing.log.filter((r) => isPart(r) && partNumber(r) === '1').length, 3);
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), [], 'the failed upload was aborted');
+  });
+
   it('rides out a 503 every third request and a reset in the middle of an answer', async () => {
     const third = everyNth(3, { kind: 'error', status: 503, code: 'ServiceUnavailable' });
     const flaky = await faultProxy((r) => (r.n === 4 ? { kind: 'reset-mid-answer', afterBytes: 20 } : third(r)));
