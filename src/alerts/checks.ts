@@ -30,7 +30,7 @@ import {
   STATFS_TIMEOUT_MS,
   type CpuTimes,
   type FilesystemReport,
-} from '../host/host.js';
+} from '../host/index.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
 import { readLastUpload } from '../core/ship-state.js';
 import type { Thresholds } from '../core/thresholds.js';
