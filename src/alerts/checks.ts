@@ -222,24 +222,17 @@ export async function checkDisks(
     return [
       ...hung,
       ...disks.flatMap((d) => {
-        const space: Observation = {
-          check: `disk:${d.mount}`,
+        // Space, and inodes where the filesystem counts them: the same check on two figures.
+        const used = (what: 'disk' | 'inodes', value: number): Observation => ({
+          check: `${what}:${d.mount}`,
           severity: 'critical',
-          value: d.usedPercent,
+          value,
           threshold,
-          measure: { value: d.usedPercent, threshold },
-          message: `disk ${d.mount} ${pct(d.usedPercent)} used (threshold ${pct(threshold)})`,
-        };
-        if (d.inodesTotal === 0) return [space];
-        const inodes: Observation = {
-          check: `inodes:${d.mount}`,
-          severity: 'critical',
-          value: d.inodesUsedPercent,
-          threshold,
-          measure: { value: d.inodesUsedPercent, threshold },
-          message: `inodes ${d.mount} ${pct(d.inodesUsedPercent)} used (threshold ${pct(threshold)})`,
-        };
-        return [space, inodes];
+          measure: { value, threshold },
+          message: `${what} ${d.mount} ${pct(value)} used (threshold ${pct(threshold)})`,
+        });
+        const space = used('disk', d.usedPercent);
+        return d.inodesTotal === 0 ? [space] : [space, used('inodes', d.inodesUsedPercent)];
       }),
     ];
   } catch (err) {

@@ -104,6 +104,25 @@ export interface Store {
   close(): void;
 }
 
+/**
+ * Every page of a listing that pages by a key marker and a second marker (an upload id, a version id):
+ * ListMultipartUploads and ListObjectVersions.
+ */
+async function* markedPages<P extends { IsTruncated?: boolean; NextKeyMarker?: string }>(
+  list: (keyMarker?: string, secondMarker?: string) => Promise<P>,
+  nextSecond: (page: P) => string | undefined,
+): AsyncGenerator<P> {
+  let keyMarker: string | undefined;
+  let secondMarker: string | undefined;
+  for (;;) {
+    const page = await list(keyMarker, secondMarker);
+    yield page;
+    if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
+    keyMarker = page.NextKeyMarker;
+    secondMarker = nextSecond(page);
+  }
+}
+
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
 
@@ -240,27 +259,16 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
 
   async function listOpenUploads(prefix: string): Promise<OpenUpload[]> {
     const found: OpenUpload[] = [];
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const page = await call('ListMultipartUploads', () =>
-        client.send(
-          new s3.ListMultipartUploadsCommand({
-            Bucket: bucket,
-            Prefix: prefix,
-            KeyMarker: keyMarker,
-            UploadIdMarker: uploadIdMarker,
-          }),
-        ),
+    const list = (KeyMarker?: string, UploadIdMarker?: string) =>
+      call('ListMultipartUploads', () =>
+        client.send(new s3.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker })),
       );
+    for await (const page of markedPages(list, (p) => p.NextUploadIdMarker)) {
       for (const u of page.Uploads ?? []) {
         // The prefix is the server's filter; this is ours, so nothing outside it is ever touched.
         if (u.Key === undefined || u.UploadId === undefined || !u.Key.startsWith(prefix)) continue;
         found.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
       }
-      if (!page.IsTruncated || page.NextKeyMarker === undefined) break;
-      keyMarker = page.NextKeyMarker;
-      uploadIdMarker = page.NextUploadIdMarker;
     }
     return found;
   }
@@ -341,46 +349,35 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
 
   async function listVersions(prefix: string, options: ListOptions = {}): Promise<ObjectVersion[]> {
     const found: ObjectVersion[] = [];
-    let keyMarker: string | undefined;
-    let versionMarker: string | undefined;
-    for (;;) {
-      const page = await call('ListObjectVersions', () =>
+    const list = (KeyMarker?: string, VersionIdMarker?: string) =>
+      call('ListObjectVersions', () =>
         client.send(
           new s3.ListObjectVersionsCommand({
             Bucket: bucket,
             Prefix: prefix,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionMarker,
+            KeyMarker,
+            VersionIdMarker,
             MaxKeys: options.pageSize,
           }),
         ),
       );
-      for (const v of page.Versions ?? []) {
-        if (v.Key === undefined) continue;
+    for await (const page of markedPages(list, (p) => p.NextVersionIdMarker)) {
+      // Versions and delete markers alike; a marker has no size.
+      const entries = [
+        ...(page.Versions ?? []).map((v) => ({ ...v, isDeleteMarker: false })),
+        ...(page.DeleteMarkers ?? []).map((m) => ({ ...m, Size: 0, isDeleteMarker: true })),
+      ];
+      for (const e of entries) {
+        if (e.Key === undefined) continue;
         found.push({
-          key: v.Key,
-          versionId: v.VersionId ?? 'null',
-          isLatest: v.IsLatest ?? false,
-          isDeleteMarker: false,
-          size: v.Size ?? 0,
-          lastModified: v.LastModified ?? new Date(0),
+          key: e.Key,
+          versionId: e.VersionId ?? 'null',
+          isLatest: e.IsLatest ?? false,
+          isDeleteMarker: e.isDeleteMarker,
+          size: e.Size ?? 0,
+          lastModified: e.LastModified ?? new Date(0),
         });
       }
-      for (const m of page.DeleteMarkers ?? []) {
-        if (m.Key === undefined) continue;
-        found.push({
-          key: m.Key,
-          versionId: m.VersionId ?? 'null',
-          isLatest: m.IsLatest ?? false,
-          isDeleteMarker: true,
-          size: 0,
-          lastModified: m.LastModified ?? new Date(0),
-        });
-      }
-      if (!page.IsTruncated) break;
-      keyMarker = page.NextKeyMarker;
-      versionMarker = page.NextVersionIdMarker;
-      if (keyMarker === undefined) break;
     }
     return found;
   }
