@@ -32,7 +32,7 @@ import {
   STATFS_TIMEOUT_MS,
   type CpuTimes,
   type FilesystemReport,
-} from '../host/host.js';
+} from '../host/index.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
 import { readLastUpload } from '../core/ship-state.js';
 import type { Thresholds } from '../core/thresholds.js';
@@ -228,24 +228,17 @@ export async function checkDisks(
     return [
       ...hung,
       ...disks.flatMap((d) => {
-        const space: Observation = {
-          check: `disk:${d.mount}`,
+        // Space, and inodes where the filesystem counts them: the same check on two figures.
+        const used = (what: 'disk' | 'inodes', value: number): Observation => ({
+          check: `${what}:${d.mount}`,
           severity: 'critical',
-          value: d.usedPercent,
+          value,
           threshold,
-          measure: { value: d.usedPercent, threshold },
-          message: `disk ${d.mount} ${pct(d.usedPercent)} used (threshold ${pct(threshold)})`,
-        };
-        if (d.inodesTotal === 0) return [space];
-        const inodes: Observation = {
-          check: `inodes:${d.mount}`,
-          severity: 'critical',
-          value: d.inodesUsedPercent,
-          threshold,
-          measure: { value: d.inodesUsedPercent, threshold },
-          message: `inodes ${d.mount} ${pct(d.inodesUsedPercent)} used (threshold ${pct(threshold)})`,
-        };
-        return [space, inodes];
+          measure: { value, threshold },
+          message: `${what} ${d.mount} ${pct(value)} used (threshold ${pct(threshold)})`,
+        });
+        const space = used('disk', d.usedPercent);
+        return d.inodesTotal === 0 ? [space] : [space, used('inodes', d.inodesUsedPercent)];
       }),
     ];
   } catch (err) {
@@ -356,11 +349,6 @@ export function containerObservations(specs: readonly ContainerSpec[], inspected
       };
     }),
   ];
-}
-
-/** Inspect the configured containers and report their state (the `docker` and `container:*` checks). */
-export async function checkContainers(specs: readonly ContainerSpec[], dockerHost?: string): Promise<Observation[]> {
-  return containerObservations(specs, await inspectContainers(specs, dockerHost));
 }
 
 const CAP_ADVICE =

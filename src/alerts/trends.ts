@@ -6,7 +6,7 @@
 import type { Observation } from './state.js';
 import type { ContainerSpec } from '../core/config.js';
 import type { ContainerDetails } from '../docker/model.js';
-import type { DiskFigures, NetCounters } from '../host/host.js';
+import type { DiskFigures, NetCounters } from '../host/index.js';
 import {
   DISK_MIN_SPAN_MS,
   DISK_SAMPLE_SPACING_MS,

@@ -60,17 +60,24 @@ export function archiveEnd(name: string): Date | undefined {
   return formatStamp(end) === `${m[1]}${m[2]}${m[3]}_${m[4]}${m[5]}${m[6]}` ? end : undefined;
 }
 
-/** The entry holding one container's lines: `<short>-YYYYMMDD_HHMMSS.log`. */
+/**
+ * The entry holding one container's lines: `<short>-YYYYMMDD_HHMMSS.log`. A container whose short name
+ * is `alerts` (in any case, for a case-insensitive file system that extracts it) would take the alert
+ * log's name: it becomes `<short>@container-…`, a name no short name can produce ('@' is not allowed in
+ * one), so entry names never collide.
+ */
 export function containerEntryName(short: string, stamp: string): string {
-  return `${short}-${stamp}.log`;
+  return short.toLowerCase() === 'alerts' ? `${short}${CONTAINER_MARK}-${stamp}.log` : `${short}-${stamp}.log`;
 }
+
+const CONTAINER_MARK = '@container';
 
 /** The entry holding the alert log's lines: `alerts-YYYYMMDD_HHMMSS.log`. */
 export function alertsEntryName(stamp: string): string {
   return `alerts-${stamp}.log`;
 }
 
-const LOG_ENTRY = /^(?:\.\/)?([A-Za-z0-9][A-Za-z0-9_.-]*)-\d{8}_\d{6}\.log$/;
+const LOG_ENTRY = /^(?:\.\/)?([A-Za-z0-9][A-Za-z0-9_.-]*)(?:@container)?-\d{8}_\d{6}\.log$/;
 
 /** The short name (`backend`, `alerts`) a log entry's name starts with, or undefined for other entries. */
 export function logEntryLabel(entryName: string): string | undefined {

@@ -230,15 +230,6 @@ export async function* readArchive(file: string): AsyncGenerator<TarEntry> {
   }
 }
 
-/** The bytes of one named entry of a local .tar.gz archive, streamed; empty when there is no such entry. */
-export async function* readArchiveEntry(file: string, name: string): AsyncGenerator<Buffer> {
-  for await (const entry of readArchive(file)) {
-    if (entry.name !== name || entry.type !== 'file') continue;
-    yield* entry.body;
-    return;
-  }
-}
-
 function asArchiveError(err: unknown, file: string): MizualError {
   if (err instanceof MizualError)
     return err.message.startsWith(file) ? err : new MizualError(`${file}: ${err.message}`);

@@ -20,20 +20,50 @@ function writeOctal(header: Buffer, value: number, offset: number, length: numbe
   header.write(`${text}\0`, offset, length, 'ascii');
 }
 
-/** A POSIX ustar header for a regular file (name up to 100 bytes, size up to 8 GiB). */
-export function tarHeader(name: string, size: number, mtime: Date, mode = 0o600): Buffer {
-  const nameBytes = Buffer.from(name, 'utf8');
-  if (nameBytes.length === 0 || nameBytes.length > 100 || name.includes('/')) {
-    throw new RangeError(`tar entry name must be 1-100 bytes without '/': ${name}`);
+/** The largest size the 12-byte octal field holds: 8 GiB - 1. */
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+const MAX_NAME_BYTES = 100;
+
+/** A size too large for octal in GNU's base-256 form (high bit set, big-endian), which GNU tar, bsdtar and Python read. */
+function writeBase256(header: Buffer, value: number, offset: number, length: number): void {
+  let rest = value;
+  for (let i = offset + length - 1; i > offset; i--) {
+    header[i] = rest % 256;
+    rest = Math.floor(rest / 256);
   }
+  header[offset] = 0x80;
+}
+
+/** The first bytes of `name` that fit `max`, never cutting a UTF-8 character in two. */
+function truncateUtf8(name: string, max: number): Buffer {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  // Back off continuation bytes (10xxxxxx) so the cut falls on a character boundary.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/** One pax record, `<length> <key>=<value>\n`, whose length counts its own digits. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyBytes = Buffer.byteLength(body, 'utf8');
+  let length = bodyBytes + 1;
+  while (String(length).length + bodyBytes !== length) length = String(length).length + bodyBytes;
+  return `${length}${body}`;
+}
+
+/** One 512-byte ustar header block; `name` is already at most 100 bytes. */
+function ustarBlock(name: Buffer, size: number, mtime: Date, mode: number, typeflag: string): Buffer {
   const header = Buffer.alloc(BLOCK, 0);
-  nameBytes.copy(header, 0);
+  name.copy(header, 0);
   writeOctal(header, mode, 100, 8);
   writeOctal(header, 0, 108, 8); // uid
   writeOctal(header, 0, 116, 8); // gid
-  writeOctal(header, size, 124, 12);
+  if (size > MAX_OCTAL_SIZE) writeBase256(header, size, 124, 12);
+  else writeOctal(header, size, 124, 12);
   writeOctal(header, Math.floor(mtime.getTime() / 1000), 136, 12);
-  header.write('0', 156, 'ascii'); // regular file
+  header.write(typeflag, 156, 'ascii');
   header.write('ustar\0', 257, 'ascii');
   header.write('00', 263, 'ascii');
   header.write('root', 265, 'ascii');
@@ -44,6 +74,28 @@ export function tarHeader(name: string, size: number, mtime: Date, mode = 0o600)
   for (const byte of header) sum += byte;
   header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
   return header;
+}
+
+/**
+ * The header blocks of a regular file: a POSIX ustar header, preceded by a pax extended header
+ * (what GNU tar, bsdtar and Python's tarfile read) when the name is over 100 bytes or the size is
+ * 8 GiB or more. The ustar block then carries the name cut to 100 bytes and the size in base-256.
+ */
+export function tarHeader(name: string, size: number, mtime: Date, mode = 0o600): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  if (nameBytes.length === 0 || name.includes('/') || name.includes('\0')) {
+    throw new RangeError(`tar entry name must be non-empty without '/': ${name}`);
+  }
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`tar entry size out of range: ${size}`);
+  const short = truncateUtf8(name, MAX_NAME_BYTES);
+  const records =
+    (nameBytes.length > MAX_NAME_BYTES ? paxRecord('path', name) : '') +
+    (size > MAX_OCTAL_SIZE ? paxRecord('size', String(size)) : '');
+  const header = ustarBlock(short, size, mtime, mode, '0');
+  if (records === '') return header;
+  const data = Buffer.from(records, 'utf8');
+  const paxName = truncateUtf8(`PaxHeaders/${name}`, MAX_NAME_BYTES);
+  return Buffer.concat([ustarBlock(paxName, data.length, mtime, mode, 'x'), data, padding(data.length), header]);
 }
 
 function padding(size: number): Buffer {

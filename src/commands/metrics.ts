@@ -122,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
     const options: MetricsOptions = {
       envFile: opts.envFile,
       noDocker: !opts.docker,
-      sampleMs: parsePositiveInt(opts.sample, '--sample'),
+      sampleMs: parsePositiveInt(opts.sample, '--sample', 60_000),
       procRoot: opts.proc,
       cpu: opts.cpu,
       memory: opts.memory,
@@ -151,7 +151,7 @@ export async function run(argv: string[]): Promise<void> {
       else writeText(render(report));
       return 0;
     }
-    const seconds = parsePositiveInt(opts.watch, '--watch');
+    const seconds = parsePositiveInt(opts.watch, '--watch', 86_400);
     const tty = Boolean(process.stdout.isTTY);
     if (tty) process.stdout.write('\x1b[2J');
     for (;;) {

@@ -141,20 +141,22 @@ async function exportFigures(file: string | undefined, stateDir: string, run: Sh
   );
 }
 
+/** A first run's window is a span, not a wait: a year at most (Docker keeps no older logs here). */
+const MAX_WINDOW = '366d';
+
 /** Entry point of `mizual-ship-logs`. */
 export async function run(argv: string[]): Promise<void> {
   await runCli(TOOL, argv, async (args) => {
     const program = buildProgram();
     program.parse(args);
     const flags = program.opts<Flags>();
-    const windowMs = parseDuration(flags.window, '--window');
+    const windowMs = parseDuration(flags.window, '--window', MAX_WINDOW);
     const deadlineMs = parseDuration(flags.deadline, '--deadline');
     const config = loadConfig({ envFileFlag: flags.envFile });
     // Test-only: shift the clock (e.g. across midnight UTC) without touching the system's.
     const clockOffset = Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
     const nowMs = Date.now() + clockOffset;
     if (!Number.isFinite(nowMs)) throw new UsageError('MIZUAL_TEST_NOW_OFFSET_MS must be a number');
-    const retryBase = Number(process.env.MIZUAL_TEST_RETRY_DELAY_MS ?? 2000);
     if (flags.prometheus !== undefined && (flags.dryRun || flags.prune)) {
       throw new UsageError('--prometheus goes with a shipping run, not with --dry-run or --prune');
     }
@@ -211,7 +213,6 @@ export async function run(argv: string[]): Promise<void> {
         nowMs,
         dryRun: !!flags.dryRun,
         s3,
-        retryDelaysMs: [retryBase, retryBase * 2, retryBase * 4],
         warn,
         clockMs: () => Date.now() + clockOffset,
         staleUploadMs: deadlineMs,

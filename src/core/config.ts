@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
-import { parseEnv } from 'node:util';
+import { parseDotenv } from './dotenv.js';
 import { UsageError } from './errors.js';
 import { parsePositiveInt } from './units.js';
 
@@ -49,9 +49,15 @@ export interface ConfigSources {
   cwd?: string;
   /** Where `/opt/mizual/.env` lives (tests point it elsewhere). */
   defaultEnvFile?: string;
+  /** The effective user id (default: this process's); root reads `/opt/mizual/.env` before `./.env`. */
+  euid?: number;
 }
 
-/** Find the `.env` file: `--env-file`, else `$MIZUAL_ENV_FILE`, else `./.env`, else `/opt/mizual/.env`. */
+/**
+ * Find the `.env` file: `--env-file`, else `$MIZUAL_ENV_FILE`, else `./.env`, else `/opt/mizual/.env`;
+ * as root, `/opt/mizual/.env` before `./.env` (a root cron job or shell must not pick up a stray file
+ * from its working directory).
+ */
 export function findEnvFile(sources: ConfigSources): string | undefined {
   const env = sources.env ?? process.env;
   const explicit = sources.envFileFlag ?? (env.MIZUAL_ENV_FILE || undefined);
@@ -61,17 +67,16 @@ export function findEnvFile(sources: ConfigSources): string | undefined {
     return explicit;
   }
   const local = path.join(sources.cwd ?? process.cwd(), '.env');
-  if (existsSync(local)) return local;
-  const fallback = sources.defaultEnvFile ?? DEFAULT_ENV_FILE;
-  if (existsSync(fallback)) return fallback;
-  return undefined;
+  const installed = sources.defaultEnvFile ?? DEFAULT_ENV_FILE;
+  const root = (sources.euid ?? process.geteuid?.()) === 0;
+  return (root ? [installed, local] : [local, installed]).find((file) => existsSync(file));
 }
 
 /**
  * The text of a `.env` file as editors save it. A byte-order mark would otherwise become part of the
  * first key (`\uFEFFS3_BUCKET_NAME`) and lose that variable silently: Notepad and `vim` with `bomb`
  * write UTF-8 with one, and Notepad's "Unicode" is UTF-16 LE. CRLF, `export`, quotes and comments are
- * parseEnv's.
+ * dotenv.ts's.
  */
 export function decodeEnvText(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
@@ -83,8 +88,8 @@ export function decodeEnvText(bytes: Buffer): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** Read only our own variables from a `.env` file; never touches `process.env`. */
-export function readEnvFile(file: string): Partial<Record<KnownVariable, string>> {
+/** Read only our own variables from a `.env` file (`${NAME}` resolved against `env`); never touches `process.env`. */
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv = {}): Partial<Record<KnownVariable, string>> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -92,11 +97,11 @@ export function readEnvFile(file: string): Partial<Record<KnownVariable, string>
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new UsageError(`cannot read env file ${file}: ${code}`);
   }
-  // node's own .env parser (Node >= 20.12): silent, no dependency, never touches process.env.
-  const parsed = parseEnv(decodeEnvText(bytes));
+  // The app's own loaders' syntax (dotenv.ts); Node's util.parseEnv cuts `ab#cd` to `ab`.
+  const parsed = parseDotenv(decodeEnvText(bytes), env);
   const ours: Partial<Record<KnownVariable, string>> = {};
   for (const name of KNOWN_VARIABLES) {
-    const value = parsed[name];
+    const value = parsed.get(name);
     if (value !== undefined) ours[name] = value;
   }
   return ours;
@@ -142,7 +147,7 @@ export interface Config {
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
   const envFile = findEnvFile(sources);
-  const fromFile = envFile ? readEnvFile(envFile) : {};
+  const fromFile = envFile ? readEnvFile(envFile, env) : {};
   const lookup = (name: KnownVariable): string | undefined => {
     const value = env[name] ?? fromFile[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -235,7 +240,8 @@ export function parseContainers(text: string): ContainerSpec[] {
     if (extra !== undefined || !short || !name.test(short) || (container !== undefined && !name.test(container))) {
       throw new UsageError(`MIZUAL_CONTAINERS must be a comma list of short=container or short (bad item '${item}')`);
     }
-    if (specs.some((s) => s.short === short)) {
+    // Case-blind: the entries named after them must differ on a case-insensitive disk too.
+    if (specs.some((s) => s.short.toLowerCase() === short.toLowerCase())) {
       throw new UsageError(`MIZUAL_CONTAINERS names '${short}' twice`);
     }
     specs.push({ short, name: container ?? `mizual-${short}` });

@@ -1,5 +1,4 @@
 /** Exit codes shared by ship/fetch/metrics; alerts maps its own (monitoring-plugin codes). */
-export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 

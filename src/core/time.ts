@@ -89,8 +89,3 @@ export function parseLeadingTime(line: string | Buffer): bigint | undefined {
   const ms = Date.UTC(year as number, MONTHS.indexOf(old[1] as string), day, h, mi, s);
   return Number.isNaN(ms) ? undefined : BigInt(ms) * NS_PER_MS;
 }
-
-/** Nanoseconds to whole milliseconds since the epoch (floored). */
-export function nanoToMs(ns: bigint): number {
-  return Number(floorDiv(ns, NS_PER_MS));
-}

@@ -2,8 +2,8 @@ import { UsageError } from './errors.js';
 
 const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parse a duration such as `30m`, `1h`, `90s`, `2d` or `1h30m` into milliseconds. */
-export function parseDuration(text: string, what = 'duration'): number {
+/** Milliseconds of a duration text, or undefined when it is not one. */
+function durationMs(text: string): number | undefined {
   const trimmed = text.trim();
   const re = /(\d+(?:\.\d+)?)([smhd])/gy;
   let total = 0;
@@ -12,9 +12,24 @@ export function parseDuration(text: string, what = 'duration'): number {
     total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
     consumed = re.lastIndex;
   }
-  if (trimmed === '' || consumed !== trimmed.length || total <= 0) {
-    throw new UsageError(`${what} must look like 30m, 1h, 90s or 2d (got '${text}')`);
-  }
+  return trimmed === '' || consumed !== trimmed.length || !(total > 0) ? undefined : total;
+}
+
+/**
+ * The default bound of every duration: 24 days, under the longest delay a Node timer can wait
+ * (2^31 - 1 ms, 24.8 days; past it `setTimeout` fires at once). A flag that is a span, not a wait,
+ * passes its own larger bound.
+ */
+export const MAX_DURATION = '24d';
+
+/**
+ * Parse a duration such as `30m`, `1h`, `90s`, `2d` or `1h30m` into milliseconds, at most `max` (a
+ * duration text, said in the error).
+ */
+export function parseDuration(text: string, what = 'duration', max = MAX_DURATION): number {
+  const total = durationMs(text);
+  if (total === undefined) throw new UsageError(`${what} must look like 30m, 1h, 90s or 2d (got '${text}')`);
+  if (total > (durationMs(max) as number)) throw new UsageError(`${what} must be at most ${max} (got '${text}')`);
   return total;
 }
 
@@ -27,11 +42,12 @@ export function parsePercent(text: string, what: string): number {
   return value;
 }
 
-/** Parse a positive integer, naming the setting in the error. */
-export function parsePositiveInt(text: string, what: string): number {
+/** Parse a positive integer, at most `max` when given, naming the setting in the error. */
+export function parsePositiveInt(text: string, what: string, max?: number): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) <= 0) {
     throw new UsageError(`${what} must be a positive whole number (got '${text}')`);
   }
+  if (max !== undefined && Number(text) > max) throw new UsageError(`${what} must be at most ${max} (got '${text}')`);
   return Number(text);
 }
 

@@ -8,7 +8,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { MizualError, UsageError, describeError } from '../core/errors.js';
 import { parseNanoTime, toDockerBound } from '../core/time.js';
 import { parseDockerHost, type DockerEndpoint } from './endpoint.js';
-import { framesToLines, LogDemuxer, rawToFrames, type LogFrame, type LogLine } from './frames.js';
+import { LogDemuxer, rawToFrames, type LogFrame } from './frames.js';
 import {
   toDetails,
   toSummary,
@@ -141,6 +141,8 @@ export class DockerClient {
   private readonly cgroupRoot: string;
   private readonly agent: http.Agent;
   private cgroupLayout: Promise<CgroupLayout | null> | undefined;
+  /** Set once a request went unanswered: a hung engine is not asked again (each try would wait as long). */
+  private silence: MizualError | undefined;
 
   constructor(options: DockerClientOptions = {}) {
     this.endpoint = parseDockerHost(
@@ -167,8 +169,14 @@ export class DockerClient {
     });
   }
 
+  /** The error of the request the engine left unanswered, if one did: nothing more is asked of it. */
+  get unanswered(): MizualError | undefined {
+    return this.silence;
+  }
+
   /** Open a request; resolves with the response once headers arrive (any status). */
   private open(path: string, options: RequestOptions): Promise<{ res: http.IncomingMessage; req: http.ClientRequest }> {
+    if (this.silence) return Promise.reject(this.silence);
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const fullPath = (this.endpoint.kind === 'tcp' ? this.endpoint.basePath : '') + path + buildQuery(options.query);
     const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
@@ -194,6 +202,8 @@ export class DockerClient {
         const err = new MizualError(
           `Docker engine at ${this.endpoint.display} did not answer ${path} within ${timeoutMs} ms`,
         );
+        // Silent before any answer: the engine is hung, not slow to stream a log.
+        if (!settled) this.silence ??= err;
         req.destroy(err);
       });
       req.on('error', (err) => {
@@ -347,14 +357,6 @@ export class DockerClient {
     frames.on('close', () => req.destroy());
     res.pipe(frames);
     return frames;
-  }
-
-  /** The last n log lines of a container, both streams in order, with Docker's timestamps. */
-  async tailLines(nameOrId: string, n: number): Promise<LogLine[]> {
-    const stream = await this.containerLogs(nameOrId, { tail: n, timestamps: true });
-    const frames: LogFrame[] = [];
-    for await (const frame of stream) frames.push(frame as LogFrame);
-    return framesToLines(frames, true).slice(-n);
   }
 
   /** Run a command in a running container and collect its output (e.g. `redis-cli INFO memory`). */

@@ -7,6 +7,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { MizualError } from '../core/errors.js';
+import { LineSplitter } from '../core/lines.js';
 
 export interface LogFrame {
   stream: 'stdout' | 'stderr';
@@ -243,30 +244,49 @@ export function rawToFrames(): Transform {
 
 const TIMESTAMP_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}) /;
 
+/**
+ * Lines of a demultiplexed log stream, frame by frame: a frame without a trailing newline is joined
+ * to the next of its stream (one LineSplitter per stream).
+ */
+export class FrameLines {
+  private readonly splitters = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+  constructor(private readonly timestamps: boolean) {}
+
+  /** The lines this frame completes. */
+  push(frame: LogFrame): LogLine[] {
+    const lines: LogLine[] = [];
+    const splitter = this.splitters[frame.stream];
+    let data = frame.data;
+    // Docker splits messages over 16 KiB into several frames, each with its own timestamp: keep the first.
+    if (this.timestamps && splitter.pending) {
+      const stamp = TIMESTAMP_PREFIX.exec(data.subarray(0, 64).toString('latin1'));
+      if (stamp) data = data.subarray(stamp[0].length);
+    }
+    splitter.push(data, (line) => lines.push(this.toLine(frame.stream, line)));
+    return lines;
+  }
+
+  /** The unfinished last line of each stream. */
+  end(): LogLine[] {
+    const lines: LogLine[] = [];
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.splitters[stream].end();
+      if (rest) lines.push(this.toLine(stream, rest));
+    }
+    return lines;
+  }
+
+  private toLine(stream: 'stdout' | 'stderr', line: Buffer): LogLine {
+    return splitTimestamp(stream, line.toString('utf8').replace(/\r$/, ''), this.timestamps);
+  }
+}
+
 /** Split frames into lines; a frame without a trailing newline is joined to the next of its stream. */
 export function framesToLines(frames: Iterable<LogFrame>, timestamps: boolean): LogLine[] {
+  const split = new FrameLines(timestamps);
   const lines: LogLine[] = [];
-  // The pieces of each stream's unfinished line, joined once when its newline arrives: joining and
-  // re-splitting on every 16 KiB frame would cost the square of a long line's length.
-  const partial: Record<'stdout' | 'stderr', string[]> = { stdout: [], stderr: [] };
-  for (const frame of frames) {
-    let text = frame.data.toString('utf8');
-    const pending = partial[frame.stream];
-    // Docker splits messages over 16 KiB into several frames, each with its own timestamp: keep the first.
-    if (timestamps && pending.length > 0) text = text.replace(TIMESTAMP_PREFIX, '');
-    const parts = text.split('\n');
-    const rest = parts.pop() as string;
-    if (parts.length > 0 && pending.length > 0) {
-      parts[0] = pending.join('') + parts[0];
-      pending.length = 0;
-    }
-    if (rest !== '') pending.push(rest);
-    for (const part of parts) lines.push(splitTimestamp(frame.stream, part.replace(/\r$/, ''), timestamps));
-  }
-  for (const stream of ['stdout', 'stderr'] as const) {
-    if (partial[stream].length > 0) lines.push(splitTimestamp(stream, partial[stream].join(''), timestamps));
-  }
-  return lines;
+  for (const frame of frames) lines.push(...split.push(frame));
+  return [...lines, ...split.end()];
 }
 
 function splitTimestamp(stream: 'stdout' | 'stderr', line: string, timestamps: boolean): LogLine {

@@ -19,6 +19,7 @@ import {
 } from '../archive/contract.js';
 import { readArchive } from '../archive/read.js';
 import { describeError } from '../core/errors.js';
+import { LineSplitter } from '../core/lines.js';
 import { msToNano, parseLeadingTime } from '../core/time.js';
 import type { TimeRange } from './range.js';
 
@@ -52,8 +53,6 @@ export interface CatSummary {
   unreadable: { host: string; file: string; error: string }[];
 }
 
-const NL = 0x0a;
-
 /** The lines of one log file inside one archive, read in batches. */
 class FileCursor implements Cursor {
   key = -1n;
@@ -61,7 +60,7 @@ class FileCursor implements Cursor {
   private lines: Buffer[] = [];
   private keys: bigint[] = [];
   private pos = 0;
-  private carry: Buffer[] = [];
+  private readonly splitter = new LineSplitter();
   private readonly source: AsyncIterator<Buffer>;
   constructor(
     source: AsyncIterable<Buffer>,
@@ -93,22 +92,11 @@ class FileCursor implements Cursor {
     while (this.lines.length === 0) {
       const next = await this.source.next();
       if (next.done) {
-        if (this.carry.length > 0) this.push(Buffer.concat(this.carry));
-        this.carry = [];
+        const last = this.splitter.end();
+        if (last) this.push(last);
         return this.lines.length > 0;
       }
-      const chunk = next.value;
-      let start = 0;
-      for (let nl = chunk.indexOf(NL); nl !== -1; nl = chunk.indexOf(NL, start)) {
-        const piece = chunk.subarray(start, nl);
-        if (this.carry.length > 0) {
-          this.carry.push(piece);
-          this.push(Buffer.concat(this.carry));
-          this.carry = [];
-        } else this.push(piece);
-        start = nl + 1;
-      }
-      if (start < chunk.length) this.carry.push(chunk.subarray(start));
+      this.splitter.push(next.value, (line) => this.push(line));
     }
     return true;
   }

@@ -3,16 +3,18 @@
 // already present with the same size and ETag is not fetched again.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../core/errors.js';
 import { mapLimit } from '../core/concurrency.js';
 import { noSpaceError } from '../core/disk-space.js';
+import { writeFileAtomic } from '../core/state-files.js';
 import type { ArchiveKey } from '../archive/contract.js';
 import { type Store } from '../store/client.js';
 import { isRetryable, TransferCutError } from '../store/errors.js';
+import { RETRY_ATTEMPTS, retryDelayMs } from '../store/retry.js';
 
 export interface RemoteArchive extends ArchiveKey {
   key: string;
@@ -44,9 +46,9 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Transfers in flight (default 4). */
   concurrency?: number;
-  /** Attempts per archive when the body transfer fails (default 3). */
+  /** Attempts per archive when the body is cut mid-transfer (default: the store's RETRY_ATTEMPTS). */
   attempts?: number;
-  /** Delay before a retry, in milliseconds (default 500, doubled each time). */
+  /** Delay before a retry, in milliseconds (default: the store's backoff). */
   retryDelayMs?: number;
   onProgress?: (progress: DownloadProgress) => void;
   /** Called in the same lane right after each archive is in place (or skipped), e.g. to extract it. */
@@ -76,12 +78,11 @@ class DirIndex {
     return (await this.data).files[name];
   }
   async set(name: string, value: { etag: string; size: number }): Promise<void> {
-    const data = await this.data;
-    data.files[name] = value;
+    // A new document each time, never the one a write in flight is serialising.
+    const data = this.data.then((d) => ({ ...d, files: { ...d.files, [name]: value } }));
+    this.data = data;
     const write = async (): Promise<void> => {
-      const tmp = path.join(this.dir, `${INDEX_FILE}.${process.pid}.tmp`);
-      await writeFile(tmp, `${JSON.stringify(data, null, 1)}\n`, { mode: 0o600 });
-      await rename(tmp, path.join(this.dir, INDEX_FILE));
+      await writeFileAtomic(path.join(this.dir, INDEX_FILE), `${JSON.stringify(await data, null, 1)}\n`, 0o600);
     };
     this.writing = this.writing.then(write, write);
     await this.writing;
@@ -102,6 +103,7 @@ async function fetchOnce(store: Store, item: DownloadItem, onBytes: (n: number) 
   const tmp = path.join(dir, `.${path.basename(item.file)}.${randomBytes(4).toString('hex')}.part`);
   let received = 0;
   try {
+    // The request itself was already retried by the store's policy; only a cut body is retried here.
     const body = await store.getObjectStream(item.archive.key);
     await pipeline(
       body,
@@ -113,7 +115,10 @@ async function fetchOnce(store: Store, item: DownloadItem, onBytes: (n: number) 
         }
       },
       createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
-    );
+    ).catch((err: unknown) => {
+      // A connection lost in the middle of the body: the SDK had already handed it over.
+      throw isRetryable(err) ? new TransferCutError(`transfer cut after ${received} bytes`, { cause: err }) : err;
+    });
     if (received !== item.archive.size) {
       throw new TransferCutError(`transfer ended after ${received} of ${item.archive.size} bytes`);
     }
@@ -132,7 +137,7 @@ export async function downloadArchives(
   options: DownloadOptions = {},
 ): Promise<DownloadOutcome[]> {
   const concurrency = Math.max(1, options.concurrency ?? 4);
-  const attempts = Math.max(1, options.attempts ?? 3);
+  const attempts = Math.max(1, options.attempts ?? RETRY_ATTEMPTS);
   const indexes = new Map<string, DirIndex>();
   const progress: DownloadProgress = {
     files: items.length,
@@ -162,9 +167,10 @@ export async function downloadArchives(
         return { ...item, status: 'downloaded' };
       } catch (err) {
         lastError = err;
-        // A missing object, a refused request or a full disk will not get better by asking again.
-        if (!isRetryable(err)) break;
-        if (attempt < attempts) await sleep((options.retryDelayMs ?? 500) * 2 ** (attempt - 1));
+        // Only a cut body: a request's own failures were retried by the store's policy (store/retry.ts),
+        // and a missing object, a refused request or a full disk will not get better by asking again.
+        if (!(err instanceof TransferCutError)) break;
+        if (attempt < attempts) await sleep(options.retryDelayMs ?? retryDelayMs(attempt));
       }
     }
     return { ...item, status: 'failed', error: describeError(lastError) };

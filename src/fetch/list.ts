@@ -57,6 +57,11 @@ async function listHostDay(store: Store, env: LogEnv, host: string, date: string
   return archives.sort((a, b) => a.end.getTime() - b.end.getTime());
 }
 
+/** The one host asked for, or every host with archives in `env`. */
+async function hostsOf(store: Store, env: LogEnv, host: string | undefined): Promise<string[]> {
+  return host !== undefined ? [host] : listHosts(store, env);
+}
+
 /** Every archive of one day (of one host, or of every host), sorted by host then window end. */
 export async function listDayArchives(
   store: Store,
@@ -64,8 +69,9 @@ export async function listDayArchives(
   date: string,
   host?: string,
 ): Promise<RemoteArchive[]> {
-  const hosts = host !== undefined ? [host] : await listHosts(store, env);
-  return (await mapLimit(hosts, LIST_CONCURRENCY, (h) => listHostDay(store, env, h, date))).flat();
+  return (
+    await mapLimit(await hostsOf(store, env, host), LIST_CONCURRENCY, (h) => listHostDay(store, env, h, date))
+  ).flat();
 }
 
 /**
@@ -78,8 +84,7 @@ export async function listRangeArchives(
   range: TimeRange,
   host?: string,
 ): Promise<RemoteArchive[]> {
-  const hosts = host !== undefined ? [host] : await listHosts(store, env);
-  const perHost = await mapLimit(hosts, LIST_CONCURRENCY, async (h) => {
+  const perHost = await mapLimit(await hostsOf(store, env, host), LIST_CONCURRENCY, async (h) => {
     const dates = datesForRange(await listHostDates(store, env, h), range);
     const days = await mapLimit(dates, LIST_CONCURRENCY, (d) => listHostDay(store, env, h, d));
     return selectForRange(days.flat(), range);

@@ -20,10 +20,11 @@ const PLAIN_UTC = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?$/;
 /** One `--since`/`--until` value in nanoseconds; a usage error naming the expected forms otherwise. */
 export function parseTimeArg(text: string, flag: string, nowMs: number): bigint {
   const trimmed = text.trim();
+  // A span back from now, not a wait: up to a century.
+  if (/^\d/.test(trimmed) && /[smhd]$/.test(trimmed) && !trimmed.includes('-')) {
+    return msToNano(nowMs - parseDuration(trimmed, flag, '36500d'));
+  }
   try {
-    if (/^\d/.test(trimmed) && /[smhd]$/.test(trimmed) && !trimmed.includes('-')) {
-      return msToNano(nowMs - parseDuration(trimmed, flag));
-    }
     const plain = PLAIN_UTC.exec(trimmed);
     const ns = parseNanoTime(plain ? `${plain[1]}T${plain[2]}${plain[3] ?? ':00'}Z` : trimmed);
     // Date.parse rolls 2025-02-30 over to March; refuse what is not a real calendar time.

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec } from '../core/config.js';
 import { computeContainerStats } from '../docker/stats.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
-import { framesToLines, type LogFrame } from '../docker/frames.js';
+import { FrameLines, type LogFrame, type LogLine } from '../docker/frames.js';
 import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { sumWithin, type Trends } from '../core/trends.js';
@@ -169,17 +169,21 @@ async function readErrorLines(client: DockerClient, name: string): Promise<Backe
     let oldestMs = Infinity;
     let last5m = 0;
     let last60m = 0;
-    for await (const frame of stream) {
-      for (const line of framesToLines([frame as LogFrame], true)) {
-        scanned++;
-        const at = line.timestamp ? Date.parse(line.timestamp) : NaN;
-        if (at < oldestMs) oldestMs = at;
-        if (!ERROR_LINE.test(line.text)) continue;
-        if (nowMs - at <= 3_600_000) last60m++;
-        if (nowMs - at <= 300_000) last5m++;
-        errors.push(`${line.timestamp ?? ''} ${line.text}`.trim().slice(0, 300));
-        if (errors.length > BACKEND_ERRORS) errors.shift();
-      }
+    // One splitter across frames: a line Docker cut into several frames stays one line.
+    const split = new FrameLines(true);
+    const lines = async function* (): AsyncGenerator<LogLine> {
+      for await (const frame of stream) yield* split.push(frame as LogFrame);
+      yield* split.end();
+    };
+    for await (const line of lines()) {
+      scanned++;
+      const at = line.timestamp ? Date.parse(line.timestamp) : NaN;
+      if (at < oldestMs) oldestMs = at;
+      if (!ERROR_LINE.test(line.text)) continue;
+      if (nowMs - at <= 3_600_000) last60m++;
+      if (nowMs - at <= 300_000) last5m++;
+      errors.push(`${line.timestamp ?? ''} ${line.text}`.trim().slice(0, 300));
+      if (errors.length > BACKEND_ERRORS) errors.shift();
     }
     const partial = scanned >= BACKEND_TAIL && nowMs - oldestMs < 3_600_000;
     return { container: name, lines: errors, last5m, last60m, scannedLines: scanned, partial };

@@ -2,7 +2,7 @@ import type { AppReport } from '../app/model.js';
 import type { ContainerSpec } from '../core/config.js';
 import type { DbReport } from '../db/model.js';
 import { describeError } from '../core/errors.js';
-import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/host.js';
+import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/index.js';
 import type { Thresholds } from '../core/thresholds.js';
 import { forecastDisk, type Trends } from '../core/trends.js';
 

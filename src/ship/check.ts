@@ -60,7 +60,11 @@ export async function runShipCheck(options: CheckOptions): Promise<CheckReport> 
       ...(fromEnv.length < SETTINGS.length && config.envFile ? [config.envFile] : []),
       ...(fromEnv.length ? [`the environment (${fromEnv.join(', ')})`] : []),
     ].join(' and ');
-    add('settings', true, `bucket ${s3.bucket} at ${s3.endpoint} (region ${s3.region}), from ${where}`);
+    add(
+      'settings',
+      true,
+      `bucket ${s3.bucket} at ${s3.endpoint} (region ${s3.region}), from ${where}; .env file: ${config.envFile ?? 'none'}`,
+    );
   } catch (err) {
     add('settings', false, describeError(err));
   }

@@ -4,7 +4,7 @@
  * archive can later be assembled without holding any log in memory (archive-write.ts).
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
@@ -36,6 +36,7 @@ export interface SpooledEntry {
 export class EntrySpool {
   readonly path: string;
   private readonly gzip: Gzip;
+  private readonly out: WriteStream;
   private readonly done: Promise<void>;
   private readonly hash = createHash('sha256');
   private readonly buffers = [Buffer.allocUnsafe(BATCH_BYTES), Buffer.allocUnsafe(BATCH_BYTES)];
@@ -53,6 +54,7 @@ export class EntrySpool {
     this.path = path;
     this.gzip = createGzip({ level });
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    this.out = out;
     this.gzip.pipe(out);
     this.done = new Promise<void>((resolve, reject) => {
       const fail = (err: Error): void => {
@@ -62,6 +64,11 @@ export class EntrySpool {
       this.gzip.on('error', fail);
       out.on('error', fail);
       out.on('finish', resolve);
+      // Destroyed before it finished (discard): without this, `done` would never settle and a run
+      // whose export failed would wait on it until the event loop ran dry (exit 13, lock left behind).
+      out.on('close', () => {
+        if (!out.writableFinished) fail(new Error(`spool ${path} closed before it was finished`));
+      });
     });
     // A write error surfaces from write() or finish(); this keeps it from being reported as unhandled first.
     this.done.catch(() => undefined);
@@ -120,7 +127,9 @@ export class EntrySpool {
 
   /** Stop and delete the spool file (after a failure). */
   async discard(): Promise<void> {
+    this.gzip.unpipe(this.out);
     this.gzip.destroy();
+    this.out.destroy();
     await this.done.catch(() => undefined);
     await rm(this.path, { force: true });
   }

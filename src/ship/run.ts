@@ -11,7 +11,6 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
-import { isRetryable } from '../store/errors.js';
 import { sweepStaleUploads } from './stale-uploads.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
@@ -67,8 +66,6 @@ export interface ShipOptions {
   dryRun: boolean;
   /** S3 settings, or undefined for `--no-upload`. */
   s3: S3Settings | undefined;
-  /** Delays between upload attempts (ms); one attempt more than entries. */
-  retryDelaysMs: number[];
   warn: (line: string) => void;
   /** The clock when the export ends (tests shift it); defaults to nowMs. */
   clockMs?: () => number;
@@ -269,7 +266,8 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
   try {
     // Hold first: a container removed while this run exports keeps its log.
     const hold = options.dryRun ? null : await takeHold(docker, config);
-    if (hold?.problem) options.warn(`${hold.problem}; shipping anyway`);
+    // An engine that never answered is the run's own error, said once below.
+    if (hold?.problem && !docker.unanswered) options.warn(`${hold.problem}; shipping anyway`);
     const holdDir = hold?.dir ?? (docker.local ? await resolveHoldDir(config, docker).catch(() => null) : null);
     const released = await heldToShip(holdDir, state, options.dryRun, options.warn);
     const held = released.held;
@@ -385,7 +383,7 @@ async function writeAndCommit(
     const present = planned.filter((p) => p.parts.length > 0);
     const apiParts = present.some((p) => p.parts.some((part) => part.source === 'api'));
     const exported = await mapLimit(present, apiParts ? API_EXPORTS : FILE_EXPORTS, async (p) => {
-      const spool = new EntrySpool(spoolPath(p.short));
+      const spool = new EntrySpool(spoolPath(`container-${p.short}`));
       try {
         const result = await exportPlanned(docker, p, spool);
         return { p, ...result, spool: await spool.finish() };
@@ -394,7 +392,7 @@ async function writeAndCommit(
         throw err;
       }
     });
-    const alertSpool = new EntrySpool(spoolPath('alerts'));
+    const alertSpool = new EntrySpool(spoolPath('alert-log'));
     const alertCursor = await shipAlertLines(
       config.alertLog,
       state.alertLog,
@@ -528,33 +526,23 @@ async function uploadPending(
         (await exists(path.join(config.logDir, `.${name}.partial`)))
       )
         continue;
-      let lastError: unknown;
-      let info: { key: string; size: number } | undefined;
-      for (let attempt = 0; attempt <= options.retryDelaysMs.length; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, options.retryDelaysMs[attempt - 1]));
-        try {
-          const placed = asked.has(name)
-            ? {
-                name,
-                key: objectKey(config.env, config.hostname, archiveEnd(name) as Date),
-                state,
-                uploaded: undefined,
-              }
-            : await placeArchive(options, store, state, name);
-          asked.add(placed.name);
-          state = placed.state;
-          name = placed.name;
-          info = placed.uploaded ?? (await store.putFile(placed.key, path.join(config.logDir, name), UPLOAD_PARTS));
-          lastError = undefined;
-          break;
-        } catch (err) {
-          lastError = err;
-          // A refused key, a bad signature or a skewed clock fails the same way again: say so at once.
-          if (!isRetryable(err)) break;
-        }
-      }
-      if (lastError !== undefined || !info) {
-        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(lastError)}`;
+      let info: { key: string; size: number };
+      // The store retries each request by its one policy (store/retry.ts); what still fails waits for the next run.
+      try {
+        const placed = asked.has(name)
+          ? {
+              name,
+              key: objectKey(config.env, config.hostname, archiveEnd(name) as Date),
+              state,
+              uploaded: undefined,
+            }
+          : await placeArchive(options, store, state, name);
+        asked.add(placed.name);
+        state = placed.state;
+        name = placed.name;
+        info = placed.uploaded ?? (await store.putFile(placed.key, path.join(config.logDir, name), UPLOAD_PARTS));
+      } catch (err) {
+        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(err)}`;
         return state;
       }
       faultPoint('uploaded');

@@ -4,11 +4,11 @@
 // carries one) is never used.
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { mapLimit } from '../core/concurrency.js';
 import { resolveRegion } from '../core/config.js';
 import { MizualError } from '../core/errors.js';
-import { isNotFound, isRetryable, errorName, translateError, type ErrorContext } from './errors.js';
+import { isNotFound, errorName, translateError, type ErrorContext } from './errors.js';
+import { RETRY_ATTEMPTS, retryStrategy } from './retry.js';
 import { multipartUpload, partSizeFor, readPart, type PartsApi } from './upload.js';
 
 // The SDK warns on every run under Node < 22 (cron would mail it); it reads this variable when a
@@ -26,7 +26,7 @@ export interface StoreConfig {
   connectionTimeoutMs?: number;
   /** Milliseconds a request's socket may stay silent before it is given up (default 60 s). */
   socketTimeoutMs?: number;
-  /** Attempts per request, including the first (default 3). */
+  /** Attempts per request, including the first (default RETRY_ATTEMPTS, see retry.ts). */
   maxAttempts?: number;
 }
 
@@ -94,8 +94,6 @@ export interface Store {
   listVersions(prefix: string, options?: ListOptions): Promise<ObjectVersion[]>;
   /** Delete exact versions, one request each; returns how many were deleted. */
   deleteVersions(refs: VersionRef[]): Promise<number>;
-  /** Delete the current version of each key (a versioned bucket then keeps a delete marker). */
-  deleteKeys(keys: string[]): Promise<number>;
   /** Multipart uploads begun under a prefix and neither completed nor aborted. */
   listOpenUploads(prefix: string): Promise<OpenUpload[]>;
   /** Abort one multipart upload (its parts stop being billed). */
@@ -106,31 +104,24 @@ export interface Store {
   close(): void;
 }
 
-/** First retry after about 0.5 s, doubling up to 8 s, with jitter so parallel parts do not retry in step. */
-function retryDelayMs(retry: number, retryAfter?: Date): number {
-  const backoff = Math.min(8_000, 500 * 2 ** (retry - 1)) * (0.5 + Math.random() / 2);
-  const asked = retryAfter ? Math.min(retryAfter.getTime() - Date.now(), 20_000) : 0;
-  return Math.max(backoff, asked);
-}
-
 /**
- * The SDK's retry decisions made by isRetryable: its standard strategy would also retry a skewed clock
- * and spend its backoff on errors that fail the same way every time.
+ * Every page of a listing that pages by a key marker and a second marker (an upload id, a version id):
+ * ListMultipartUploads and ListObjectVersions.
  */
-function retryStrategy(maxAttempts: number): RetryStrategyV2 {
-  const token = (count: number, delay: number) => ({ getRetryCount: () => count, getRetryDelay: () => delay });
-  return {
-    acquireInitialRetryToken: async () => token(0, 0),
-    refreshRetryTokenForRetry: async (previous, info) => {
-      const retry = previous.getRetryCount() + 1;
-      if (retry >= maxAttempts || !isRetryable(info.error)) throw info.error;
-      return token(retry, retryDelayMs(retry, info.retryAfterHint));
-    },
-    recordSuccess: () => undefined,
-  };
+async function* markedPages<P extends { IsTruncated?: boolean; NextKeyMarker?: string }>(
+  list: (keyMarker?: string, secondMarker?: string) => Promise<P>,
+  nextSecond: (page: P) => string | undefined,
+): AsyncGenerator<P> {
+  let keyMarker: string | undefined;
+  let secondMarker: string | undefined;
+  for (;;) {
+    const page = await list(keyMarker, secondMarker);
+    yield page;
+    if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
+    keyMarker = page.NextKeyMarker;
+    secondMarker = nextSecond(page);
+  }
 }
-
-type RetryStrategyV2 = Extract<NonNullable<S3ClientConfig['retryStrategy']>, { acquireInitialRetryToken: unknown }>;
 
 const UPLOAD_QUEUE = 2;
 const DELETE_CONCURRENCY = 4;
@@ -144,7 +135,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     throw new MizualError(`S3 endpoint is not a URL: ${cfg.endpoint}`);
   }
   const region = resolveRegion(cfg.endpoint, cfg.region);
-  const maxAttempts = Math.max(1, cfg.maxAttempts ?? 3);
+  const maxAttempts = Math.max(1, cfg.maxAttempts ?? RETRY_ATTEMPTS);
   const s3 = await import('@aws-sdk/client-s3');
   const client = new s3.S3Client({
     endpoint: endpointUrl.toString(),
@@ -268,27 +259,16 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
 
   async function listOpenUploads(prefix: string): Promise<OpenUpload[]> {
     const found: OpenUpload[] = [];
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (;;) {
-      const page = await call('ListMultipartUploads', () =>
-        client.send(
-          new s3.ListMultipartUploadsCommand({
-            Bucket: bucket,
-            Prefix: prefix,
-            KeyMarker: keyMarker,
-            UploadIdMarker: uploadIdMarker,
-          }),
-        ),
+    const list = (KeyMarker?: string, UploadIdMarker?: string) =>
+      call('ListMultipartUploads', () =>
+        client.send(new s3.ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, UploadIdMarker })),
       );
+    for await (const page of markedPages(list, (p) => p.NextUploadIdMarker)) {
       for (const u of page.Uploads ?? []) {
         // The prefix is the server's filter; this is ours, so nothing outside it is ever touched.
         if (u.Key === undefined || u.UploadId === undefined || !u.Key.startsWith(prefix)) continue;
         found.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
       }
-      if (!page.IsTruncated || page.NextKeyMarker === undefined) break;
-      keyMarker = page.NextKeyMarker;
-      uploadIdMarker = page.NextUploadIdMarker;
     }
     return found;
   }
@@ -369,46 +349,35 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
 
   async function listVersions(prefix: string, options: ListOptions = {}): Promise<ObjectVersion[]> {
     const found: ObjectVersion[] = [];
-    let keyMarker: string | undefined;
-    let versionMarker: string | undefined;
-    for (;;) {
-      const page = await call('ListObjectVersions', () =>
+    const list = (KeyMarker?: string, VersionIdMarker?: string) =>
+      call('ListObjectVersions', () =>
         client.send(
           new s3.ListObjectVersionsCommand({
             Bucket: bucket,
             Prefix: prefix,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionMarker,
+            KeyMarker,
+            VersionIdMarker,
             MaxKeys: options.pageSize,
           }),
         ),
       );
-      for (const v of page.Versions ?? []) {
-        if (v.Key === undefined) continue;
+    for await (const page of markedPages(list, (p) => p.NextVersionIdMarker)) {
+      // Versions and delete markers alike; a marker has no size.
+      const entries = [
+        ...(page.Versions ?? []).map((v) => ({ ...v, isDeleteMarker: false })),
+        ...(page.DeleteMarkers ?? []).map((m) => ({ ...m, Size: 0, isDeleteMarker: true })),
+      ];
+      for (const e of entries) {
+        if (e.Key === undefined) continue;
         found.push({
-          key: v.Key,
-          versionId: v.VersionId ?? 'null',
-          isLatest: v.IsLatest ?? false,
-          isDeleteMarker: false,
-          size: v.Size ?? 0,
-          lastModified: v.LastModified ?? new Date(0),
+          key: e.Key,
+          versionId: e.VersionId ?? 'null',
+          isLatest: e.IsLatest ?? false,
+          isDeleteMarker: e.isDeleteMarker,
+          size: e.Size ?? 0,
+          lastModified: e.LastModified ?? new Date(0),
         });
       }
-      for (const m of page.DeleteMarkers ?? []) {
-        if (m.Key === undefined) continue;
-        found.push({
-          key: m.Key,
-          versionId: m.VersionId ?? 'null',
-          isLatest: m.IsLatest ?? false,
-          isDeleteMarker: true,
-          size: 0,
-          lastModified: m.LastModified ?? new Date(0),
-        });
-      }
-      if (!page.IsTruncated) break;
-      keyMarker = page.NextKeyMarker;
-      versionMarker = page.NextVersionIdMarker;
-      if (keyMarker === undefined) break;
     }
     return found;
   }
@@ -422,13 +391,6 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     return refs.length;
   }
 
-  async function deleteKeys(keys: string[]): Promise<number> {
-    await mapLimit(keys, DELETE_CONCURRENCY, (key) =>
-      call('DeleteObject', () => client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }))),
-    );
-    return keys.length;
-  }
-
   return {
     bucket,
     endpoint: endpointUrl.origin,
@@ -440,7 +402,6 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     getObjectStream,
     listVersions,
     deleteVersions,
-    deleteKeys,
     listOpenUploads,
     abortUpload,
     versioning: async () => {

@@ -45,8 +45,8 @@ const RETRYABLE_NAMES = new Set([
 
 /** A transfer the network cut short (a body that ended early): the same request can pass next time. */
 export class TransferCutError extends MizualError {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, undefined, options);
     this.name = 'TransferCutError';
   }
 }

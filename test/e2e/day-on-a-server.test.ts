@@ -8,17 +8,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { dockerCli, startContainer, uniqueName } from '../harness/docker.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-day-');
@@ -54,10 +46,7 @@ function counts(lines: string[]): Map<string, number> {
 }
 
 describe('a day on a server', () => {
-  let s3: S3TestEnv;
-  let bucket: string;
-  let proxy: B2StrictProxy;
-  let store: Store;
+  const fx = useBucket('day', { versioned: true, docker: true });
   let env: Record<string, string>;
   const backend = uniqueName('day-backend');
   const worker = uniqueName('day-worker');
@@ -65,11 +54,6 @@ describe('a day on a server', () => {
   const alertLog = path.join(scratch.dir, 'log', 'alerts.log');
 
   before(async () => {
-    await ensureDocker();
-    s3 = await ensureS3();
-    bucket = await createTestBucket(s3, { tag: 'day', versioned: true });
-    proxy = await startB2StrictProxy(s3.endpoint);
-    store = await createStore(storeConfigFor(s3, bucket));
     env = {
       MIZUAL_CONTAINERS: `backend=${backend},worker=${worker}`,
       MIZUAL_LOG_DIR: path.join(scratch.dir, 'archives'),
@@ -78,16 +62,9 @@ describe('a day on a server', () => {
       MIZUAL_HOSTNAME: HOST,
       STORAGE_PATH_PREFIX: 'preview',
       MIZUAL_RETENTION_DAYS: '30',
-      ...toolEnvFor(s3, bucket, proxy.url),
+      ...toolEnvFor(fx.s3, fx.bucket, fx.strict.url),
       MIZUAL_TEST_RETRY_DELAY_MS: '100',
     };
-  });
-
-  after(async () => {
-    await removeStartedContainers();
-    store?.close();
-    await proxy?.close();
-    if (bucket) await removeTestBucket(s3, bucket);
   });
 
   it('ships every line exactly once through an outage and a replaced container, prunes, and fetches it back', async () => {
@@ -99,7 +76,7 @@ describe('a day on a server', () => {
     writeFileSync(seed, 'not really an archive');
     const oldOwn = `logs/dev/${HOST}/${oldDate}/${oldName}`;
     const keep = [`logs/dev/other-host/${oldDate}/${oldName}`, `logs/prod/${HOST}/${oldDate}/${oldName}`];
-    for (const key of [oldOwn, oldOwn, ...keep]) await store.putFile(key, seed); // two versions of our own
+    for (const key of [oldOwn, oldOwn, ...keep]) await fx.store.putFile(key, seed); // two versions of our own
 
     const script = (tag: string) =>
       `i=0; while true; do i=$((i+1)); echo "${tag} out $i"; echo "${tag} err $i" >&2; sleep 0.05; done`;
@@ -124,7 +101,7 @@ describe('a day on a server', () => {
       const alerts = await runTool('mizual-alerts', alertArgs(tick), { env, cwd: scratch.dir });
       assert.ok([0, 1, 2].includes(alerts.exitCode), `alerts tick ${tick}: ${alerts.exitCode} ${alerts.stderr}`);
 
-      if (tick === 4) await proxy.pause(); // B2 is down for one run
+      if (tick === 4) await fx.strict.pause(); // B2 is down for one run
       if (tick === 8) {
         // Watchtower: stop the old container, remove it (Docker deletes its log), start the new image.
         await dockerCli(['stop', '-t', '1', backend]);
@@ -135,7 +112,7 @@ describe('a day on a server', () => {
       }
       const ship = await runTool('mizual-ship-logs', [], { env, cwd: scratch.dir });
       if (tick === 4) {
-        await proxy.resume();
+        await fx.strict.resume();
         assert.equal(ship.exitCode, 1, `outage run: ${ship.stderr}`);
         assert.match(ship.stderr, /wait for upload/);
       } else {
@@ -159,17 +136,17 @@ describe('a day on a server', () => {
     const prune = await runTool('mizual-ship-logs', ['--prune'], { env, cwd: scratch.dir });
     assert.equal(prune.exitCode, 0, prune.stderr);
     assert.deepEqual(
-      (await store.listVersions(`logs/dev/${HOST}/${oldDate}/`)).map((v) => v.key),
+      (await fx.store.listVersions(`logs/dev/${HOST}/${oldDate}/`)).map((v) => v.key),
       [],
       'no version of the old archive is left',
     );
-    for (const key of keep) assert.ok(await store.headObject(key), `${key} kept`);
-    assert.deepEqual(proxy.rejected, [], 'no request B2 would refuse');
+    for (const key of keep) assert.ok(await fx.store.headObject(key), `${key} kept`);
+    assert.deepEqual(fx.strict.rejected, [], 'no request B2 would refuse');
 
     // The laptop: list, then fetch and extract each day with archives, then read them merged.
     const laptop = path.join(scratch.dir, 'laptop');
     mkdirSync(laptop);
-    const fetchEnv = toolEnvFor(s3, bucket, proxy.url);
+    const fetchEnv = toolEnvFor(fx.s3, fx.bucket, fx.strict.url);
     const list = await runTool('mizual-fetch-logs', ['--env', 'dev', '--list', '--json'], {
       env: fetchEnv,
       cwd: laptop,

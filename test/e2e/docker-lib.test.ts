@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { computeContainerStats } from '../../src/docker/stats.js';
 import { createDockerClient, type DockerClient, type LogFrame } from '../../src/docker/client.js';
-import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
+import {
+  ensureDocker,
+  removeStartedContainers,
+  startContainer,
+  tailLines,
+  uniqueName,
+  waitForState,
+} from '../harness/docker.js';
 
 // Sleeps between writes so the engine's order is the order the lines were written in.
 const TALKER_SCRIPT =
@@ -63,7 +70,7 @@ describe('docker lib against the real engine', { timeout: 180_000 }, () => {
     ]);
     await waitForState(quitter, ['exited']);
     await waitFor('talker to finish writing', async () =>
-      (await client.tailLines(talker, 1))[0]?.text === 'ready' ? true : undefined,
+      (await tailLines(client, talker, 1))[0]?.text === 'ready' ? true : undefined,
     );
   });
 
@@ -149,14 +156,14 @@ describe('docker lib against the real engine', { timeout: 180_000 }, () => {
   });
 
   it('honours timestamps, tail and inclusive nanosecond since/until bounds', async () => {
-    const lines = await client.tailLines(talker, 10);
+    const lines = await tailLines(client, talker, 10);
     assert.deepEqual(
       lines.map((l) => `${l.stream}:${l.text}`),
       ['stdout:out 1', 'stderr:err 1', 'stdout:out 2', 'stderr:err 2', 'stdout:ready'],
     );
     for (const line of lines) assert.match(line.timestamp ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z$/);
     assert.deepEqual(
-      (await client.tailLines(talker, 2)).map((l) => l.text),
+      (await tailLines(client, talker, 2)).map((l) => l.text),
       ['err 2', 'ready'],
     );
     const stamp = lines[2]!.timestamp!;

@@ -7,36 +7,21 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../harness/fault-proxy.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { type FaultRequest } from '../harness/fault-proxy.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 import { dockerTime, makeShipArchive } from '../helpers/make-archive.js';
 
 const scratch = scratchDir('mizual-fetch-faults-');
 const mounts: string[] = [];
-let s3: S3TestEnv;
-let strict: B2StrictProxy;
-let bucket: string;
-let store: Store;
-const proxies: FaultProxy[] = [];
+const fx = useBucket('fetch-faults');
 const HOST = 'faulty-1';
 const KEY = `logs/dev/${HOST}/2025-01-23/logs-20250123_003000.tar.gz`;
 let archive: Buffer;
 
 before(async () => {
-  s3 = await ensureS3();
-  bucket = await createTestBucket(s3, { tag: 'fetch-faults' });
-  strict = await startB2StrictProxy(s3.endpoint);
-  store = await createStore(storeConfigFor(s3, bucket));
+  await fx.ready;
   // Incompressible lines, so the archive is larger than the 64 KiB disk.
   const start = new Date('2025-01-23T00:00:00Z');
   const lines = Array.from(
@@ -53,27 +38,17 @@ before(async () => {
   archive = made.data;
   const file = path.join(scratch.dir, made.name);
   writeFileSync(file, archive);
-  await store.putFile(KEY, file);
+  await fx.store.putFile(KEY, file);
 });
 after(async () => {
   for (const m of mounts) await execa('umount', [m], { reject: false });
-  for (const p of proxies) await p.close();
-  store?.close();
-  await strict?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
   scratch.cleanup();
 });
-
-async function faultProxy(choose: (req: FaultRequest) => Fault | undefined): Promise<FaultProxy> {
-  const proxy = await startFaultProxy(strict.url, choose);
-  proxies.push(proxy);
-  return proxy;
-}
 
 const isObjectGet = (r: FaultRequest): boolean => r.method === 'GET' && r.path.includes(KEY);
 const fetchLogs = (endpoint: string, out: string) =>
   runTool('mizual-fetch-logs', ['--env', 'dev', '--date', '2025-01-23', '--out', out], {
-    env: { ...toolEnvFor(s3, bucket, endpoint), MIZUAL_ENV_FILE: '' },
+    env: { ...toolEnvFor(fx.s3, fx.bucket, endpoint), MIZUAL_ENV_FILE: '' },
     cwd: scratch.dir,
   });
 
@@ -83,7 +58,7 @@ describe('mizual-fetch-logs faults', () => {
     mkdirSync(out);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', out]);
     mounts.push(out);
-    const result = await fetchLogs(strict.url, out);
+    const result = await fetchLogs(fx.strict.url, out);
     assert.equal(result.exitCode, 1);
     const dir = path.join(out, 'dev', HOST, '2025-01-23');
     assert.match(
@@ -96,7 +71,7 @@ describe('mizual-fetch-logs faults', () => {
   });
 
   it('a permanent 403 on the download is asked once', async () => {
-    const refusing = await faultProxy((r) =>
+    const refusing = await fx.faultProxy((r) =>
       isObjectGet(r) ? { kind: 'error', status: 403, code: 'AccessDenied' } : undefined,
     );
     const result = await fetchLogs(refusing.url, path.join(scratch.dir, 'out-403'));
@@ -107,7 +82,7 @@ describe('mizual-fetch-logs faults', () => {
 
   it('a 503 and a reset in the middle of the body are retried until the archive is whole', async () => {
     let gets = 0;
-    const flaky = await faultProxy((r) => {
+    const flaky = await fx.faultProxy((r) => {
       if (!isObjectGet(r)) return undefined;
       gets++;
       if (gets === 1) return { kind: 'error', status: 503, code: 'ServiceUnavailable' };

@@ -11,16 +11,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { objectKey, serializeManifest, type Manifest } from '../../src/archive/contract.js';
 import { writeArchive } from '../../src/archive/write.js';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 import { makeShipArchive, packDirectory, stampOf, type TarWriter } from '../helpers/make-archive.js';
 
@@ -116,23 +108,16 @@ async function shipperArchive(
 const ns = (iso: string): number => Date.parse(iso);
 
 describe('mizual-fetch-logs reads every archive the bucket holds', () => {
-  let s3: S3TestEnv;
-  let bucket: string;
-  let b2: B2StrictProxy;
-  let store: Store;
+  const fx = useBucket('fetch-history');
   let env: Record<string, string>;
-  const put = async (key: string, file: string): Promise<void> => void (await store.putFile(key, file));
+  const put = async (key: string, file: string): Promise<void> => void (await fx.store.putFile(key, file));
 
   // The range test: two hosts, an archive every 30 minutes from 22:00 to 02:00 across midnight UTC.
   const rangeLines: { host: string; ms: number; line: string }[] = [];
   const rangeKeys = new Map<string, string[]>();
 
   before(async () => {
-    s3 = await ensureS3();
-    bucket = await createTestBucket(s3, { tag: 'fetch-history' });
-    b2 = await startB2StrictProxy(s3.endpoint);
-    store = await createStore(storeConfigFor(s3, bucket));
-    env = { ...toolEnvFor(s3, bucket, b2.url), S3_REGION: s3.region };
+    env = { ...toolEnvFor(fx.s3, fx.bucket, fx.strict.url), S3_REGION: fx.s3.region };
 
     const packed: [TarWriter, Files, string][] = [
       ['gnu-tar', OLD, '2026-11-20T09:30:00Z'],
@@ -196,9 +181,6 @@ describe('mizual-fetch-logs reads every archive the bucket holds', () => {
   });
 
   after(async () => {
-    store?.close();
-    await b2?.close();
-    if (bucket) await removeTestBucket(s3, bucket);
     scratch.cleanup();
   });
 
@@ -304,7 +286,7 @@ describe('mizual-fetch-logs reads every archive the bucket holds', () => {
       [...wanted],
     );
 
-    const gets = new Map(b2.gets);
+    const gets = new Map(fx.strict.gets);
     const r = await fetch([
       '--env',
       'prod',
@@ -325,9 +307,11 @@ describe('mizual-fetch-logs reads every archive the bucket holds', () => {
       .map((l) => `${l.host} backend ${l.line}`);
     assert.equal(expected.length, 7, '00:20:00 is inside, 00:20:07 is not');
     assert.deepEqual(r.stdout.replace(/\n$/, '').split('\n'), expected);
-    const fetched = [...b2.gets].filter(([k, n]) => k.endsWith('.tar.gz') && n > (gets.get(k) ?? 0)).map(([k]) => k);
+    const fetched = [...fx.strict.gets]
+      .filter(([k, n]) => k.endsWith('.tar.gz') && n > (gets.get(k) ?? 0))
+      .map(([k]) => k);
     assert.deepEqual(fetched.sort(), [...wanted].sort(), 'GETs of archives at the B2-strict proxy');
-    assert.equal(b2.rejected.length, 0);
+    assert.equal(fx.strict.rejected.length, 0);
   });
 
   it('--since 2h over a day of 48 archives per host on two hosts fetches at most 5 archives per host', async () => {
@@ -348,11 +332,13 @@ describe('mizual-fetch-logs reads every archive the bucket holds', () => {
         await put(objectKey('dev', host, end), file);
       }
     }
-    const before = new Map(b2.gets);
+    const before = new Map(fx.strict.gets);
     const r = await fetch(['--env', 'dev', '--since', '2h', '--out', path.join(scratch.dir, 'now'), '--cat']);
     assert.equal(r.exitCode, 0, r.stderr);
     for (const host of ['n-1', 'n-2']) {
-      const fetched = [...b2.gets].filter(([k, n]) => k.startsWith(`logs/dev/${host}/`) && n > (before.get(k) ?? 0));
+      const fetched = [...fx.strict.gets].filter(
+        ([k, n]) => k.startsWith(`logs/dev/${host}/`) && n > (before.get(k) ?? 0),
+      );
       assert.ok(fetched.length >= 4 && fetched.length <= 5, `${host}: ${fetched.length} archives fetched`);
     }
     const printed = r.stdout.trim().split('\n');

@@ -9,17 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
 import { startFaultProxy, type Fault } from '../harness/fault-proxy.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { buildTarGz, dockerTime, makeShipArchive, type ShipArchiveSpec } from '../helpers/make-archive.js';
 
@@ -84,25 +76,18 @@ const ARCHIVES: ShipArchiveSpec[] = [
 ];
 
 describe('mizual-fetch-logs against the real gateway', () => {
-  let s3: S3TestEnv;
-  let bucket: string;
-  let b2: B2StrictProxy;
+  const fx = useBucket('fetch');
   let faults: Awaited<ReturnType<typeof startCountingProxy>>;
-  let store: Store;
   let env: Record<string, string>;
   const sizes = new Map<string, number>();
   const bytes = new Map<string, Buffer>();
 
   before(async () => {
-    s3 = await ensureS3();
-    bucket = await createTestBucket(s3, { tag: 'fetch' });
-    b2 = await startB2StrictProxy(s3.endpoint);
-    faults = await startCountingProxy(b2.url);
-    store = await createStore(storeConfigFor(s3, bucket));
+    faults = await startCountingProxy(fx.strict.url);
     const put = async (key: string, data: Buffer): Promise<void> => {
       const file = path.join(scratch.dir, path.basename(key));
       writeFileSync(file, data);
-      await store.putFile(key, file);
+      await fx.store.putFile(key, file);
       sizes.set(key, data.length);
       bytes.set(key, data);
     };
@@ -126,16 +111,13 @@ describe('mizual-fetch-logs against the real gateway', () => {
     await put('logs/prod/cut/2026-11-27/logs-20261127_010000.tar.gz', buildTarGz([{ name: 'x.log', data: noise }]));
     await put('logs/prod/web-1/2026-11-25/not-an-archive.txt', Buffer.from('stray'));
     env = {
-      ...toolEnvFor(s3, bucket, faults.url),
-      S3_REGION: s3.region,
+      ...toolEnvFor(fx.s3, fx.bucket, faults.url),
+      S3_REGION: fx.s3.region,
     };
   });
 
   after(async () => {
-    store?.close();
     await faults?.close();
-    await b2?.close();
-    if (bucket) await removeTestBucket(s3, bucket);
     scratch.cleanup();
   });
 
@@ -172,7 +154,7 @@ describe('mizual-fetch-logs against the real gateway', () => {
     const out = path.join(scratch.dir, 'day');
     const first = await fetch(['--env', 'prod', '--date', '2026-11-25', '--out', out]);
     assert.equal(first.exitCode, 0, first.stderr);
-    assert.equal(b2.rejected.length, 0, JSON.stringify(b2.rejected));
+    assert.equal(fx.strict.rejected.length, 0, JSON.stringify(fx.strict.rejected));
     const expected = [...sizes.keys()].filter((k) => k.includes('/2026-11-25/') && k.endsWith('.tar.gz'));
     assert.equal(expected.length, 3);
     for (const key of expected) {
@@ -356,6 +338,6 @@ describe('mizual-fetch-logs against the real gateway', () => {
     assert.equal(wrong.exitCode, 1, wrong.stderr);
     assert.equal(wrong.stderr.trim().split('\n').length, 1, wrong.stderr);
     assert.ok(!wrong.stderr.includes(secret) && !wrong.stdout.includes(secret));
-    assert.ok(!`${missing.stderr}${wrong.stderr}`.includes(s3.secretAccessKey));
+    assert.ok(!`${missing.stderr}${wrong.stderr}`.includes(fx.s3.secretAccessKey));
   });
 });

@@ -8,21 +8,12 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { UsageRow } from '../../src/fetch/usage.js';
-import { createStore, type Store } from '../../src/store/client.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { deleteKey, toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir();
-let s3: S3TestEnv;
-let bucket: string;
-let store: Store;
+const fx = useBucket('usage', { versioned: true });
 
 const KEY_A = 'logs/prod/web-1/2026-01-10/logs-20260110_093000.tar.gz';
 const KEY_B = 'logs/prod/web-1/2026-01-12/logs-20260112_000000.tar.gz';
@@ -31,33 +22,29 @@ const KEY_C = 'logs/dev/web-2/2026-02-01/logs-20260201_120000.tar.gz';
 async function put(key: string, bytes: number): Promise<void> {
   const file = path.join(scratch.dir, `body-${bytes}`);
   writeFileSync(file, Buffer.alloc(bytes, 0x61));
-  await store.putFile(key, file);
+  await fx.store.putFile(key, file);
 }
 
 before(async () => {
-  s3 = await ensureS3();
-  bucket = await createTestBucket(s3, { tag: 'usage', versioned: true });
-  store = await createStore(storeConfigFor(s3, bucket));
+  await fx.ready;
   // A: uploaded three times (two hidden versions). B: uploaded, then deleted (a delete marker hides it).
   await put(KEY_A, 100);
   await put(KEY_A, 200);
   await put(KEY_A, 300);
   await put(KEY_B, 50);
-  await store.deleteKeys([KEY_B]);
+  await deleteKey(fx.s3, fx.bucket, KEY_B);
   await put(KEY_C, 1000);
   await put('elsewhere/not-ours.bin', 5000);
 });
 
 after(async () => {
-  store?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
   scratch.cleanup();
 });
 
 describe('mizual-fetch-logs --usage', () => {
   it('counts current and all versions per env and host, hidden ones included, with dates and cost', async () => {
     const result = await runTool('mizual-fetch-logs', ['--usage', '--json', '--price-per-tb', '2000000000'], {
-      env: toolEnvFor(s3, bucket),
+      env: toolEnvFor(fx.s3, fx.bucket),
       cwd: scratch.dir,
     });
     assert.equal(result.exitCode, 0, result.stderr);
@@ -94,7 +81,7 @@ describe('mizual-fetch-logs --usage', () => {
   });
 
   it('--env and --host narrow it; the table names the price and every host', async () => {
-    const env = toolEnvFor(s3, bucket);
+    const env = toolEnvFor(fx.s3, fx.bucket);
     const one = await runTool('mizual-fetch-logs', ['--usage', '--env', 'dev', '--json'], { env, cwd: scratch.dir });
     assert.equal(one.exitCode, 0, one.stderr);
     const rows = (JSON.parse(one.stdout) as { rows: UsageRow[] }).rows;
@@ -112,11 +99,11 @@ describe('mizual-fetch-logs --usage', () => {
     assert.match(table.stdout, /^dev\s+web-2\s/m);
     assert.match(table.stdout, /^total\s/m);
     assert.match(table.stdout, /cost at 6 USD per TB-month, on all versions/);
-    assert.doesNotMatch(table.stdout + table.stderr, new RegExp(s3.secretAccessKey));
+    assert.doesNotMatch(table.stdout + table.stderr, new RegExp(fx.s3.secretAccessKey));
   });
 
   it('refuses download flags and a bad price (exit 2)', async () => {
-    const env = toolEnvFor(s3, bucket);
+    const env = toolEnvFor(fx.s3, fx.bucket);
     for (const args of [
       ['--usage', '--date', '2026-01-10'],
       ['--usage', '--cat'],

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ContainerFigures } from '../../src/metrics/report.js';
 import { ensureDocker, removeStartedContainers, startContainer, uniqueName, waitForState } from '../harness/docker.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 
@@ -18,24 +19,8 @@ interface Report {
   disks: { mount: string; totalBytes: number; usedBytes: number; usedPercent: number }[];
   network: { iface: string; rxBytesPerSec: number; txBytesPerSec: number }[];
   docker: { available: boolean; reason: string | null };
-  containers: {
-    name: string;
-    state: string;
-    health: string;
-    cpuPercent: number | null;
-    memoryBytes: number | null;
-    restarts: number | null;
-    restartsLastHour: number | null;
-    image: string | null;
-    createdAt: string | null;
-    uptimeSeconds: number | null;
-    exitCode: number | null;
-    exitedSecondsAgo: number | null;
-    oomKilled: boolean | null;
-    logBytes: number | null;
-    logFiles: number | null;
-    logRotation: boolean | null;
-  }[];
+  // The container figures are the report module's own type; the test checks their values.
+  containers: ContainerFigures[];
   diskTrends: { mount: string; growthBytesPerDay: number | null; fullAt: string | null }[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
   backendErrors: { container: string; lines: string[]; last5m: number; last60m: number } | null;

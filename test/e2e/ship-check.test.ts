@@ -7,41 +7,22 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { startContainer, uniqueName } from '../harness/docker.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-ship-check-');
-let s3: S3TestEnv;
-let proxy: B2StrictProxy;
-let bucket: string;
-let store: Store;
+const fx = useBucket('ship-check', { versioned: true, docker: true });
 let container: string;
 let dirNo = 0;
 
 before(async () => {
-  await ensureDocker();
-  s3 = await ensureS3();
-  bucket = await createTestBucket(s3, { tag: 'ship-check', versioned: true });
-  proxy = await startB2StrictProxy(s3.endpoint);
-  store = await createStore(storeConfigFor(s3, bucket));
+  await fx.ready;
   container = uniqueName('check');
   await startContainer(container, 'sleep 120');
 });
 after(async () => {
-  await removeStartedContainers();
-  store?.close();
-  await proxy?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
   scratch.cleanup();
 });
 
@@ -49,8 +30,8 @@ function freshEnv(extra: Record<string, string> = {}): Record<string, string> {
   const base = path.join(scratch.dir, `run${++dirNo}`);
   mkdirSync(base, { mode: 0o700 });
   const envFile = path.join(base, 'app.env');
-  writeFileSync(envFile, `DATABASE_URL=postgres://app:db-secret-4411@db/app\nS3_BUCKET_NAME=${bucket}\n`);
-  const tool = toolEnvFor(s3, bucket, proxy.url);
+  writeFileSync(envFile, `DATABASE_URL=postgres://app:db-secret-4411@db/app\nS3_BUCKET_NAME=${fx.bucket}\n`);
+  const tool = toolEnvFor(fx.s3, fx.bucket, fx.strict.url);
   delete (tool as Partial<typeof tool>).S3_BUCKET_NAME;
   return {
     MIZUAL_ENV_FILE: envFile,
@@ -96,8 +77,8 @@ describe('mizual-ship-logs --check', () => {
     assert.match(stepLine(result.stdout, 'hold'), /: 1 container\(s\), [\d.]+ (B|KiB) held$/);
     assert.match(stepLine(result.stdout, 'delete'), /removed the probe and its 1 version\(s\)/);
     assert.match(result.stdout, /\nverdict: all \d+ checks passed$/);
-    assert.deepEqual(await store.listVersions(`logs/dev/${env.MIZUAL_HOSTNAME}/`), []);
-    for (const secret of [s3.secretAccessKey, 'db-secret-4411']) assert.ok(!result.stdout.includes(secret));
+    assert.deepEqual(await fx.store.listVersions(`logs/dev/${env.MIZUAL_HOSTNAME}/`), []);
+    for (const secret of [fx.s3.secretAccessKey, 'db-secret-4411']) assert.ok(!result.stdout.includes(secret));
   });
 
   it('a wrong secret fails list, write and the verdict, and never prints the secret', async () => {

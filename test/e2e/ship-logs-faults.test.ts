@@ -15,20 +15,12 @@ import {
 } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processStartTime } from '../../src/core/lock.js';
-import { createStore, type Store } from '../../src/store/client.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { dockerCli, startContainer, uniqueName } from '../harness/docker.js';
+import { deleteKey, toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { checkArchive, downloadAll, readArchiveFile, readTarGz } from './ship-logs-helpers.js';
 
@@ -39,25 +31,9 @@ after(async () => {
   scratch.cleanup();
 });
 
-let s3: S3TestEnv;
-let proxy: B2StrictProxy;
-let bucket: string;
-let store: Store;
+const fx = useBucket('ship-faults', { versioned: true, docker: true });
 let dirNo = 0;
-
-before(async () => {
-  await ensureDocker();
-  s3 = await ensureS3();
-  bucket = await createTestBucket(s3, { tag: 'ship-faults', versioned: true });
-  proxy = await startB2StrictProxy(s3.endpoint);
-  store = await createStore(storeConfigFor(s3, bucket));
-});
-after(async () => {
-  await removeStartedContainers();
-  store?.close();
-  await proxy?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
-});
+after(async () => {});
 
 /** A fresh environment: its own log, state and alert paths, uploading through the B2-strict proxy. */
 function freshEnv(containers: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -69,7 +45,7 @@ function freshEnv(containers: string, extra: Record<string, string> = {}): Recor
     MIZUAL_STATE_DIR: path.join(base, 'state'),
     MIZUAL_ALERT_LOG: path.join(base, 'alerts.log'),
     MIZUAL_HOSTNAME: `faults-${dirNo}`,
-    ...toolEnvFor(s3, bucket, proxy.url),
+    ...toolEnvFor(fx.s3, fx.bucket, fx.strict.url),
     MIZUAL_TEST_RETRY_DELAY_MS: '50',
     ...extra,
   };
@@ -156,7 +132,7 @@ describe('containers', () => {
     assert.match(restarted, /^\S+ restart start \S+\n\S+ restart before\n$/);
     assert.ok(!containerText(entries, 'rs').toString().includes(restarted.split('\n')[0]!), 'the restart is new');
     assert.equal(containerText(next, 'odd').length, 0, 'nothing new from odd, nothing twice');
-    const objects = await downloadAll(store, 'logs/dev/');
+    const objects = await downloadAll(fx.store, 'logs/dev/');
     assert.equal([...objects.keys()].filter((k) => k.startsWith(`logs/dev/${env.MIZUAL_HOSTNAME}/`)).length, 2);
   });
 });
@@ -310,13 +286,13 @@ describe('--prune', () => {
     ];
     const file = path.join(scratch.dir, 'object.bin');
     writeFileSync(file, 'archive bytes');
-    for (const k of [...doomed, ...kept]) await store.putFile(k, file);
-    await store.putFile(doomed[0]!, file); // a second version
-    await store.deleteKeys([doomed[1]!]); // a delete marker over a hidden version
+    for (const k of [...doomed, ...kept]) await fx.store.putFile(k, file);
+    await fx.store.putFile(doomed[0]!, file); // a second version
+    await deleteKey(fx.s3, fx.bucket, doomed[1]!); // a delete marker over a hidden version
     mkdirSync(env.MIZUAL_LOG_DIR!, { recursive: true });
     writeFileSync(path.join(env.MIZUAL_LOG_DIR!, `logs-${stampOf(old)}.tar.gz`), 'old local');
     writeFileSync(path.join(env.MIZUAL_LOG_DIR!, `logs-${stampOf(today)}.tar.gz`), 'today local');
-    const versionsBefore = (await store.listVersions('logs/')).length;
+    const versionsBefore = (await fx.store.listVersions('logs/')).length;
 
     const dry = await ship(env, ['--prune', '--dry-run']);
     assert.equal(dry.exitCode, 0, dry.stderr);
@@ -327,7 +303,7 @@ describe('--prune', () => {
         `would delete ${doomed[0]} (2 version(s), 26 B)\n` +
         `would delete ${doomed[1]} (2 version(s), 13 B)`,
     );
-    assert.equal((await store.listVersions('logs/')).length, versionsBefore);
+    assert.equal((await fx.store.listVersions('logs/')).length, versionsBefore);
     assert.equal(readdirSync(env.MIZUAL_LOG_DIR!).length, 2);
 
     const real = await ship(env, ['--prune', '--json']);
@@ -337,12 +313,12 @@ describe('--prune', () => {
       report.remote.map((r) => r.key),
       doomed,
     );
-    const left = await store.listVersions('logs/');
+    const left = await fx.store.listVersions('logs/');
     assert.equal(left.filter((v) => doomed.includes(v.key)).length, 0, 'every version and marker gone');
     const ours = left.filter((v) => [...kept, ...doomed].includes(v.key));
     assert.deepEqual([...new Set(ours.map((v) => v.key))].sort(), [...kept].sort());
     assert.deepEqual(readdirSync(env.MIZUAL_LOG_DIR!), [`logs-${stampOf(today)}.tar.gz`]);
-    assert.deepEqual(proxy.rejected, []);
+    assert.deepEqual(fx.strict.rejected, []);
   });
 });
 
@@ -409,7 +385,13 @@ describe('configuration and secrets', () => {
     );
     const archives = readdirSync(env.MIZUAL_LOG_DIR!).map((n) => readFileSync(path.join(env.MIZUAL_LOG_DIR!, n)));
     const unpacked = archives.flatMap((a) => readTarGz(a).map((e) => e.data.toString('latin1')));
-    for (const secret of [wrongSecret, appSecret, 'db-password-77f1c9', 'sk_live_abcdef123456', s3.secretAccessKey]) {
+    for (const secret of [
+      wrongSecret,
+      appSecret,
+      'db-password-77f1c9',
+      'sk_live_abcdef123456',
+      fx.s3.secretAccessKey,
+    ]) {
       for (const text of [result.stdout, result.stderr, ...unpacked])
         assert.ok(!text.includes(secret), 'secret leaked');
     }

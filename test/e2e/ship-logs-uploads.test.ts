@@ -7,49 +7,19 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import { ensureDocker } from '../harness/docker.js';
-import { everyNth, startFaultProxy, type Fault, type FaultProxy, type FaultRequest } from '../harness/fault-proxy.js';
-import {
-  beginUpload,
-  createTestBucket,
-  ensureS3,
-  listOpenUploads,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
-import { createStore } from '../../src/store/client.js';
+import { everyNth, type FaultRequest } from '../harness/fault-proxy.js';
+import { beginUpload, listOpenUploads, toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-ship-uploads-');
-let s3: S3TestEnv;
-let strict: B2StrictProxy;
-let bucket: string;
-const proxies: FaultProxy[] = [];
+const fx = useBucket('ship-uploads', { docker: true });
 let dirNo = 0;
-
-before(async () => {
-  await ensureDocker();
-  s3 = await ensureS3();
-  bucket = await createTestBucket(s3, { tag: 'ship-uploads' });
-  strict = await startB2StrictProxy(s3.endpoint);
-});
 after(async () => {
-  for (const p of proxies) await p.close();
-  await strict?.close();
-  if (bucket) await removeTestBucket(s3, bucket);
   scratch.cleanup();
 });
-
-async function faultProxy(choose: (req: FaultRequest) => Fault | undefined): Promise<FaultProxy> {
-  const proxy = await startFaultProxy(strict.url, choose);
-  proxies.push(proxy);
-  return proxy;
-}
 
 /**
  * A fresh environment whose alert log holds `mib` MiB of incompressible lines stamped now (so the
@@ -70,7 +40,7 @@ function freshEnv(endpoint: string, mib: number): Record<string, string> {
     MIZUAL_STATE_DIR: path.join(base, 'state'),
     MIZUAL_ALERT_LOG: alertLog,
     MIZUAL_HOSTNAME: `uploads-${process.pid}-${dirNo}`,
-    ...toolEnvFor(s3, bucket, endpoint),
+    ...toolEnvFor(fx.s3, fx.bucket, endpoint),
     MIZUAL_TEST_RETRY_DELAY_MS: '50',
   };
 }
@@ -81,11 +51,11 @@ const ship = (env: Record<string, string>, args: string[] = []) =>
 const isPart = (r: FaultRequest): boolean => r.method === 'PUT' && /[?&]uploadId=/.test(r.path);
 const isCreate = (r: FaultRequest): boolean => r.method === 'POST' && /[?&]uploads(=|&|$)/.test(r.path);
 const ownOpen = async (host: string): Promise<string[]> =>
-  (await listOpenUploads(s3, bucket)).filter((k) => k.startsWith(`logs/dev/${host}/`));
+  (await listOpenUploads(fx.s3, fx.bucket)).filter((k) => k.startsWith(`logs/dev/${host}/`));
 
 describe('no unfinished upload is left in the bucket', () => {
   it('the deadline aborts the multipart upload under way before the process exits', async () => {
-    const slow = await faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
+    const slow = await fx.faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
     const env = freshEnv(slow.url, 9);
     const result = await ship(env, ['--deadline', '4s']);
     assert.equal(result.exitCode, 1);
@@ -98,7 +68,7 @@ describe('no unfinished upload is left in the bucket', () => {
   });
 
   it('SIGTERM aborts the multipart upload under way before the process exits', async () => {
-    const slow = await faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
+    const slow = await fx.faultProxy((r) => (isPart(r) ? { kind: 'throttle', bytesPerSecond: 256 * 1024 } : undefined));
     const env = freshEnv(slow.url, 9);
     const child = execa(process.execPath, [path.join(ROOT, 'bin', 'mizual-ship-logs.js')], {
       env,
@@ -117,7 +87,7 @@ describe('no unfinished upload is left in the bucket', () => {
 
   it('a CreateMultipartUpload whose answer was lost leaves no upload once the retried one completes', async () => {
     let lost = 0;
-    const lossy = await faultProxy((r) => (isCreate(r) && lost++ === 0 ? { kind: 'lose-answer' } : undefined));
+    const lossy = await fx.faultProxy((r) => (isCreate(r) && lost++ === 0 ? { kind: 'lose-answer' } : undefined));
     const env = freshEnv(lossy.url, 7);
     const result = await ship(env);
     assert.equal(result.exitCode, 0, result.stderr);
@@ -126,7 +96,7 @@ describe('no unfinished upload is left in the bucket', () => {
   });
 
   it("aborts stale uploads under this host's prefix only, and only those older than the deadline", async () => {
-    const env = freshEnv(strict.url, 0);
+    const env = freshEnv(fx.strict.url, 0);
     const host = env.MIZUAL_HOSTNAME!;
     const own = `logs/dev/${host}/2020-01-01/logs-20200101_000000.tar.gz`;
     const others = [
@@ -134,15 +104,18 @@ describe('no unfinished upload is left in the bucket', () => {
       `logs/prod/${host}/2020-01-01/logs-20200101_000000.tar.gz`,
       `other-app/${host}/upload.bin`,
     ];
-    for (const key of [own, ...others]) await beginUpload(s3, bucket, key);
+    for (const key of [own, ...others]) await beginUpload(fx.s3, fx.bucket, key);
     const fresh = await ship(env);
     assert.equal(fresh.exitCode, 0, fresh.stderr);
-    assert.ok((await listOpenUploads(s3, bucket)).includes(own), 'younger than the deadline: maybe still running');
+    assert.ok(
+      (await listOpenUploads(fx.s3, fx.bucket)).includes(own),
+      'younger than the deadline: maybe still running',
+    );
     // An hour later, by the shipper's clock: older than any run (25 min deadline) can last.
     const later = await ship({ ...env, MIZUAL_TEST_NOW_OFFSET_MS: String(3600_000) });
     assert.equal(later.exitCode, 0, later.stderr);
     assert.match(later.stderr, new RegExp(`aborted 1 unfinished upload\\(s\\) an earlier run left: ${own}`));
-    const open = await listOpenUploads(s3, bucket);
+    const open = await listOpenUploads(fx.s3, fx.bucket);
     assert.ok(!open.includes(own));
     for (const key of others) assert.ok(open.includes(key), `${key} is not ours and stays`);
   });
@@ -150,24 +123,21 @@ describe('no unfinished upload is left in the bucket', () => {
 
 describe('the state', () => {
   it('records lastUploadAt when the upload ended, not when the run began', async () => {
-    const slow = await faultProxy((r) => (r.method === 'PUT' ? { kind: 'throttle', bytesPerSecond: 200 } : undefined));
+    const slow = await fx.faultProxy((r) =>
+      r.method === 'PUT' ? { kind: 'throttle', bytesPerSecond: 200 } : undefined,
+    );
     const env = freshEnv(slow.url, 0);
     const result = await ship(env, ['--json']);
     assert.equal(result.exitCode, 0, result.stderr);
     const [uploaded] = (JSON.parse(result.stdout) as { uploaded: { key: string }[] }).uploaded;
     const state = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR!, 'ship-state.json'), 'utf8'));
-    const store = await createStore(storeConfigFor(s3, bucket));
-    try {
-      const head = await store.headObject(uploaded!.key);
-      // The server stamps the object when the slow upload completes (whole seconds, its clock is ours).
-      assert.ok(head, 'uploaded');
-      assert.ok(
-        Date.parse(state.lastUploadAt) >= head.lastModified.getTime(),
-        `lastUploadAt ${state.lastUploadAt} is not before the object's ${head.lastModified.toISOString()}`,
-      );
-    } finally {
-      store.close();
-    }
+    const head = await fx.store.headObject(uploaded!.key);
+    // The server stamps the object when the slow upload completes (whole seconds, its clock is ours).
+    assert.ok(head, 'uploaded');
+    assert.ok(
+      Date.parse(state.lastUploadAt) >= head.lastModified.getTime(),
+      `lastUploadAt ${state.lastUploadAt} is not before the object's ${head.lastModified.toISOString()}`,
+    );
   });
 });
 
@@ -178,7 +148,7 @@ describe('errors', () => {
     ['RequestTimeTooSkewed', /RequestTimeTooSkewed on PutObject \(this host's clock differs .* 15 minutes/],
   ] as const) {
     it(`a permanent ${code} fails at once: every request sent once, the archive kept for later`, async () => {
-      const refusing = await faultProxy(() => ({ kind: 'error', status: 403, code }));
+      const refusing = await fx.faultProxy(() => ({ kind: 'error', status: 403, code }));
       const env = freshEnv(refusing.url, 0);
       const result = await ship(env);
       assert.equal(result.exitCode, 1);
@@ -193,7 +163,7 @@ describe('errors', () => {
   }
 
   it('a key the real gateway does not know (InvalidAccessKeyId) is asked once', async () => {
-    const counting = await faultProxy(() => undefined);
+    const counting = await fx.faultProxy(() => undefined);
     const env = { ...freshEnv(counting.url, 0), S3_ACCESS_KEY_ID: 'NOSUCHKEY0000000' };
     const result = await ship(env);
     assert.equal(result.exitCode, 1);
@@ -201,9 +171,22 @@ describe('errors', () => {
     assert.equal(counting.log.filter((r) => r.method === 'PUT').length, 1);
   });
 
+  it('one retry policy: a part that always fails is sent 3 times, not once per nested loop (12)', async () => {
+    const partNumber = (r: FaultRequest): string | undefined => /[?&]partNumber=(\d+)/.exec(r.path)?.[1];
+    const failing = await fx.faultProxy((r) =>
+      isPart(r) && partNumber(r) === '1' ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined,
+    );
+    const env = freshEnv(failing.url, 9);
+    const result = await ship(env);
+    assert.equal(result.exitCode, 1);
+    assert.match(result.stderr, /1 archive\(s\) wait for upload: .*ServiceUnavailable/);
+    assert.equal(failing.log.filter((r) => isPart(r) && partNumber(r) === '1').length, 3);
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), [], 'the failed upload was aborted');
+  });
+
   it('rides out a 503 every third request and a reset in the middle of an answer', async () => {
     const third = everyNth(3, { kind: 'error', status: 503, code: 'ServiceUnavailable' });
-    const flaky = await faultProxy((r) => (r.n === 4 ? { kind: 'reset-mid-answer', afterBytes: 20 } : third(r)));
+    const flaky = await fx.faultProxy((r) => (r.n === 4 ? { kind: 'reset-mid-answer', afterBytes: 20 } : third(r)));
     const env = freshEnv(flaky.url, 7);
     const result = await ship(env, ['--json']);
     assert.equal(result.exitCode, 0, result.stderr);

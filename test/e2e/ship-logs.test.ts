@@ -8,17 +8,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createStore, type Store } from '../../src/store/client.js';
-import { dockerCli, ensureDocker, removeStartedContainers, startContainer, uniqueName } from '../harness/docker.js';
-import { startB2StrictProxy, type B2StrictProxy } from '../harness/b2-strict-proxy.js';
-import {
-  createTestBucket,
-  ensureS3,
-  removeTestBucket,
-  storeConfigFor,
-  toolEnvFor,
-  type S3TestEnv,
-} from '../harness/s3.js';
+import { dockerCli, startContainer, uniqueName } from '../harness/docker.js';
+import { toolEnvFor } from '../harness/s3.js';
+import { useBucket } from '../harness/bucket.js';
 import { ROOT, runTool, scratchDir } from '../helpers/cli.js';
 import { checkArchive, downloadAll, readTarGz, type Manifest } from './ship-logs-helpers.js';
 
@@ -26,10 +18,7 @@ const scratch = scratchDir('mizual-ship-count-');
 after(scratch.cleanup);
 
 describe('mizual-ship-logs counting test', () => {
-  let s3: S3TestEnv;
-  let bucket: string;
-  let proxy: B2StrictProxy;
-  let store: Store;
+  const fx = useBucket('ship-count', { docker: true });
   let blackhole: net.Server;
   const sockets = new Set<net.Socket>();
   const names = { a: uniqueName('count-a'), b: uniqueName('count-b') };
@@ -38,11 +27,6 @@ describe('mizual-ship-logs counting test', () => {
   let alertNo = 0;
 
   before(async () => {
-    await ensureDocker();
-    s3 = await ensureS3();
-    bucket = await createTestBucket(s3, { tag: 'ship-count' });
-    proxy = await startB2StrictProxy(s3.endpoint);
-    store = await createStore(storeConfigFor(s3, bucket));
     // An endpoint that accepts connections and never answers.
     blackhole = net.createServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
@@ -53,18 +37,14 @@ describe('mizual-ship-logs counting test', () => {
       MIZUAL_ALERT_LOG: alertLog,
       MIZUAL_HOSTNAME: 'count-host',
       STORAGE_PATH_PREFIX: 'production',
-      ...toolEnvFor(s3, bucket, proxy.url),
+      ...toolEnvFor(fx.s3, fx.bucket, fx.strict.url),
       MIZUAL_TEST_RETRY_DELAY_MS: '100',
     };
   });
 
   after(async () => {
-    await removeStartedContainers();
     for (const socket of sockets) socket.destroy();
     blackhole?.close();
-    store?.close();
-    await proxy?.close();
-    if (bucket) await removeTestBucket(s3, bucket);
   });
 
   const addAlert = (): void => {
@@ -92,10 +72,10 @@ describe('mizual-ship-logs counting test', () => {
     }
 
     // S3 down: the archive is kept and reported; the next runs upload it.
-    await proxy.pause();
+    await fx.strict.pause();
     addAlert();
     const down = await ship();
-    await proxy.resume();
+    await fx.strict.resume();
     assert.equal(down.exitCode, 1);
     assert.match(down.stderr, /^mizual-ship-logs: 1 archive\(s\) wait for upload: S3 endpoint not reachable/);
     assert.equal(down.stderr.trim().split('\n').length, 1, down.stderr);
@@ -148,11 +128,11 @@ describe('mizual-ship-logs counting test', () => {
     // Everything uploaded, nothing pending, every archive also kept locally.
     const state = JSON.parse(readFileSync(path.join(env.MIZUAL_STATE_DIR as string, 'ship-state.json'), 'utf8'));
     assert.deepEqual(state.pending, []);
-    const objects = await downloadAll(store, 'logs/prod/count-host/');
+    const objects = await downloadAll(fx.store, 'logs/prod/count-host/');
     const localNames = readdirSync(logDir).filter((n) => n.startsWith('logs-'));
     assert.deepEqual([...objects.keys()].map((k) => path.basename(k)).sort(), localNames.sort());
     assert.ok(objects.size >= 8, `archives: ${objects.size}`);
-    assert.deepEqual(proxy.rejected, []);
+    assert.deepEqual(fx.strict.rejected, []);
 
     const seen: Record<string, string[]> = { 'a out': [], 'a err': [], 'b out': [], 'b err': [] };
     const alerts: string[] = [];

@@ -5,6 +5,8 @@
 import { execa } from 'execa';
 import net from 'node:net';
 import path from 'node:path';
+import type { DockerClient } from '../../src/docker/client.js';
+import { framesToLines, type LogFrame, type LogLine } from '../../src/docker/frames.js';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -169,4 +171,12 @@ export async function tcpDoorToDocker(): Promise<{ host: string; close: () => Pr
         server.close(() => resolve());
       }),
   };
+}
+
+/** The last n log lines of a container, both streams in order, with Docker's timestamps. */
+export async function tailLines(client: DockerClient, nameOrId: string, n: number): Promise<LogLine[]> {
+  const stream = await client.containerLogs(nameOrId, { tail: n, timestamps: true });
+  const frames: LogFrame[] = [];
+  for await (const frame of stream) frames.push(frame as LogFrame);
+  return framesToLines(frames, true).slice(-n);
 }

@@ -167,6 +167,16 @@ export async function createTestBucket(
   return name;
 }
 
+/** Delete a key without a version id: in a versioned bucket, a delete marker then hides it. */
+export async function deleteKey(env: S3TestEnv, bucket: string, key: string): Promise<void> {
+  const { s3, client } = await adminClient(env);
+  try {
+    await client.send(new s3.DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } finally {
+    client.destroy();
+  }
+}
+
 /** Delete every version, delete marker and unfinished upload of a bucket, then the bucket. */
 export async function removeTestBucket(env: S3TestEnv, name: string): Promise<void> {
   const { s3, client } = await adminClient(env);

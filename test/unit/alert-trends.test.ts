@@ -22,7 +22,7 @@ import {
   type NetTrend,
 } from '../../src/core/trends.js';
 import { toDetails, type ContainerDetails } from '../../src/docker/model.js';
-import type { DiskFigures } from '../../src/host/host.js';
+import type { DiskFigures } from '../../src/host/index.js';
 import { listGenerations, logRotationConfigured } from '../../src/docker/log-files.js';
 
 const GiB = 1024 ** 3;

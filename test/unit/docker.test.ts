@@ -17,6 +17,7 @@ import {
 import { healthFromStatus, mapHealth, mapState, toDetails, toSummary } from '../../src/docker/model.js';
 import { parseDockerHost } from '../../src/docker/endpoint.js';
 import { MizualError, UsageError } from '../../src/core/errors.js';
+import { tailLines } from '../harness/docker.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/docker/', import.meta.url));
 const fixture = (name: string) => readFile(join(FIXTURES, name));
@@ -545,9 +546,9 @@ describe('DockerClient against a fake engine', () => {
     client.close();
   });
 
-  it('tailLines returns the last n lines with stream labels', async () => {
+  it('a tail of the log gives the last n lines with stream labels', async () => {
     const client = createDockerClient({ host: `unix://${socket}` });
-    const lines = await client.tailLines('fx-logs', 2);
+    const lines = await tailLines(client, 'fx-logs', 2);
     assert.deepEqual(
       lines.map((l) => [l.stream, l.text]),
       [

@@ -48,18 +48,67 @@ describe('examples', () => {
     );
   });
 
-  it('crontab.example schedules alerts every 5 minutes, shipping every 30 and prune at midnight', () => {
+  it('crontab.example schedules alerts every 5 minutes, shipping every 30 and prune once a night', () => {
     const lines = read('crontab.example')
       .split('\n')
       .filter((l) => /^[*0-9]/.test(l));
     assert.ok(lines.some((l) => l.startsWith('*/5 * * * * /usr/local/bin/mizual-alerts ')));
     assert.ok(lines.some((l) => l.startsWith('*/30 * * * * /usr/local/bin/mizual-ship-logs ')));
-    assert.ok(lines.some((l) => l.startsWith('0 0 * * * /usr/local/bin/mizual-ship-logs --prune ')));
+    assert.ok(lines.some((l) => /^\d+ 0 \* \* \* \/usr\/local\/bin\/mizual-ship-logs --prune /.test(l)));
     assert.ok(
       lines.some((l) => l.startsWith('* * * * * /usr/local/bin/mizual-ship-logs --hold ')),
       'the hold every minute',
     );
     for (const l of lines) assert.match(l, />> \/var\/log\/mizual-[a-z-]+\.log 2>&1$/);
+  });
+});
+
+// The minutes of the hour a cron minute field (every 30, `15`, `0,30`) or a systemd `OnCalendar` names.
+function minutesOf(field: string): number[] {
+  const minutes = new Set<number>();
+  for (const part of field.split(',')) {
+    const step = /^(\*|\d+)\/(\d+)$/.exec(part);
+    if (step) {
+      for (let m = step[1] === '*' ? 0 : Number(step[1]); m < 60; m += Number(step[2])) minutes.add(m);
+    } else if (part === '*') {
+      for (let m = 0; m < 60; m++) minutes.add(m);
+    } else {
+      minutes.add(Number(part));
+    }
+  }
+  return [...minutes];
+}
+
+/** The minute field of a systemd OnCalendar value (`*:0/30`, `*-*-* 00:15:00`). */
+function calendarMinutes(unit: string): number[] {
+  const value = /^OnCalendar=(.+)$/m.exec(read(unit))?.[1] ?? '';
+  const time = value.split(' ').at(-1) as string;
+  return minutesOf(time.split(':')[1] as string);
+}
+
+/** The shortest distance in minutes, around the hour, between any two of the minutes. */
+function closest(a: number[], b: number[]): number {
+  let best = 60;
+  for (const x of a) for (const y of b) best = Math.min(best, Math.abs(x - y), 60 - Math.abs(x - y));
+  return best;
+}
+
+describe('the prune and the shipping runs do not start together (both take the lock)', () => {
+  it('crontab.example: prune starts at least 10 minutes away from every shipping run', () => {
+    const lines = read('crontab.example')
+      .split('\n')
+      .filter((l) => /^[*0-9]/.test(l));
+    const ship = lines.find((l) => / \/usr\/local\/bin\/mizual-ship-logs >>/.test(l)) as string;
+    const prune = lines.find((l) => / \/usr\/local\/bin\/mizual-ship-logs --prune /.test(l)) as string;
+    assert.ok(ship && prune);
+    assert.ok(closest(minutesOf(ship.split(' ')[0] as string), minutesOf(prune.split(' ')[0] as string)) >= 10);
+  });
+
+  it('systemd: the prune timer fires at least 10 minutes away from the shipping timer', () => {
+    const ship = calendarMinutes('examples/systemd/mizual-ship-logs.timer');
+    const prune = calendarMinutes('examples/systemd/mizual-prune-logs.timer');
+    assert.deepEqual(ship, [0, 30]);
+    assert.ok(closest(ship, prune) >= 10, `ship ${ship.join(',')} prune ${prune.join(',')}`);
   });
 });
 

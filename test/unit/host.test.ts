@@ -23,7 +23,7 @@ import {
   selectRealMounts,
   toDiskFigures,
   type StatfsLike,
-} from '../../src/host/host.js';
+} from '../../src/host/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/proc/', import.meta.url));
 const SAMPLE_A = join(FIXTURES, 'sample-a');

@@ -58,7 +58,7 @@ describe('archive writer', () => {
     assert.equal(parseInt(header.subarray(148, 155).toString(), 8), sum);
     assert.equal(header.subarray(124, 135).toString(), '00000002322');
     assert.throws(() => tarHeader('a/b', 1, new Date()));
-    assert.throws(() => tarHeader('x'.repeat(101), 1, new Date()));
+    assert.equal(tarHeader('x'.repeat(101), 1, new Date()).length, 3 * 512, 'a long name gets a pax header');
   });
 
   it('assembles spooled gzip members into one archive tar and gunzip accept', async () => {
