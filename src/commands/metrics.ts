@@ -8,6 +8,8 @@ import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
 import { parsePositiveInt } from '../core/units.js';
+import type { Totals } from '../app/tally.js';
+import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
 import { VERSION } from '../core/version.js';
 
 export interface MetricsOptions {
@@ -19,7 +21,12 @@ export interface MetricsOptions {
   memory?: string;
   disk?: string;
   allInterfaces?: boolean;
+  /** `--app-window` in ms (default 5m). */
+  appWindowMs?: number;
 }
+
+/** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
+const appTotals = new WeakMap<MetricsReport, Totals>();
 
 /** Gather one report from explicit options (no printing). */
 export async function gatherMetrics(options: MetricsOptions): Promise<MetricsReport> {
@@ -28,7 +35,20 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   const docker = options.noDocker
     ? null
     : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  return collectMetrics({
+  // The application figures are read from the logs while the host is sampled.
+  const app = docker
+    ? import('../app/collect.js').then(async ({ collectApp }) =>
+        collectApp({
+          stateDir: config.stateDir,
+          containers: config.containers,
+          docker: (await import('../docker/client.js')).createDockerClient({ host: config.dockerHost }),
+          holdDir: config.holdDir,
+          rulesFile: config.lookup('MIZUAL_APP_RULES'),
+          windowMs: options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW),
+        }),
+      )
+    : null;
+  const report = await collectMetrics({
     trends: await readAlertTrends(config.stateDir),
     allInterfaces: options.allInterfaces,
     host: config.hostname,
@@ -38,6 +58,12 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
     containers: config.containers,
     docker,
   });
+  if (app) {
+    const collected = await app;
+    report.app = collected.report;
+    appTotals.set(report, collected.totals);
+  }
+  return report;
 }
 
 function buildProgram(): Command {
@@ -53,6 +79,7 @@ function buildProgram(): Command {
     .option('--cpu <percent>', 'CPU threshold for colouring (default MIZUAL_ALERT_CPU or 80)')
     .option('--memory <percent>', 'memory threshold for colouring (default MIZUAL_ALERT_MEMORY or 85)')
     .option('--disk <percent>', 'disk threshold for colouring (default MIZUAL_ALERT_DISK or 90)')
+    .option('--app-window <duration>', 'window of the application figures read from the logs', DEFAULT_APP_WINDOW)
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--proc <dir>', 'procfs root (for testing)', '/proc')
     .option('--debug', 'print stack traces on errors')
@@ -82,6 +109,7 @@ export async function run(argv: string[]): Promise<void> {
       envFile?: string;
       proc: string;
       allInterfaces?: boolean;
+      appWindow: string;
     }>();
     const options: MetricsOptions = {
       envFile: opts.envFile,
@@ -92,13 +120,21 @@ export async function run(argv: string[]): Promise<void> {
       memory: opts.memory,
       disk: opts.disk,
       allInterfaces: opts.allInterfaces,
+      appWindowMs: parseAppWindow(opts.appWindow),
     };
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }
       : await import('../metrics/render.js');
+    const { renderAppExposition } = opts.prometheus
+      ? await import('../app/exposition.js')
+      : { renderAppExposition: null };
+    const appExposition = (report: MetricsReport): string => {
+      const totals = appTotals.get(report);
+      return totals && renderAppExposition ? renderAppExposition(totals) : '';
+    };
     const render = (report: MetricsReport): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
-      if (opts.prometheus) return renderPrometheus(report);
+      if (opts.prometheus) return renderPrometheus(report) + appExposition(report);
       return renderDashboard(report, shouldColor());
     };
     if (opts.json && opts.prometheus) throw new UsageError('choose one of --json and --prometheus');

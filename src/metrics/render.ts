@@ -1,4 +1,5 @@
 import type { MetricsReport } from './report.js';
+import { renderAppSection } from './app-render.js';
 import { createExposition } from '../core/exposition.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
@@ -152,6 +153,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
+  lines.push(...renderAppSection(report.app ?? null, paint, color));
   return lines.join('\n');
 }
 

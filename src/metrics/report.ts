@@ -1,3 +1,4 @@
+import type { AppReport } from '../app/model.js';
 import type { ContainerSpec } from '../core/config.js';
 import { describeError } from '../core/errors.js';
 import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/host.js';
@@ -70,6 +71,8 @@ export interface MetricsReport extends HostFigures {
   diskTrends: DiskTrendFigures[];
   thresholds: Thresholds;
   sampleIntervalMs: number;
+  /** The application's figures from the containers' logs (null with --no-docker). */
+  app?: AppReport | null;
 }
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */
