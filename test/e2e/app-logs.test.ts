@@ -1,0 +1,182 @@
+// Application figures from real programs' logs (issue 20): FastAPI under uvicorn and under gunicorn's
+// UvicornWorker, gunicorn's sync worker with %(D)s, all in containers of the test engine, read by the
+// built mizual-metrics and mizual-alerts. Counts are exact across rotation and a replaced container.
+import assert from 'node:assert/strict';
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dockerAvailable } from '../harness/docker.js';
+import {
+  adoptContainer,
+  freePort,
+  get,
+  removeAppContainers,
+  startPython,
+  waitForLog,
+  writeWebApps,
+} from '../harness/app-stack.js';
+import { runTool } from '../helpers/cli.js';
+
+interface Http {
+  container: string;
+  requests: number;
+  status: Record<string, number>;
+  duration: { p50: number; p95: number; max: number } | null;
+  routes: { method: string; route: string; requests: number; errors: number }[];
+}
+
+const available = await dockerAvailable();
+const tag = `${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+const dir = mkdtempSync(path.join(tmpdir(), 'mizual-app-logs-'));
+const stateDir = path.join(dir, 'state');
+const names = {
+  backend: `mizual-test-app-backend-${tag}`,
+  gsync: `mizual-test-app-gsync-${tag}`,
+  guv: `mizual-test-app-guv-${tag}`,
+};
+const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+  MIZUAL_STATE_DIR: stateDir,
+  MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
+  MIZUAL_CONTAINERS: Object.entries(names)
+    .map(([short, name]) => `${short}=${name}`)
+    .join(','),
+  NO_COLOR: '1',
+  ...extra,
+});
+
+async function appFigures(extra: Record<string, string> = {}): Promise<{ http: Http[]; problems: string[] }> {
+  const r = await runTool('mizual-metrics', ['--json', '--sample', '1'], { env: env(extra) });
+  assert.equal(r.exitCode, 0, r.stderr);
+  return JSON.parse(r.stdout).app;
+}
+
+async function traffic(port: number, batch: { path: string; times: number }[]): Promise<void> {
+  for (const { path: p, times } of batch) for (let i = 0; i < times; i++) await get(port, p.replace('{i}', String(i)));
+}
+
+const mix = [
+  { path: '/items/{i}', times: 20 },
+  { path: '/fail', times: 5 },
+  { path: '/missing', times: 5 },
+];
+
+describe('application figures from real access logs', { skip: !available && 'no Docker engine' }, () => {
+  let port = 0;
+  before(async () => {
+    writeWebApps(dir);
+    port = await freePort();
+  });
+  after(async () => {
+    await removeAppContainers();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('uvicorn: exact counts by status and route across rotation and a replaced container', async () => {
+    const uvicorn = ['python3', '-m', 'uvicorn', 'webapp:app', '--host', '127.0.0.1', '--port', String(port)];
+    const rotation = { logOpts: { 'max-size': '4k', 'max-file': '5' } };
+    await startPython(names.backend, dir, uvicorn, rotation);
+    await waitForLog(names.backend, 'Application startup complete');
+    await traffic(port, mix);
+    let app = await appFigures();
+    let backend = app.http.find((h) => h.container === 'backend');
+    assert.equal(backend?.requests, 30, JSON.stringify(app));
+    await traffic(port, mix);
+    app = await appFigures();
+    backend = app.http.find((h) => h.container === 'backend');
+    assert.deepEqual(backend?.status, { '2xx': 40, '3xx': 0, '4xx': 10, '5xx': 10 });
+    assert.equal(backend?.duration, null, 'uvicorn access lines carry no duration');
+    // A deploy: the old container stops (renamed away), a new one takes the name and the traffic.
+    await traffic(port, [{ path: '/items/{i}', times: 10 }]);
+    await execa('docker', ['stop', '-t', '2', names.backend]);
+    await execa('docker', ['rename', names.backend, `${names.backend}-old`]);
+    adoptContainer(`${names.backend}-old`);
+    await startPython(names.backend, dir, uvicorn, rotation);
+    await waitForLog(names.backend, 'Application startup complete');
+    await traffic(port, [{ path: '/items/{i}', times: 10 }]);
+    app = await appFigures();
+    backend = app.http.find((h) => h.container === 'backend');
+    assert.deepEqual(backend?.status, { '2xx': 60, '3xx': 0, '4xx': 10, '5xx': 10 }, JSON.stringify(app.problems));
+    assert.deepEqual(
+      backend?.routes.map((r) => `${r.method} ${r.route} ${r.requests} ${r.errors}`),
+      ['GET /items/:id 60 0', 'GET /fail 10 10', 'GET /missing 10 0'],
+    );
+    const prom = await runTool('mizual-metrics', ['--prometheus', '--sample', '1'], { env: env() });
+    assert.equal(prom.exitCode, 0, prom.stderr);
+    const total = [...prom.stdout.matchAll(/^mizual_http_requests_total\{container="backend",[^}]*\} (\d+)$/gm)]
+      .map((m) => Number(m[1]))
+      .reduce((a, b) => a + b, 0);
+    assert.equal(total, 80, 'the counter has every request once');
+    const check = await execa('promtool', ['check', 'metrics'], { input: `${prom.stdout}\n`, reject: false });
+    assert.equal(check.exitCode, 0, `${check.stdout}${check.stderr}`);
+  });
+
+  it('gunicorn: the sync worker with %(D)s shows the slow route in the percentiles; UvicornWorker counts', async () => {
+    const syncPort = await freePort();
+    const uvPort = await freePort();
+    const format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(D)s';
+    await startPython(names.gsync, dir, [
+      'python3',
+      '-m',
+      'gunicorn',
+      '-b',
+      `127.0.0.1:${syncPort}`,
+      '--access-logfile',
+      '-',
+      '--access-logformat',
+      format,
+      'wsgiapp:app',
+    ]);
+    await startPython(names.guv, dir, [
+      'python3',
+      '-m',
+      'gunicorn',
+      '-k',
+      'uvicorn.workers.UvicornWorker',
+      '-b',
+      `127.0.0.1:${uvPort}`,
+      '--access-logfile',
+      '-',
+      'webapp:app',
+    ]);
+    await waitForLog(names.gsync, 'Booting worker');
+    await waitForLog(names.guv, 'Application startup complete');
+    const batch = [
+      { path: '/slow', times: 10 },
+      { path: '/items/{i}', times: 2 },
+      { path: '/fail', times: 3 },
+    ];
+    await traffic(syncPort, batch);
+    await traffic(uvPort, batch);
+    const app = await appFigures();
+    const sync = app.http.find((h) => h.container === 'gsync');
+    const uv = app.http.find((h) => h.container === 'guv');
+    assert.deepEqual(sync?.status, { '2xx': 12, '3xx': 0, '4xx': 0, '5xx': 3 }, JSON.stringify(app));
+    assert.deepEqual(uv?.status, { '2xx': 12, '3xx': 0, '4xx': 0, '5xx': 3 });
+    assert.equal(uv?.duration, null);
+    // 10 of 15 requests sleep 0.3 s: p95 and max are the slow route's, within 10%.
+    const p95 = sync?.duration?.p95 ?? 0;
+    assert.ok(p95 >= 0.3 && p95 < 0.33 * 1.1, `p95 ${p95}`);
+    assert.ok((sync?.duration?.max ?? 0) >= 0.3);
+  });
+
+  it('a malformed rule: one clear line, the other figures and checks unaffected, UNKNOWN from mizual-alerts', async () => {
+    const rules = path.join(dir, 'rules.txt');
+    writeFileSync(rules, 'fails * (?<status>5\\d\\d)\nbad backend (unclosed\n');
+    const app = await appFigures({ MIZUAL_APP_RULES: rules });
+    assert.ok(app.http.find((h) => h.container === 'backend'));
+    assert.equal(app.problems.filter((p) => /line 2: invalid regex/.test(p)).length, 1, app.problems.join('\n'));
+    const alerts = await runTool('mizual-alerts', ['--json', '--cpu-sample', '0'], {
+      env: env({ MIZUAL_APP_RULES: rules }),
+    });
+    assert.equal(alerts.exitCode, 3, alerts.stderr);
+    const report = JSON.parse(alerts.stdout) as { checks: { check: string; status: string }[] };
+    assert.equal(report.checks.find((c) => c.check === 'app-rules')?.status, 'unknown');
+    assert.ok(
+      report.checks.some((c) => c.check === 'memory'),
+      'the other checks still ran',
+    );
+    assert.equal(alerts.stderr.split('\n').filter((l) => /line 2: invalid regex/.test(l)).length, 1, alerts.stderr);
+  });
+});
