@@ -61,8 +61,88 @@ export function writeWebApps(dir: string): void {
   );
 }
 
+/**
+ * A Celery app in `dir` (tasks.py, broker from $BROKER): `tasks.sleepy(s)` sleeps s seconds,
+ * `tasks.fail()` raises, `tasks.flaky()` retries once (countdown 0) and then succeeds.
+ */
+export function writeCeleryApp(dir: string): void {
+  writeFileSync(
+    path.join(dir, 'tasks.py'),
+    [
+      'import os, time',
+      'from celery import Celery',
+      'app = Celery("tasks", broker=os.environ["BROKER"])',
+      'app.conf.broker_connection_retry_on_startup = True',
+      '@app.task',
+      'def sleepy(seconds):',
+      '    time.sleep(seconds)',
+      '    return seconds',
+      '@app.task',
+      'def fail():',
+      '    raise ValueError("boom")',
+      '@app.task(bind=True, max_retries=3)',
+      'def flaky(self):',
+      '    if self.request.retries < 1:',
+      '        raise self.retry(countdown=0)',
+      '    return "ok"',
+      '',
+    ].join('\n'),
+  );
+}
+
+/**
+ * A real redis-server in a container named the way Compose names it (`<project>-redis-1`, with the
+ * Compose labels), listening on a free port of 127.0.0.1; returns the name and port.
+ */
+export async function startRedis(project: string, appDir: string): Promise<{ name: string; port: number }> {
+  const port = await freePort();
+  const name = `${project}-redis-1`;
+  await startPython(
+    name,
+    appDir,
+    ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      labels: {
+        'com.docker.compose.project': project,
+        'com.docker.compose.service': 'redis',
+        'com.docker.compose.container-number': '1',
+      },
+    },
+  );
+  await waitForLog(name, 'Ready to accept connections');
+  return { name, port };
+}
+
+/** Send Celery tasks from the host (Debian's python3 and the same app module): `[name, args]` pairs. */
+export async function sendTasks(appDir: string, broker: string, tasks: [string, unknown[]][]): Promise<void> {
+  const script = [
+    'import json, sys',
+    'from tasks import app',
+    'for name, args in json.load(sys.stdin):',
+    '    app.send_task(name, args=args)',
+  ].join('\n');
+  const r = await execa('/usr/bin/python3', ['-c', script], {
+    cwd: appDir,
+    env: { BROKER: broker, PYTHONDONTWRITEBYTECODE: '1' },
+    input: JSON.stringify(tasks),
+    reject: false,
+    timeout: 60_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`sending tasks failed: ${String(r.stderr).trim()}`);
+}
+
+/** Count the lines of the container's log (stdout and stderr) matching `re`. */
+export async function countLogLines(name: string, re: RegExp): Promise<number> {
+  const r = await execa('docker', ['logs', name], { reject: false, stdin: 'ignore', all: true });
+  return String(r.all ?? '')
+    .split('\n')
+    .filter((l) => re.test(l)).length;
+}
+
 export interface PythonContainerOptions {
   logOpts?: Record<string, string>;
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 /** Run `argv` with the host's python in a labelled busybox container (--network host); returns its id. */
@@ -78,6 +158,8 @@ export async function startPython(
   args.push('-e', 'PATH=/usr/local/bin:/usr/bin:/bin', '-e', 'HOME=/tmp', '-e', 'PYTHONUNBUFFERED=1');
   args.push('-e', 'PYTHONDONTWRITEBYTECODE=1');
   for (const [k, v] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${k}=${v}`);
+  for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
+  for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
   args.push(TEST_IMAGE, ...argv);
   ours.add(name);
   const r = await execa('docker', args, { reject: false, stdin: 'ignore', timeout: 60_000 });
