@@ -3,7 +3,7 @@
 // built mizual-metrics and mizual-alerts. Counts are exact across rotation and a replaced container.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ import {
   writeWebApps,
 } from '../harness/app-stack.js';
 import { runTool } from '../helpers/cli.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 interface Http {
   container: string;
@@ -87,6 +88,8 @@ describe('application figures from real access logs', { skip: !available && 'no 
     backend = app.http.find((h) => h.container === 'backend');
     assert.deepEqual(backend?.status, { '2xx': 40, '3xx': 0, '4xx': 10, '5xx': 10 });
     assert.equal(backend?.duration, null, 'uvicorn access lines carry no duration');
+    const logPath = (await execa('docker', ['inspect', '-f', '{{.LogPath}}', names.backend])).stdout.trim();
+    assert.ok(existsSync(`${logPath}.1`), 'the log rotated between the runs');
     // A deploy: the old container stops (renamed away), a new one takes the name and the traffic.
     await traffic(port, [{ path: '/items/{i}', times: 10 }]);
     await execa('docker', ['stop', '-t', '2', names.backend]);
@@ -159,6 +162,48 @@ describe('application figures from real access logs', { skip: !available && 'no 
     const p95 = sync?.duration?.p95 ?? 0;
     assert.ok(p95 >= 0.3 && p95 < 0.33 * 1.1, `p95 ${p95}`);
     assert.ok((sync?.duration?.max ?? 0) >= 0.3);
+  });
+
+  it('mizual-alerts: app-errors and app-latency raise, log, notify and resolve; runs alongside metrics count once', async () => {
+    const hook = await startWebhookReceiver();
+    try {
+      const withHook = env({ MIZUAL_ALERT_WEBHOOK_URL: hook.url });
+      // Traffic for the backend while mizual-metrics and mizual-alerts read the same state at once.
+      await traffic(port, mix);
+      const [metrics, alerts] = await Promise.all([
+        runTool('mizual-metrics', ['--json', '--sample', '1'], { env: withHook }),
+        runTool('mizual-alerts', ['--json', '--cpu-sample', '0', '--latency', '200ms'], { env: withHook }),
+      ]);
+      assert.equal(metrics.exitCode, 0, metrics.stderr);
+      const report = JSON.parse(alerts.stdout) as { checks: { check: string; status: string; value: unknown }[] };
+      const status = (check: string): string | undefined => report.checks.find((c) => c.check === check)?.status;
+      // 15 of 110 backend requests answered 5xx (13.6% >= 5%); gsync's p95 is 0.3 s (>= 200ms).
+      assert.equal(status('app-errors:backend'), 'warning', alerts.stdout);
+      assert.equal(status('app-latency:gsync'), 'warning');
+      assert.equal(status('app-errors:guv'), 'ok', 'fewer than 20 requests are not judged');
+      const after = await appFigures();
+      assert.deepEqual(after.http.find((h) => h.container === 'backend')?.status, {
+        '2xx': 80,
+        '3xx': 0,
+        '4xx': 15,
+        '5xx': 15,
+      });
+      const log = readFileSync(path.join(dir, 'alerts.log'), 'utf8');
+      assert.match(
+        log,
+        /Z WARNING app-errors:backend: backend: 13\.6% of 110 requests failed with 5xx in the last 5m$/m,
+      );
+      assert.match(log, /Z WARNING app-latency:gsync: gsync: p95 response time 30\dms/m);
+      // A higher latency threshold clears it: RESOLVED in the log and to the webhook.
+      const resolved = await runTool('mizual-alerts', ['--cpu-sample', '0', '--latency', '2s'], { env: withHook });
+      assert.ok([0, 1, 2].includes(resolved.exitCode), resolved.stderr);
+      assert.match(readFileSync(path.join(dir, 'alerts.log'), 'utf8'), /Z RESOLVED app-latency:gsync: /);
+      const sent = JSON.stringify(hook.bodies);
+      assert.match(sent, /app-errors:backend/);
+      assert.match(sent, /RESOLVED[^]*app-latency:gsync|app-latency:gsync[^]*RESOLVED/);
+    } finally {
+      hook.close();
+    }
   });
 
   it('a malformed rule: one clear line, the other figures and checks unaffected, UNKNOWN from mizual-alerts', async () => {
