@@ -50,7 +50,7 @@ describe('Grafana dashboard', () => {
 
   it('covers host, filesystems, network, containers and shipping; every query uses both variables', () => {
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-    assert.deepEqual(rows, ['Host', 'Filesystems', 'Network', 'Containers', 'Log shipping']);
+    assert.deepEqual(rows, ['Host', 'Filesystems', 'Network', 'Containers', 'Log shipping', 'Application']);
     const queries = dashboard.panels.filter((p) => p.type !== 'row');
     assert.ok(queries.length >= 20);
     for (const p of queries) {
