@@ -3,7 +3,7 @@
 // built mizual-metrics and mizual-alerts. Counts are exact across rotation and a replaced container.
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +124,10 @@ describe('application figures from real access logs', { skip: !available && 'no 
       .map((m) => Number(m[1]))
       .reduce((a, b) => a + b, 0);
     assert.equal(total, 110, 'the counter has every request once');
+    // The state: private, and small (minute buckets and positions, not lines).
+    const state = statSync(path.join(stateDir, 'app-logs.json'));
+    assert.equal(state.mode & 0o777, 0o600);
+    assert.ok(state.size < 64 * 1024, String(state.size));
     const check = await execa('promtool', ['check', 'metrics'], { input: `${prom.stdout}\n`, reject: false });
     assert.equal(check.exitCode, 0, `${check.stdout}${check.stderr}`);
   });
@@ -227,6 +231,32 @@ describe('application figures from real access logs', { skip: !available && 'no 
     } finally {
       hook.close();
     }
+  });
+
+  it('a container logging with the local driver is read through the Engine API, each line once', async () => {
+    const apiPort = await freePort();
+    const name = `mizual-test-app-api-${tag}`;
+    await startPython(
+      name,
+      dir,
+      ['python3', '-m', 'uvicorn', 'webapp:app', '--host', '127.0.0.1', '--port', String(apiPort)],
+      {
+        logDriver: 'local',
+      },
+    );
+    await waitForLog(name, 'Application startup complete');
+    const apiEnv = { MIZUAL_CONTAINERS: `api=${name}`, MIZUAL_STATE_DIR: path.join(dir, 'state-api') };
+    await traffic(apiPort, mix);
+    const first = await appFigures(apiEnv);
+    assert.equal(first.http.find((h) => h.container === 'api')?.requests, 30, JSON.stringify(first));
+    await traffic(apiPort, mix);
+    const second = await appFigures(apiEnv);
+    assert.deepEqual(second.http.find((h) => h.container === 'api')?.status, {
+      '2xx': 40,
+      '3xx': 0,
+      '4xx': 10,
+      '5xx': 10,
+    });
   });
 
   it('a malformed rule: one clear line, the other figures and checks unaffected, UNKNOWN from mizual-alerts', async () => {

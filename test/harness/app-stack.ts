@@ -140,6 +140,8 @@ export async function countLogLines(name: string, re: RegExp): Promise<number> {
 }
 
 export interface PythonContainerOptions {
+  /** `--log-driver` (default: the engine's, json-file here). */
+  logDriver?: string;
   logOpts?: Record<string, string>;
   env?: Record<string, string>;
   labels?: Record<string, string>;
@@ -157,6 +159,7 @@ export async function startPython(
   args.push('-v', `${appDir}:/app:ro`, '-w', '/app', '--tmpfs', '/tmp');
   args.push('-e', 'PATH=/usr/local/bin:/usr/bin:/bin', '-e', 'HOME=/tmp', '-e', 'PYTHONUNBUFFERED=1');
   args.push('-e', 'PYTHONDONTWRITEBYTECODE=1');
+  if (options.logDriver) args.push('--log-driver', options.logDriver);
   for (const [k, v] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${k}=${v}`);
   for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
   for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);

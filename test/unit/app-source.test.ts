@@ -1,0 +1,80 @@
+// Reading only the new lines of a json-file log across rotation (plain and gzipped generations) and
+// the counting of a replaced file, on fixture files written the way dockerd writes them.
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, describe, it } from 'node:test';
+import { LineScanner } from '../../src/app/scan.js';
+import { logGenerations, readLogFiles } from '../../src/app/source.js';
+import { emptyTotals, Tally } from '../../src/app/tally.js';
+import type { FilePosition } from '../../src/core/ship-state.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'mizual-app-source-'));
+const live = path.join(dir, 'abc-json.log');
+let n = 0;
+
+function entries(count: number): string {
+  let text = '';
+  for (let i = 0; i < count; i++, n++) {
+    const time = new Date(Date.UTC(2026, 11, 2, 13, 0, 0, n)).toISOString().replace('Z', '000000Z');
+    const log = `INFO:     172.18.0.1:5${n} - "GET /api/v1/edits/${n} HTTP/1.1" 200 OK\n`;
+    text += `${JSON.stringify({ log, stream: 'stdout', time })}\n`;
+  }
+  return text;
+}
+
+async function read(
+  position: FilePosition | undefined,
+): Promise<{ requests: number; position?: FilePosition; lost: boolean }> {
+  const tally = new Tally(emptyTotals(), 0);
+  const scanner = new LineScanner(tally, 'backend', []);
+  const result = await readLogFiles(await logGenerations(live), position, scanner);
+  tally.fold([]);
+  const requests = Object.values(tally.totals.http['backend'] ?? {}).reduce((a, b) => a + b, 0);
+  return { requests, position: result.position, lost: result.lost };
+}
+
+describe('json-file log positions', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('counts each line once across appends, rotation, compression and a half-written entry', async () => {
+    writeFileSync(live, entries(3));
+    const first = await read(undefined);
+    assert.equal(first.requests, 3);
+    // Two more lines and a half-written third (dockerd does not fsync): only complete lines count.
+    const third = entries(1);
+    appendFileSync(live, entries(2) + third.slice(0, 40));
+    const second = await read(first.position);
+    assert.equal(second.requests, 2);
+    // dockerd finishes the entry, then rotates: the live file becomes .1 (then .1.gz), a new one starts.
+    appendFileSync(live, third.slice(40) + entries(1));
+    renameSync(live, `${live}.1`);
+    writeFileSync(live, entries(4));
+    const third_ = await read(second.position);
+    assert.equal(third_.requests, 6);
+    assert.equal(third_.lost, false);
+    appendFileSync(live, entries(1));
+    writeFileSync(`${live}.2.gz`, gzipSync(readFileSync(`${live}.1`)));
+    rmSync(`${live}.1`);
+    renameSync(live, `${live}.1`);
+    writeFileSync(live, entries(2));
+    const fourth = await read(third_.position);
+    assert.equal(fourth.requests, 3);
+    assert.equal((await read(fourth.position)).requests, 0, 'nothing new: nothing counted');
+  });
+
+  it('a file rotated away before it was read to its end: the newer files are read whole, and it says so', async () => {
+    writeFileSync(live, entries(2));
+    for (const f of [`${live}.1`, `${live}.2.gz`]) rmSync(f, { force: true });
+    const start = await read(undefined);
+    appendFileSync(live, entries(5));
+    renameSync(live, `${live}.1`);
+    writeFileSync(live, entries(1));
+    rmSync(`${live}.1`);
+    const next = await read(start.position);
+    assert.equal(next.lost, true);
+    assert.equal(next.requests, 1);
+  });
+});
