@@ -4,7 +4,8 @@
 //      the same status classes; wall time, their ratio and peak RSS. The same mizual-metrics run over an
 //      empty log is measured too, so the cost of the log alone is visible.
 //   2. Start-up: `mizual-metrics --json --sample 1` with the application section (a configured container
-//      with an empty log) vs `--no-docker` ... and vs the same with MIZUAL_CONTAINERS naming no container.
+//      with an empty log) vs the same command of the package before it (BENCH_BASE, default the merge
+//      base with main, built into a temp dir from `git archive`).
 // Needs the built package (node scripts/build.mjs), /usr/bin/time, mawk, and the test engine
 // (bash test/harness/docker-up.sh); run as root (it writes the container's json-file log).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -105,6 +106,18 @@ try {
   const check = JSON.parse(run(name).stdout);
   const http = check.app.http[0];
   if (!http || http.requests !== lines) throw new Error(`expected ${lines} requests, got ${JSON.stringify(http)}`);
+  // The baseline: the package as it was before the application section.
+  const base =
+    process.env.BENCH_BASE ??
+    execFileSync('git', ['merge-base', 'HEAD', 'main'], { cwd: root, encoding: 'utf8' }).trim();
+  const baseDir = path.join(work, 'base');
+  mkdirSync(baseDir);
+  execFileSync('sh', ['-c', 'git archive "$0" | tar -x -C "$1"', base, baseDir], { cwd: root });
+  execFileSync('ln', ['-s', path.join(root, 'node_modules'), path.join(baseDir, 'node_modules')]);
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: baseDir, stdio: 'ignore' });
+  const baseMetrics = path.join(baseDir, 'bin/mizual-metrics.js');
+  const startBase = [];
+  const startApp = [];
   const mawk = [];
   const full = [];
   const empty = [];
@@ -113,6 +126,13 @@ try {
     mawk.push(timed('mawk', [mawkProgram, logPath]));
     full.push(run(name));
     empty.push(run(emptyName));
+    startBase.push(
+      timed(process.execPath, [baseMetrics, '--json', '--sample', '1'], {
+        MIZUAL_CONTAINERS: `app=${emptyName}`,
+        MIZUAL_STATE_DIR: fresh(),
+      }),
+    );
+    startApp.push(empty.at(-1));
     noDocker.push(
       timed(process.execPath, [metrics, '--json', '--sample', '1', '--no-docker'], { MIZUAL_STATE_DIR: fresh() }),
     );
@@ -127,6 +147,10 @@ try {
     metricsEmptyLog: m(empty),
     metricsNoDocker: m(noDocker),
   };
+  result.startupBase = m(startBase);
+  result.startupWithApp = m(startApp);
+  result.startupRatio = result.startupWithApp.wallMs / result.startupBase.wallMs;
+  result.base = base;
   result.ratioWholeProcess = result.metricsWith1MLines.wallMs / result.mawk.wallMs;
   result.ratioLogPart = (result.metricsWith1MLines.wallMs - result.metricsEmptyLog.wallMs) / result.mawk.wallMs;
   console.log(`1M uvicorn lines, ${(size / 1e6).toFixed(0)} MB json-file, median of ${runs} alternating runs`);
@@ -144,6 +168,14 @@ try {
   );
   console.log(`  ratio whole process / mawk       ${result.ratioWholeProcess.toFixed(2)}x (target 3x)`);
   console.log(`  ratio log part (1M - empty) / mawk ${result.ratioLogPart.toFixed(2)}x`);
+  console.log(`start-up, mizual-metrics --json --sample 1, one configured container with an empty log`);
+  console.log(
+    `  before (${base.slice(0, 10)})              ${result.startupBase.wallMs.toFixed(0)} ms  ${result.startupBase.rssMiB.toFixed(1)} MiB`,
+  );
+  console.log(
+    `  with the application section     ${result.startupWithApp.wallMs.toFixed(0)} ms  ${result.startupWithApp.rssMiB.toFixed(1)} MiB`,
+  );
+  console.log(`  ratio                            ${result.startupRatio.toFixed(2)}x (target 1.5x)`);
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
   writeFileSync(path.join(root, 'bench/results/app-logs.json'), `${JSON.stringify(result, null, 2)}\n`);
 } finally {

@@ -77,10 +77,15 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
     if (options.docker && canAdvance) {
       const horizonMs = Math.max(options.windowMs, MIN_HORIZON_MS);
       const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
+      const before = JSON.stringify(state.positions);
       await readContainers(options, state, tally, rules, nowMs, problems);
-      state.buckets = tally.fold(state.buckets);
-      state.buckets = state.buckets.filter((b) => b.m * 60_000 >= nowMs - horizonMs);
-      await saveState(file, state).catch((err: unknown) => problems.push(describeError(err)));
+      const counted = tally.buckets.size > 0;
+      const kept = state.buckets.length;
+      state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);
+      // Nothing new (the common `watch -n 5` case): no write, no fsync.
+      if (counted || kept !== state.buckets.length || before !== JSON.stringify(state.positions)) {
+        await saveState(file, state).catch((err: unknown) => problems.push(describeError(err)));
+      }
     } else if (!options.docker) {
       problems.push('application logs: Docker engine not used');
     }
@@ -220,11 +225,9 @@ async function readOne(
   const id = details?.id ?? (held as { id: string }).id;
   const prev = state.positions[id];
   const scanner = new LineScanner(tally, spec.short, rulesFor(rules, spec.short));
-  const next: LogPosition = {
-    name: details?.name ?? spec.name,
-    short: spec.short,
-    seenAt: new Date(nowMs).toISOString(),
-  };
+  // seenAt only serves to forget a container gone for a week: refreshed hourly, not every run.
+  const seen = prev && nowMs - Date.parse(prev.seenAt) < 3_600_000 ? prev.seenAt : new Date(nowMs).toISOString();
+  const next: LogPosition = { name: details?.name ?? spec.name, short: spec.short, seenAt: seen };
   try {
     if (held || (details && docker.local && details.logDriver === 'json-file' && details.logPath)) {
       const files = held ? held.files : await logGenerations((details as ContainerDetails).logPath as string);

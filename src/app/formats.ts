@@ -19,6 +19,12 @@ export interface RequestLine {
   status: number;
   /** Seconds, or -1 when the line carries no duration. */
   duration: number;
+  /**
+   * A 53-bit hash of the method and path bytes (two 32-bit hashes): the route cache's key, so the hot
+   * path makes no string. A wrong route from a collision needs two equal 53-bit hashes among the
+   * cache's 20,000 entries (about one chance in 10^7 per full cache).
+   */
+  hash: number;
 }
 
 /**
@@ -30,9 +36,13 @@ export function parseRequestLine(buf: Buffer, q: number, e: number, out: Request
   // The method: 3 to 7 capital letters, then one space.
   let p = q + 1;
   const ms = p;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
   while (p < e) {
     const c = buf[p] as number;
     if (c < 0x41 || c > 0x5a) break;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 13);
     p++;
   }
   if (p - ms < 3 || p - ms > 7 || buf[p] !== SPACE) return false;
@@ -44,7 +54,13 @@ export function parseRequestLine(buf: Buffer, q: number, e: number, out: Request
   if (sp === -1 || sp + 9 > e) return false;
   // A bounded loop: indexOf would scan the rest of the chunk on every line without a query string.
   let pe = p;
-  while (pe < sp && buf[pe] !== 0x3f) pe++;
+  while (pe < sp) {
+    const c = buf[pe] as number;
+    if (c === 0x3f) break;
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 13);
+    pe++;
+  }
   if (buf[sp + 1] !== 0x48 || buf[sp + 2] !== 0x54 || buf[sp + 5] !== 0x2f) return false; // `HTTP/`
   let r = sp + 6;
   while (r < e && buf[r] !== QUOTE && buf[r] !== BACKSLASH) r++;
@@ -59,6 +75,7 @@ export function parseRequestLine(buf: Buffer, q: number, e: number, out: Request
   out.methodStart = ms;
   out.methodEnd = me;
   out.pathEnd = pe;
+  out.hash = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
   out.status = d0 * 100 + d1 * 10 + d2;
   out.duration = trailingDuration(buf, s, after, e);
   return true;

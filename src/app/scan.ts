@@ -7,7 +7,7 @@
 import { parseCeleryLine, parseJsonRequest, parseRequestLine, type RequestLine } from './formats.js';
 import { collapseRoute } from './routes.js';
 import { matchRule, type AppRule } from './rules.js';
-import type { Tally } from './tally.js';
+import { countHttp, type HttpSeries, type Tally } from './tally.js';
 
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
@@ -18,11 +18,16 @@ const STREAM_KEY = Buffer.from('","stream":"');
 const MAX_CACHED_ROUTES = 20_000;
 
 export class LineScanner {
-  private readonly req: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1 };
-  private readonly routes = new Map<string, string>();
+  private readonly req: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1, hash: 0 };
+  /** Request-line hash → route key (`METHOD route`). */
+  private readonly routes = new Map<number, string>();
+  /** Request-line hash → the current minute's series (emptied when the minute changes). */
+  private readonly series = new Map<number, HttpSeries>();
   /** The first 16 bytes (`YYYY-MM-DDTHH:MM`) of the last line's time, and its minute. */
   private readonly minuteText = Buffer.alloc(16);
   private minuteValue = -1;
+  private minuteA = 0;
+  private minuteB = 0;
   /** The next quote at or after a scan position in the current chunk (chunk length: none). */
   private nq = -1;
   private chunk: Buffer | null = null;
@@ -127,10 +132,11 @@ export class LineScanner {
 
   /** Select the minute bucket from `YYYY-MM-DDTHH:MM` at `buf[p]`; false when it is not a time. */
   private setMinute(buf: Buffer, p: number): boolean {
+    // Two 8-byte reads compare the 16 bytes (ASCII bytes never make a NaN).
+    if (this.minuteValue !== -1 && buf.readDoubleLE(p) === this.minuteA && buf.readDoubleLE(p + 8) === this.minuteB) {
+      return true;
+    }
     const mt = this.minuteText;
-    let same = this.minuteValue !== -1;
-    for (let i = 0; same && i < 16; i++) if (mt[i] !== buf[p + i]) same = false;
-    if (same) return true;
     const d = (i: number): number => (buf[p + i] as number) - 0x30;
     const ok = buf[p + 4] === 0x2d && buf[p + 7] === 0x2d && buf[p + 10] === 0x54 && buf[p + 13] === 0x3a;
     if (!ok) return false;
@@ -143,8 +149,11 @@ export class LineScanner {
     );
     if (!Number.isFinite(ms)) return false;
     buf.copy(mt, 0, p, p + 16);
+    this.minuteA = mt.readDoubleLE(0);
+    this.minuteB = mt.readDoubleLE(8);
     this.minuteValue = ms / 60_000;
     this.tally.minute(this.minuteValue);
+    this.series.clear();
     return true;
   }
 
@@ -156,10 +165,19 @@ export class LineScanner {
     }
     const rl = this.req;
     if (this.nq < e && parseRequestLine(buf, this.nq, e, rl, s)) {
-      const raw = buf.toString('latin1', rl.methodStart, rl.pathEnd);
-      let key = this.routes.get(raw);
-      if (key === undefined) key = this.routeKey(raw, rl.methodEnd - rl.methodStart, escaped);
-      this.tally.http(this.container, key, rl.status, rl.duration);
+      let series = this.series.get(rl.hash);
+      if (series === undefined) {
+        let key = this.routes.get(rl.hash);
+        if (key === undefined) {
+          const raw = buf.toString('latin1', rl.methodStart, rl.pathEnd);
+          key = this.routeKey(raw, rl.methodEnd - rl.methodStart, escaped);
+          if (this.routes.size >= MAX_CACHED_ROUTES) this.routes.clear();
+          this.routes.set(rl.hash, key);
+        }
+        series = this.tally.httpSeries(this.container, key);
+        this.series.set(rl.hash, series);
+      }
+      countHttp(series, rl.status, rl.duration);
       if (this.rules.length > 0) this.applyRules(buf, s, e, escaped);
       return;
     }
@@ -177,10 +195,7 @@ export class LineScanner {
     const method = raw.slice(0, methodLength);
     let path = raw.slice(methodLength + 1);
     if (escaped && path.includes('\\')) path = decodeText(path);
-    const key = this.tally.admitRoute(this.container, `${method} ${collapseRoute(path)}`, method);
-    if (this.routes.size >= MAX_CACHED_ROUTES) this.routes.clear();
-    this.routes.set(raw, key);
-    return key;
+    return this.tally.admitRoute(this.container, `${method} ${collapseRoute(path)}`, method);
   }
 
   private jsonLine(text: string): void {

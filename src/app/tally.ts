@@ -104,18 +104,18 @@ export class Tally {
     return key;
   }
 
-  /** Count one request of series `key` (`METHOD route`); duration -1 when none. */
-  http(container: string, key: string, status: number, duration: number): void {
+  /** The current minute's series `key` (`METHOD route`) of a container, to count into with countHttp. */
+  httpSeries(container: string, key: string): HttpSeries {
     const b = this.current as MinuteBucket;
     const byKey = (b.http[container] ??= {});
     let s = byKey[key];
     if (s === undefined) byKey[key] = s = { n: 0, c: {} };
-    s.n++;
-    s.c[status] = (s.c[status] ?? 0) + 1;
-    if (duration >= 0) {
-      addToSketch((s.s ??= {}), duration);
-      if (s.max === undefined || duration > s.max) s.max = duration;
-    }
+    return s;
+  }
+
+  /** Count one request of series `key` (`METHOD route`); duration -1 when none. */
+  http(container: string, key: string, status: number, duration: number): void {
+    countHttp(this.httpSeries(container, key), status, duration);
   }
 
   task(container: string, task: string, state: 'succeeded' | 'failed' | 'retried', duration: number | null): void {
@@ -166,6 +166,16 @@ export class Tally {
     this.buckets.clear();
     this.current = null;
     return [...byMinute.values()].sort((a, b) => a.m - b.m);
+  }
+}
+
+/** Count one request into a series; duration -1 when none. */
+export function countHttp(s: HttpSeries, status: number, duration: number): void {
+  s.n++;
+  s.c[status] = (s.c[status] ?? 0) + 1;
+  if (duration >= 0) {
+    addToSketch((s.s ??= {}), duration);
+    if (s.max === undefined || duration > s.max) s.max = duration;
   }
 }
 

@@ -58,6 +58,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
     containers: config.containers,
     docker,
   });
+  report.app = null;
   if (app) {
     const collected = await app;
     report.app = collected.report;
