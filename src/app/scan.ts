@@ -192,7 +192,7 @@ export class LineScanner {
   }
 
   private routeKey(raw: string, methodLength: number, escaped: boolean): string {
-    const method = raw.slice(0, methodLength);
+    const method = knownMethod(raw.slice(0, methodLength));
     let path = raw.slice(methodLength + 1);
     if (escaped && path.includes('\\')) path = decodeText(path);
     return this.tally.admitRoute(this.container, `${method} ${collapseRoute(path)}`, method);
@@ -207,7 +207,8 @@ export class LineScanner {
     }
     const r = parseJsonRequest(data);
     if (!r) return;
-    const key = this.tally.admitRoute(this.container, `${r.method} ${collapseRoute(r.path)}`, r.method);
+    const method = knownMethod(r.method);
+    const key = this.tally.admitRoute(this.container, `${method} ${collapseRoute(r.path)}`, method);
     this.tally.http(this.container, key, r.status, r.duration ?? -1);
   }
 
@@ -218,6 +219,13 @@ export class LineScanner {
       if (m) this.tally.rule(this.container, rule.name, m.label, m.duration);
     }
   }
+}
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
+
+/** The method as a label: anything a client made up is `OTHER` (labels stay bounded). */
+function knownMethod(method: string): string {
+  return METHODS.has(method) ? method : 'OTHER';
 }
 
 function decode(buf: Buffer, s: number, e: number, escaped: boolean): string {

@@ -190,7 +190,8 @@ function addToTotals(t: Totals, b: MinuteBucket): void {
   }
   for (const [container, series] of Object.entries(b.tasks)) {
     const counts = (t.tasks[container] ??= {});
-    for (const [task, s] of Object.entries(series)) {
+    for (const [name, s] of Object.entries(series)) {
+      const task = counts[name] || Object.keys(counts).length < MAX_NAMES ? name : 'other';
       const c = (counts[task] ??= { succeeded: 0, failed: 0, retried: 0 });
       c.succeeded += s.ok;
       c.failed += s.fail;
@@ -199,7 +200,16 @@ function addToTotals(t: Totals, b: MinuteBucket): void {
     }
   }
   for (const series of Object.values(b.rules)) {
-    for (const [key, s] of Object.entries(series)) t.rules[key] = (t.rules[key] ?? 0) + s.n;
+    for (const [key, s] of Object.entries(series)) {
+      let k = key;
+      if (t.rules[k] === undefined) {
+        // Counters live as long as the state: a label per edit id must not grow them without end.
+        const rule = key.slice(0, key.indexOf('\t'));
+        const labels = Object.keys(t.rules).filter((x) => x.startsWith(`${rule}\t`)).length;
+        if (labels >= MAX_NAMES) k = `${rule}\tother`;
+      }
+      t.rules[k] = (t.rules[k] ?? 0) + s.n;
+    }
   }
 }
 

@@ -192,3 +192,31 @@ describe('scanner over json-file entries', () => {
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
   });
 });
+
+describe('labels stay bounded', () => {
+  it('made-up methods are OTHER, routes past 100 are `other`, rule labels past 100 in the counters are `other`', () => {
+    const now = Date.UTC(2026, 11, 2, 13, 8);
+    const tally = new Tally(emptyTotals(), now / 60_000 - 60);
+    const { rules } = parseRules('edit * edit=(?<label>\\d+)', 'r');
+    const scanner = new LineScanner(tally, 'backend', rules);
+    let text = '';
+    for (let i = 0; i < 150; i++) {
+      const log = `INFO:     1.2.3.4:5 - "${i % 2 ? 'GET' : 'XYZZY'} /r${'abcdefghij'[i % 10]}/x${String.fromCharCode(97 + (i % 26))}${Math.floor(i / 26)}q HTTP/1.1" 200 OK edit=${i}\n`;
+      text += `${JSON.stringify({ log, stream: 'stdout', time: '2026-12-02T13:08:58.1Z' })}\n`;
+    }
+    const buf = Buffer.from(text);
+    scanner.jsonFile(buf, 0, buf.length);
+    const buckets = tally.fold([]);
+    const methods = Object.keys(tally.totals.http['backend'] ?? {}).sort();
+    assert.deepEqual(methods, ['GET 200', 'OTHER 200']);
+    const series = Object.keys(buckets[0]?.http['backend'] ?? {});
+    assert.equal(series.filter((k) => !k.endsWith(' other')).length, 100);
+    assert.ok(series.some((k) => k.endsWith(' other')));
+    const labels = Object.keys(tally.totals.rules);
+    assert.ok(labels.length <= 101 && labels.includes('edit\tother'), String(labels.length));
+    assert.equal(
+      Object.values(tally.totals.rules).reduce((a, b) => a + b, 0),
+      150,
+    );
+  });
+});
