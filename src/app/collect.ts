@@ -67,14 +67,11 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   const problems: string[] = [];
   const rules = await loadRules(options.rulesFile, problems);
   const file = path.join(options.stateDir, APP_STATE_FILE);
-  const lock = options.readOnly ? null : await waitForLock(path.join(options.stateDir, LOCK_FILE));
-  let state: AppState;
+  const lock = options.readOnly ? null : await waitForLock(path.join(options.stateDir, LOCK_FILE), problems);
+  let state = emptyState(now);
   try {
-    state = await loadState(file, now, problems);
-    const canAdvance = !options.readOnly && lock !== null;
-    if (!options.readOnly && lock === null)
-      problems.push('application logs: another run is reading them; figures from its last state');
-    if (options.docker && canAdvance) {
+    if (lock !== 'failed') state = await loadState(file, now, problems);
+    if (options.docker && lock && lock !== 'failed') {
       const horizonMs = Math.max(options.windowMs, MIN_HORIZON_MS);
       const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
       const before = JSON.stringify(state.positions);
@@ -86,11 +83,12 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
       if (counted || kept !== state.buckets.length || before !== JSON.stringify(state.positions)) {
         await saveState(file, state).catch((err: unknown) => problems.push(describeError(err)));
       }
-    } else if (!options.docker) {
-      problems.push('application logs: Docker engine not used');
     }
+  } catch (err) {
+    // The host and container figures must not fail with the application's: say why, show what is kept.
+    problems.push(`application logs: ${describeError(err)}`);
   } finally {
-    lock?.release();
+    if (lock && lock !== 'failed') lock.release();
   }
   const inWindow = bucketsIn(state.buckets, nowMs - options.windowMs, nowMs);
   const extras = options.extras ? await options.extras : {};
@@ -126,24 +124,37 @@ async function loadRules(file: string | undefined, problems: string[]): Promise<
   return parsed.rules;
 }
 
-async function waitForLock(file: string): Promise<Lock | null> {
+/**
+ * The shared lock; null (and a problem) while another run holds it past the wait: the state is then only
+ * read; `failed` (and a problem) when the state directory cannot be used at all.
+ */
+async function waitForLock(file: string, problems: string[]): Promise<Lock | null | 'failed'> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
-    const lock = await acquireLock(file);
+    let lock: Awaited<ReturnType<typeof acquireLock>>;
+    try {
+      lock = await acquireLock(file);
+    } catch (err) {
+      problems.push(`application logs not read: ${describeError(err)}`);
+      return 'failed';
+    }
     if ('release' in lock) return lock;
-    if (Date.now() > deadline) return null;
+    if (Date.now() > deadline) {
+      problems.push(
+        `application logs: another run (pid ${lock.heldBy ?? '?'}) is reading them; figures of its last state`,
+      );
+      return null;
+    }
     await sleep(50);
   }
 }
 
+function emptyState(now: Date): AppState {
+  return { version: 1, createdAt: now.toISOString(), positions: {}, totals: emptyTotals(), buckets: [] };
+}
+
 async function loadState(file: string, now: Date, problems: string[]): Promise<AppState> {
-  const fresh: AppState = {
-    version: 1,
-    createdAt: now.toISOString(),
-    positions: {},
-    totals: emptyTotals(),
-    buckets: [],
-  };
+  const fresh = emptyState(now);
   const read = await readJsonState(file);
   if (read.status === 'missing') return fresh;
   const data = read.status === 'ok' ? (read.data as Partial<AppState> | null) : null;
@@ -174,8 +185,10 @@ async function readContainers(
     try {
       details = await docker.inspectContainer(spec.name);
     } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) problems.push(`${spec.short}: ${describeError(err)}`);
-      continue;
+      if ((err as { statusCode?: number }).statusCode === 404) continue;
+      // The engine itself is not answering: one line, and no reading of anything this run.
+      problems.push(`application logs: ${describeError(err)}`);
+      return;
     }
     current.add(details.id);
     await readOne(docker, details, spec, state, tally, rules, nowMs, problems, null);

@@ -78,3 +78,23 @@ describe('json-file log positions', () => {
     assert.equal(next.requests, 1);
   });
 });
+
+describe('collectApp', () => {
+  it('a state directory it cannot write: one problem line and the figures of nothing, never a throw', async () => {
+    const { collectApp } = await import('../../src/app/collect.js');
+    const own = mkdtempSync(path.join(tmpdir(), 'mizual-app-collect-'));
+    const blocker = path.join(own, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const { report } = await collectApp({
+      stateDir: path.join(blocker, 'state'),
+      containers: [{ short: 'backend', name: 'mizual-backend' }],
+      docker: null,
+      windowMs: 300_000,
+    });
+    assert.deepEqual([report.http, report.tasks, report.rules, report.queues, report.probes], [[], [], [], [], []]);
+    assert.equal(report.problems.length, 1);
+    assert.match(report.problems[0] as string, /^application logs not read: cannot create/);
+    assert.equal(report.window.seconds, 300);
+    rmSync(own, { recursive: true, force: true });
+  });
+});
