@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerSpec } from '../core/config.js';
 import { describeError } from '../core/errors.js';
+import { formatNanoTime, msToNano } from '../core/time.js';
 import { acquireLock, type Lock } from '../core/lock.js';
 import { readJsonState, writeFileAtomic, ensurePrivateDir } from '../core/state-files.js';
 import type { DockerClient } from '../docker/client.js';
@@ -75,7 +76,7 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
       const horizonMs = Math.max(options.windowMs, MIN_HORIZON_MS);
       const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
       const before = JSON.stringify(state.positions);
-      await readContainers(options, state, tally, rules, nowMs, problems);
+      await readContainers(options, state, tally, rules, nowMs, nowMs - horizonMs, problems);
       const counted = tally.buckets.size > 0;
       const kept = state.buckets.length;
       state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);
@@ -176,9 +177,11 @@ async function readContainers(
   tally: Tally,
   rules: AppRule[],
   nowMs: number,
+  horizonStartMs: number,
   problems: string[],
 ): Promise<void> {
   const docker = options.docker as DockerClient;
+  const stateSince = Date.parse(state.createdAt);
   const current = new Set<string>();
   for (const spec of options.containers) {
     let details: ContainerDetails;
@@ -191,7 +194,11 @@ async function readContainers(
       return;
     }
     current.add(details.id);
-    await readOne(docker, details, spec, state, tally, rules, nowMs, problems, null);
+    // A container seen for the first time is read from the start of the kept hour (a first run must
+    // not read years of logs), unless it was created since this state began (a deploy): then whole.
+    const created = details.createdAt ? Date.parse(details.createdAt) : NaN;
+    const startMs = created >= stateSince ? null : horizonStartMs;
+    await readOne(docker, details, spec, state, tally, rules, nowMs, problems, null, startMs);
   }
   // A container replaced since the last run (a deploy): finish its log, from the engine if it is
   // still there (stopped, renamed), else from the shipper's hold.
@@ -204,11 +211,13 @@ async function readContainers(
     }
     const details = await docker.inspectContainer(id).catch(() => null);
     if (details) {
-      await readOne(docker, details, spec, state, tally, rules, nowMs, problems, null);
+      await readOne(docker, details, spec, state, tally, rules, nowMs, problems, null, null);
       if (details.state === 'running') continue;
     } else {
       const held = await heldFiles(options, docker, id);
-      if (held.length > 0) await readOne(docker, null, spec, state, tally, rules, nowMs, problems, { id, files: held });
+      if (held.length > 0) {
+        await readOne(docker, null, spec, state, tally, rules, nowMs, problems, { id, files: held }, null);
+      }
     }
     delete state.positions[id];
   }
@@ -234,6 +243,8 @@ async function readOne(
   nowMs: number,
   problems: string[],
   held: { id: string; files: LogFile[] } | null,
+  /** With no position: read from this time (ms), or null for the whole log. */
+  startMs: number | null,
 ): Promise<void> {
   const id = details?.id ?? (held as { id: string }).id;
   const prev = state.positions[id];
@@ -244,11 +255,12 @@ async function readOne(
   try {
     if (held || (details && docker.local && details.logDriver === 'json-file' && details.logPath)) {
       const files = held ? held.files : await logGenerations((details as ContainerDetails).logPath as string);
-      const read = await readLogFiles(files, prev?.file, scanner);
+      const read = await readLogFiles(files, prev?.file, scanner, startMs === null ? null : msToNano(startMs));
       if (read.lost) problems.push(`${spec.short}: part of the log rotated away before it was read`);
       if (read.position) next.file = read.position;
     } else if (details) {
-      next.since = await readApiLog(docker, id, details.tty, prev?.since, nowMs, scanner);
+      const since = prev?.since ?? (startMs === null ? undefined : formatNanoTime(msToNano(startMs) - 1n));
+      next.since = await readApiLog(docker, id, details.tty, since, nowMs, scanner);
     }
   } catch (err) {
     problems.push(`${spec.short}: log not read (${describeError(err)})`);

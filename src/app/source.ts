@@ -52,12 +52,20 @@ export async function readLogFiles(
   files: LogFile[],
   position: FilePosition | undefined,
   scanner: LineScanner,
+  /** With no position (a container seen first): where to begin, so a first run reads the last hour, not years. */
+  startAt: bigint | null = null,
 ): Promise<{ position: FilePosition | undefined; lost: boolean }> {
   const gens = await openGenerations(files);
   try {
     let start = 0;
     let from = 0;
     let lost = false;
+    if (!position && startAt !== null) {
+      // A generation is wholly before startAt when the next one begins before it.
+      while (start + 1 < gens.length && (gens[start + 1]?.firstTime ?? startAt + 1n) <= startAt) start++;
+      const g = gens[start];
+      if (g && !g.compressed) from = await offsetAtTime(g.handle, startAt);
+    }
     if (position) {
       const at = gens.findIndex((g) =>
         position.fingerprint !== null && g.fingerprint !== null
@@ -100,6 +108,43 @@ export async function readLogFiles(
 export async function logGenerations(logPath: string): Promise<LogFile[]> {
   return (await listGenerations(logPath)).reverse().map((g) => ({ path: g.path, compressed: g.compressed }));
 }
+
+/**
+ * The offset of a line start at or shortly before the first entry stamped `at` or later (entries are
+ * in time order): a binary search over the file, reading 64 KiB per step.
+ */
+export async function offsetAtTime(handle: FileHandle, at: bigint): Promise<number> {
+  const size = Number((await handle.stat()).size);
+  const probe = Buffer.allocUnsafe(64 * 1024);
+  /** The time of the first complete entry after `offset`, and where that entry starts. */
+  const entryAfter = async (offset: number): Promise<{ time: bigint; start: number } | null> => {
+    const { bytesRead } = await handle.read(probe, 0, probe.length, offset);
+    const nl = offset === 0 ? -1 : probe.indexOf(NEWLINE);
+    if (offset !== 0 && (nl === -1 || nl >= bytesRead)) return null;
+    const end = probe.indexOf(NEWLINE, nl + 1);
+    if (end === -1 || end >= bytesRead) return null;
+    const key = probe.lastIndexOf(TIME_KEY, end);
+    if (key <= nl) return null;
+    const close = probe.indexOf(0x22, key + TIME_KEY.length);
+    try {
+      return { time: parseNanoTime(probe.toString('latin1', key + TIME_KEY.length, close)), start: offset + nl + 1 };
+    } catch {
+      return null;
+    }
+  };
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > probe.length) {
+    const mid = Math.floor((lo + hi) / 2);
+    const entry = await entryAfter(mid);
+    if (entry === null) break;
+    if (entry.time < at) lo = entry.start;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const TIME_KEY = Buffer.from('"time":"');
 
 async function openGenerations(files: LogFile[]): Promise<Generation[]> {
   const out: Generation[] = [];

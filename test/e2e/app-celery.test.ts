@@ -1,6 +1,7 @@
 // Celery task figures from a real worker's log (issue 20): Debian's python3-celery and python3-redis
 // with a real redis-server, both in containers of the test engine; tasks sent from the host.
 import assert from 'node:assert/strict';
+import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -97,8 +98,18 @@ describe('Celery task figures from a real worker', { skip: !available && 'no Doc
     );
     const sleepy = by.get('tasks.sleepy')?.duration;
     assert.ok(sleepy, 'succeeded tasks carry their duration');
-    for (const v of [sleepy.p50, sleepy.p95, sleepy.max])
-      assert.ok(Math.abs(v - 0.4) <= 0.04, `0.4 s within 10%: ${v}`);
+    // The truth is what the worker itself measured (`succeeded in …s`), at least the 0.4 s slept.
+    const logged = await execa('docker', ['logs', worker], { all: true });
+    const truth = [...String(logged.all).matchAll(/Task tasks\.sleepy\[[^\]]+\] succeeded in ([\d.e-]+)s/g)]
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    assert.equal(truth.length, 4);
+    assert.ok((truth[0] as number) >= 0.4, String(truth));
+    const rank = (q: number): number => truth[Math.max(0, Math.ceil(q * truth.length) - 1)] as number;
+    const within = (v: number, want: number): boolean => Math.abs(v - want) <= want * 0.1;
+    assert.ok(within(sleepy.p50, rank(0.5)), `p50 ${sleepy.p50} vs ${String(truth)}`);
+    assert.ok(within(sleepy.p95, rank(0.95)), `p95 ${sleepy.p95} vs ${String(truth)}`);
+    assert.ok(within(sleepy.max, rank(1)), `max ${sleepy.max} vs ${String(truth)}`);
     // The failing task: at least 5 finished runs are judged; 3 of 3 is not enough for tasks:tasks.fail.
     const alerts = await runTool('mizual-alerts', ['--json', '--cpu-sample', '0'], { env });
     const checks = (JSON.parse(alerts.stdout) as { checks: { check: string; status: string; note?: string }[] }).checks;

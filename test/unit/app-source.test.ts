@@ -98,3 +98,33 @@ describe('collectApp', () => {
     rmSync(own, { recursive: true, force: true });
   });
 });
+
+describe('a container seen for the first time', () => {
+  it('is read from the start of the kept hour: older generations skipped, the file entered by a binary search', async () => {
+    const own = mkdtempSync(path.join(tmpdir(), 'mizual-app-start-'));
+    const file = path.join(own, 'x-json.log');
+    const base = Date.UTC(2026, 11, 2, 10, 0, 0);
+    const lines = (fromMin: number, count: number, stepMs: number): string => {
+      let text = '';
+      for (let i = 0; i < count; i++) {
+        const time = new Date(base + fromMin * 60_000 + i * stepMs).toISOString().replace('Z', '000000Z');
+        const log = `INFO:     172.18.0.1:5 - "GET /a HTTP/1.1" 200 OK\n`;
+        text += `${JSON.stringify({ log, stream: 'stdout', time })}\n`;
+      }
+      return text;
+    };
+    // .2: 10:00-10:30, .1: 10:30-11:30 (10 lines a second), live: 11:30-12:00.
+    writeFileSync(`${file}.2`, lines(0, 1800, 1000));
+    writeFileSync(`${file}.1`, lines(30, 36_000, 100));
+    writeFileSync(file, lines(90, 1800, 1000));
+    const tally = new Tally(emptyTotals(), 0);
+    const scanner = new LineScanner(tally, 'x', []);
+    const startAt = BigInt(base + 60 * 60_000) * 1_000_000n; // 11:00
+    await readLogFiles(await logGenerations(file), undefined, scanner, startAt);
+    tally.fold([]);
+    const counted = tally.totals.http['x']?.['GET 200'] ?? 0;
+    // From 11:00: 18,000 lines of .1 and the live file's 1,800, plus at most one 64 KiB probe of older lines.
+    assert.ok(counted >= 19_800 && counted <= 19_800 + 700, String(counted));
+    rmSync(own, { recursive: true, force: true });
+  });
+});
