@@ -37,6 +37,8 @@ interface AppState {
   positions: Record<string, LogPosition>;
   totals: Totals;
   buckets: MinuteBucket[];
+  /** How long minute buckets are kept: the longest --app-window any run asked (at least an hour). */
+  horizonMs?: number;
 }
 
 export interface CollectAppOptions {
@@ -73,11 +75,14 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   try {
     if (lock !== 'failed') state = await loadState(file, now, problems);
     if (options.docker && lock && lock !== 'failed') {
-      const horizonMs = Math.max(options.windowMs, MIN_HORIZON_MS);
+      const horizonBefore = state.horizonMs;
+      // mizual-metrics --app-window 24h and mizual-alerts' 5m share the buckets: keep the longer.
+      const horizonMs = Math.min(MAX_APP_WINDOW_MS, Math.max(options.windowMs, MIN_HORIZON_MS, state.horizonMs ?? 0));
+      if (horizonMs !== state.horizonMs) state.horizonMs = horizonMs;
       const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
       const before = JSON.stringify(state.positions);
       await readContainers(options, state, tally, rules, nowMs, nowMs - horizonMs, problems);
-      const counted = tally.buckets.size > 0;
+      const counted = tally.buckets.size > 0 || horizonMs !== horizonBefore;
       const kept = state.buckets.length;
       state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);
       // Nothing new (the common `watch -n 5` case): no write, no fsync.
