@@ -259,6 +259,23 @@ describe('application figures from real access logs', { skip: !available && 'no 
     });
   });
 
+  it('--app-window: a shorter window holds fewer minutes; past 24h is a usage error', async () => {
+    const narrow = await runTool('mizual-metrics', ['--json', '--sample', '1', '--app-window', '1m'], { env: env() });
+    assert.equal(narrow.exitCode, 0, narrow.stderr);
+    const app = (JSON.parse(narrow.stdout) as { app: { window: { seconds: number }; http: Http[] } }).app;
+    assert.equal(app.window.seconds, 60);
+    const wide = await appFigures();
+    const count = (h: Http[]): number => h.reduce((n, x) => n + x.requests, 0);
+    assert.ok(count(app.http) <= count(wide.http));
+    const bad = await runTool('mizual-metrics', ['--json', '--app-window', '2d'], { env: env() });
+    assert.equal(bad.exitCode, 2);
+    assert.equal(bad.stdout, '');
+    assert.match(bad.stderr.trim(), /^mizual-metrics: --app-window must be at most 24h \(got '2d'\)$/);
+    const badAlerts = await runTool('mizual-alerts', ['--app-window', 'soon'], { env: env() });
+    assert.equal(badAlerts.exitCode, 3);
+    assert.equal(badAlerts.stderr.trim().split('\n').length, 1, badAlerts.stderr);
+  });
+
   it('a malformed rule: one clear line, the other figures and checks unaffected, UNKNOWN from mizual-alerts', async () => {
     const rules = path.join(dir, 'rules.txt');
     writeFileSync(rules, 'fails * (?<status>5\\d\\d)\nbad backend (unclosed\n');
