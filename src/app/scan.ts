@@ -30,7 +30,6 @@ export class LineScanner {
   private minuteB = 0;
   /** The next quote at or after a scan position in the current chunk (chunk length: none). */
   private nq = -1;
-  private chunk: Buffer | null = null;
   /** Entries that were not json-file lines. */
   unreadable = 0;
   lines = 0;
@@ -43,7 +42,7 @@ export class LineScanner {
 
   /** The json-file entries in `buf[start, end)` (`end` just after a newline). */
   jsonFile(buf: Buffer, start: number, end: number): void {
-    this.begin(buf);
+    this.nq = -1; // a new chunk, or the same buffer refilled
     let p = start;
     while (p < end) {
       let nl = buf.indexOf(NEWLINE, p);
@@ -55,7 +54,7 @@ export class LineScanner {
 
   /** The `<stamp> <line>` lines of the Engine API in `buf[start, end)`. */
   stamped(buf: Buffer, start: number, end: number): void {
-    this.begin(buf);
+    this.nq = -1; // a new chunk, or the same buffer refilled
     let p = start;
     while (p < end) {
       let nl = buf.indexOf(NEWLINE, p);
@@ -70,15 +69,6 @@ export class LineScanner {
         this.unreadable++;
       }
       p = nl + 1;
-    }
-  }
-
-  private begin(buf: Buffer): void {
-    if (this.chunk !== buf) {
-      this.chunk = buf;
-      this.nq = -1;
-    } else {
-      this.nq = -1;
     }
   }
 
@@ -123,10 +113,7 @@ export class LineScanner {
     }
     this.lines++;
     this.nq = -1;
-    const saved = this.chunk;
-    this.chunk = line;
     this.text(line, 17, line.length, false);
-    this.chunk = saved;
     this.nq = -1;
   }
 

@@ -46,16 +46,6 @@ export function sketchQuantiles(sketch: Sketch, qs: number[]): number[] | null {
   });
 }
 
-/** Counts at or below each upper bound (cumulative, as a Prometheus histogram wants them). */
-export function sketchBuckets(sketch: Sketch, bounds: readonly number[]): number[] {
-  const counts = bounds.map(() => 0);
-  for (const [key, n] of Object.entries(sketch)) {
-    const v = bucketValue(Number(key));
-    for (let i = 0; i < bounds.length; i++) if (v <= (bounds[i] as number)) counts[i] = (counts[i] as number) + n;
-  }
-  return counts;
-}
-
 function round(value: number): number {
   return Number(value.toPrecision(4));
 }

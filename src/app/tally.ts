@@ -3,7 +3,7 @@
  * p50/p95/p99 over `--app-window` come from mergeable sketches, not from every line) and cumulative
  * totals (the Prometheus counters and histograms, which never go back while the state lives).
  */
-import { addToSketch, mergeSketch, type Sketch } from './sketch.js';
+import { addToSketch, bucketValue, mergeSketch, type Sketch } from './sketch.js';
 
 /** One series of a minute: counts by status code, and the durations when the format has them. */
 export interface HttpSeries {
@@ -218,9 +218,8 @@ function emptyHistogram(): Histogram {
 }
 
 function addToHistogram(h: Histogram, sketch: Sketch): void {
-  const gamma = 1.02;
   for (const [key, n] of Object.entries(sketch)) {
-    const v = (2 * gamma ** Number(key)) / (gamma + 1);
+    const v = bucketValue(Number(key));
     h.count += n;
     h.sum += v * n;
     for (let i = 0; i < HISTOGRAM_BOUNDS.length; i++) if (v <= HISTOGRAM_BOUNDS[i]!) h.b[i] = (h.b[i] ?? 0) + n;
