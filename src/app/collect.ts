@@ -51,7 +51,7 @@ export interface CollectAppOptions {
   rulesFile?: string;
   windowMs: number;
   now?: Date;
-  /** Read the state but do not advance it (`mizual-alerts --dry-run`). */
+  /** Read the new lines but keep nothing: no lock, no state written (`mizual-alerts --dry-run`). */
   readOnly?: boolean;
   /** Figures from outside the logs (broker queues, probes), merged in unchanged. */
   extras?: Promise<Partial<Pick<AppReport, 'queues' | 'probes' | 'problems'>>>;
@@ -74,7 +74,8 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   let state = emptyState(now);
   try {
     if (lock !== 'failed') state = await loadState(file, now, problems);
-    if (options.docker && lock && lock !== 'failed') {
+    // --dry-run reads the new lines too (the figures are current) but keeps nothing.
+    if (options.docker && lock !== 'failed' && (lock || options.readOnly)) {
       const horizonBefore = state.horizonMs;
       // mizual-metrics --app-window 24h and mizual-alerts' 5m share the buckets: keep the longer.
       const horizonMs = Math.min(MAX_APP_WINDOW_MS, Math.max(options.windowMs, MIN_HORIZON_MS, state.horizonMs ?? 0));
@@ -86,7 +87,8 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
       const kept = state.buckets.length;
       state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);
       // Nothing new (the common `watch -n 5` case): no write, no fsync.
-      if (counted || kept !== state.buckets.length || before !== JSON.stringify(state.positions)) {
+      const changed = counted || kept !== state.buckets.length || before !== JSON.stringify(state.positions);
+      if (lock && changed) {
         await saveState(file, state).catch((err: unknown) => problems.push(describeError(err)));
       }
     }

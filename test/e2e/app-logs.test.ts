@@ -276,6 +276,16 @@ describe('application figures from real access logs', { skip: !available && 'no 
     assert.equal(badAlerts.stderr.trim().split('\n').length, 1, badAlerts.stderr);
   });
 
+  it('mizual-alerts --dry-run judges the current lines and keeps nothing', async () => {
+    const dryState = path.join(dir, 'state-dry');
+    const dry = await runTool('mizual-alerts', ['--json', '--dry-run', '--cpu-sample', '0'], {
+      env: env({ MIZUAL_STATE_DIR: dryState }),
+    });
+    const checks = (JSON.parse(dry.stdout) as { checks: { check: string; status: string }[] }).checks;
+    assert.equal(checks.find((c) => c.check === 'app-errors:backend')?.status, 'warning', dry.stdout);
+    assert.equal(existsSync(path.join(dryState, 'app-logs.json')), false);
+  });
+
   it('a malformed rule: one clear line, the other figures and checks unaffected, UNKNOWN from mizual-alerts', async () => {
     const rules = path.join(dir, 'rules.txt');
     writeFileSync(rules, 'fails * (?<status>5\\d\\d)\nbad backend (unclosed\n');
