@@ -20,11 +20,12 @@ export interface RequestLine {
   /** Seconds, or -1 when the line carries no duration. */
   duration: number;
   /**
-   * A 53-bit hash of the method and path bytes (two 32-bit hashes): the route cache's key, so the hot
-   * path makes no string. A wrong route from a collision needs two equal 53-bit hashes among the
-   * cache's 20,000 entries (about one chance in 10^7 per full cache).
+   * Two different 30-bit hashes of the method and path bytes (FNV-1a and the polynomial of Java's
+   * String.hashCode; small integers, so no heap number per line): the route cache is keyed by `hash`
+   * and verifies `check`, and the hot path makes no string.
    */
   hash: number;
+  check: number;
 }
 
 /**
@@ -37,30 +38,34 @@ export function parseRequestLine(buf: Buffer, q: number, e: number, out: Request
   let p = q + 1;
   const ms = p;
   let h1 = 0x811c9dc5;
-  let h2 = 0x9747b28c;
+  let h2 = 7;
   while (p < e) {
     const c = buf[p] as number;
     if (c < 0x41 || c > 0x5a) break;
     h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 13);
+    h2 = ((h2 << 5) - h2 + c) | 0;
     p++;
   }
   if (p - ms < 3 || p - ms > 7 || buf[p] !== SPACE) return false;
   const me = p;
   p++;
   if (buf[p] !== 0x2f && buf[p] !== 0x2a && buf[p] !== 0x68) return false; // `/`, `*` (OPTIONS), `http://`
-  // The path runs to the space before the protocol; the query string is cut off.
-  const sp = buf.indexOf(SPACE, p);
-  if (sp === -1 || sp + 9 > e) return false;
-  // A bounded loop: indexOf would scan the rest of the chunk on every line without a query string.
-  let pe = p;
-  while (pe < sp) {
-    const c = buf[pe] as number;
-    if (c === 0x3f) break;
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995) ^ (h2 >>> 13);
-    pe++;
+  // The path runs to the space before the protocol; the query string is cut off (and not hashed).
+  let pe = -1;
+  let sp = p;
+  for (; sp < e; sp++) {
+    const c = buf[sp] as number;
+    if (c === SPACE) break;
+    if (pe !== -1) continue;
+    if (c === 0x3f) {
+      pe = sp;
+    } else {
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = ((h2 << 5) - h2 + c) | 0;
+    }
   }
+  if (sp + 9 > e) return false;
+  if (pe === -1) pe = sp;
   if (buf[sp + 1] !== 0x48 || buf[sp + 2] !== 0x54 || buf[sp + 5] !== 0x2f) return false; // `HTTP/`
   let r = sp + 6;
   while (r < e && buf[r] !== QUOTE && buf[r] !== BACKSLASH) r++;
@@ -75,7 +80,8 @@ export function parseRequestLine(buf: Buffer, q: number, e: number, out: Request
   out.methodStart = ms;
   out.methodEnd = me;
   out.pathEnd = pe;
-  out.hash = (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+  out.hash = h1 & 0x3fffffff;
+  out.check = h2 & 0x3fffffff;
   out.status = d0 * 100 + d1 * 10 + d2;
   out.duration = trailingDuration(buf, s, after, e);
   return true;

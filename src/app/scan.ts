@@ -17,19 +17,28 @@ const STREAM_KEY = Buffer.from('","stream":"');
 /** Route cache entries past which it starts again (paths with ids in them are unbounded). */
 const MAX_CACHED_ROUTES = 20_000;
 
+interface RouteEntry {
+  check: number;
+  key: string;
+  series: HttpSeries;
+  minute: number;
+}
+
 export class LineScanner {
-  private readonly req: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1, hash: 0 };
-  /** Request-line hash → route key (`METHOD route`). */
-  private readonly routes = new Map<number, string>();
-  /** Request-line hash → the current minute's series (emptied when the minute changes). */
-  private readonly series = new Map<number, HttpSeries>();
+  private readonly req: RequestLine = {
+    methodStart: 0,
+    methodEnd: 0,
+    pathEnd: 0,
+    status: 0,
+    duration: -1,
+    hash: 0,
+    check: 0,
+  };
+  /** Request-line hash → its route key (`METHOD route`) and the series of the minute it was last counted in. */
+  private readonly routes = new Map<number, RouteEntry>();
   /** The first 16 bytes (`YYYY-MM-DDTHH:MM`) of the last line's time, and its minute. */
   private readonly minuteText = Buffer.alloc(16);
   private minuteValue = -1;
-  private minuteA = 0;
-  private minuteB = 0;
-  /** The next quote at or after a scan position in the current chunk (chunk length: none). */
-  private nq = -1;
   /** Entries that were not json-file lines. */
   unreadable = 0;
   lines = 0;
@@ -42,7 +51,6 @@ export class LineScanner {
 
   /** The json-file entries in `buf[start, end)` (`end` just after a newline). */
   jsonFile(buf: Buffer, start: number, end: number): void {
-    this.nq = -1; // a new chunk, or the same buffer refilled
     let p = start;
     while (p < end) {
       let nl = buf.indexOf(NEWLINE, p);
@@ -54,7 +62,6 @@ export class LineScanner {
 
   /** The `<stamp> <line>` lines of the Engine API in `buf[start, end)`. */
   stamped(buf: Buffer, start: number, end: number): void {
-    this.nq = -1; // a new chunk, or the same buffer refilled
     let p = start;
     while (p < end) {
       let nl = buf.indexOf(NEWLINE, p);
@@ -77,9 +84,13 @@ export class LineScanner {
     if (e - s < 40 || buf[s] !== 0x7b || buf[s + 2] !== 0x6c || buf[s + 7] !== QUOTE || buf[e - 2] !== QUOTE) {
       return this.slowEntry(buf, s, e);
     }
-    let tq = e - 3;
-    const stop = Math.max(s, e - 48);
-    while (tq > stop && buf[tq] !== QUOTE) tq--;
+    // Docker's nine fraction digits put the time's opening quote 33 bytes from the end; else look for it.
+    let tq = e - 33;
+    if (buf[tq] !== QUOTE) {
+      tq = e - 3;
+      const stop = Math.max(s, e - 48);
+      while (tq > stop && buf[tq] !== QUOTE) tq--;
+    }
     const t = tq - 7; // `"time":"`
     if (buf[t] !== QUOTE || buf[t + 1] !== 0x74 || buf[t + 6] !== 0x3a) return this.slowEntry(buf, s, e);
     const k =
@@ -112,18 +123,18 @@ export class LineScanner {
       return;
     }
     this.lines++;
-    this.nq = -1;
     this.text(line, 17, line.length, false);
-    this.nq = -1;
   }
 
   /** Select the minute bucket from `YYYY-MM-DDTHH:MM` at `buf[p]`; false when it is not a time. */
   private setMinute(buf: Buffer, p: number): boolean {
-    // Two 8-byte reads compare the 16 bytes (ASCII bytes never make a NaN).
-    if (this.minuteValue !== -1 && buf.readDoubleLE(p) === this.minuteA && buf.readDoubleLE(p + 8) === this.minuteB) {
-      return true;
-    }
     const mt = this.minuteText;
+    if (this.minuteValue !== -1) {
+      // From the minute's digits back: where consecutive lines differ first.
+      let i = 15;
+      while (i >= 0 && mt[i] === buf[p + i]) i--;
+      if (i < 0) return true;
+    }
     const d = (i: number): number => (buf[p + i] as number) - 0x30;
     const ok = buf[p + 4] === 0x2d && buf[p + 7] === 0x2d && buf[p + 10] === 0x54 && buf[p + 13] === 0x3a;
     if (!ok) return false;
@@ -136,35 +147,36 @@ export class LineScanner {
     );
     if (!Number.isFinite(ms)) return false;
     buf.copy(mt, 0, p, p + 16);
-    this.minuteA = mt.readDoubleLE(0);
-    this.minuteB = mt.readDoubleLE(8);
     this.minuteValue = ms / 60_000;
     this.tally.minute(this.minuteValue);
-    this.series.clear();
     return true;
   }
 
   /** One log line's text in `buf[s, e)`, JSON-escaped when `escaped`. */
   private text(buf: Buffer, s: number, e: number, escaped: boolean): void {
-    if (this.nq < s) {
-      const q = buf.indexOf(QUOTE, s);
-      this.nq = q === -1 ? buf.length : q;
-    }
+    // The first quote: a bounded loop (indexOf would run past the line when it has none).
+    let q = s;
+    while (q < e && buf[q] !== QUOTE) q++;
     const rl = this.req;
-    if (this.nq < e && parseRequestLine(buf, this.nq, e, rl, s)) {
-      let series = this.series.get(rl.hash);
-      if (series === undefined) {
-        let key = this.routes.get(rl.hash);
-        if (key === undefined) {
-          const raw = buf.toString('latin1', rl.methodStart, rl.pathEnd);
-          key = this.routeKey(raw, rl.methodEnd - rl.methodStart, escaped);
-          if (this.routes.size >= MAX_CACHED_ROUTES) this.routes.clear();
-          this.routes.set(rl.hash, key);
+    if (q < e && parseRequestLine(buf, q, e, rl, s)) {
+      const entry = this.routes.get(rl.hash);
+      if (entry !== undefined && entry.check === rl.check) {
+        if (entry.minute !== this.minuteValue) {
+          entry.series = this.tally.httpSeries(this.container, entry.key);
+          entry.minute = this.minuteValue;
         }
-        series = this.tally.httpSeries(this.container, key);
-        this.series.set(rl.hash, series);
+        countHttp(entry.series, rl.status, rl.duration);
+      } else {
+        const raw = buf.toString('latin1', rl.methodStart, rl.pathEnd);
+        const key = this.routeKey(raw, rl.methodEnd - rl.methodStart, escaped);
+        const series = this.tally.httpSeries(this.container, key);
+        // A colliding hash (another path holds the slot) is simply not cached.
+        if (entry === undefined) {
+          if (this.routes.size >= MAX_CACHED_ROUTES) this.routes.clear();
+          this.routes.set(rl.hash, { check: rl.check, key, series, minute: this.minuteValue });
+        }
+        countHttp(series, rl.status, rl.duration);
       }
-      countHttp(series, rl.status, rl.duration);
       if (this.rules.length > 0) this.applyRules(buf, s, e, escaped);
       return;
     }

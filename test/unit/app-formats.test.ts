@@ -13,7 +13,7 @@ import { renderAppExposition } from '../../src/app/exposition.js';
 
 function request(line: string): { method: string; path: string; status: number; duration: number } | null {
   const buf = Buffer.from(line);
-  const out: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1, hash: 0 };
+  const out: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1, hash: 0, check: 0 };
   if (!parseRequestLine(buf, buf.indexOf(0x22), buf.length, out, 0)) return null;
   return {
     method: buf.toString('latin1', out.methodStart, out.methodEnd),
