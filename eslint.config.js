@@ -47,7 +47,14 @@ export default tseslint.config(
     },
   })),
   {
-    files: ['src/core/**/*.ts', 'src/docker/**/*.ts', 'src/store/**/*.ts', 'src/host/**/*.ts', 'src/archive/**/*.ts'],
+    files: [
+      'src/core/**/*.ts',
+      'src/docker/**/*.ts',
+      'src/store/**/*.ts',
+      'src/host/**/*.ts',
+      'src/archive/**/*.ts',
+      'src/app/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

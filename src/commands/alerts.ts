@@ -3,7 +3,7 @@ import path from 'node:path';
 import { runChecks } from '../alerts/checks.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
-import type { CheckResult } from '../alerts/state.js';
+import type { CheckResult, Observation } from '../alerts/state.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
 import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/outside-checks.js';
+import { DEFAULT_APP_LIMITS, DEFAULT_APP_WINDOW, parseAppWindow, parseLatency, type AppLimits } from '../app/limits.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -41,6 +42,10 @@ export interface AlertsOptions {
   limits?: Partial<TrendLimits>;
   /** `--probe-slow`, `--cert-days`, `--queue-backlog`. */
   outsideLimits?: Partial<OutsideLimits>;
+  /** `--error-rate`, `--min-requests`, `--latency`, `--task-failures`. */
+  appLimits?: Partial<AppLimits>;
+  /** `--app-window` in ms. */
+  appWindowMs?: number;
 }
 
 export interface AlertsReport {
@@ -108,6 +113,9 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     const app = await outside;
     observations.push(...app.observations);
     diagnostics.push(...app.problems);
+    if (!options.noDocker) {
+      observations.push(...(await appChecks(options, config, now, dryRun, diagnostics)));
+    }
     const { results, events, records } = applyObservations(loaded.state.checks, observations, now, repeatMs);
     const logged = events.map((e) => formatAlertLine(now, e.severity, e.check, e.message));
     let webhook: DeliveryReport | null = null;
@@ -166,6 +174,45 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   }
 }
 
+/** The application checks over the window, from the containers' logs (src/app). */
+async function appChecks(
+  options: AlertsOptions,
+  config: ReturnType<typeof loadConfig>,
+  now: Date,
+  dryRun: boolean,
+  diagnostics: string[],
+): Promise<Observation[]> {
+  const [{ collectApp }, { appObservations }, { createDockerClient }] = await Promise.all([
+    import('../app/collect.js'),
+    import('../alerts/app-checks.js'),
+    import('../docker/client.js'),
+  ]);
+  const { report } = await collectApp({
+    stateDir: config.stateDir,
+    containers: config.containers,
+    docker: createDockerClient({ host: config.dockerHost }),
+    holdDir: config.holdDir,
+    rulesFile: config.lookup('MIZUAL_APP_RULES'),
+    windowMs: options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW),
+    now,
+    readOnly: dryRun,
+  });
+  const observations = appObservations(report, { ...DEFAULT_APP_LIMITS, ...options.appLimits });
+  const ruleProblems = report.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES'));
+  diagnostics.push(...report.problems);
+  if (ruleProblems.length > 0) {
+    observations.push({
+      check: 'app-rules',
+      severity: 'warning',
+      value: ruleProblems.length,
+      threshold: null,
+      message: ruleProblems[0] as string,
+      unknown: true,
+    });
+  }
+  return observations;
+}
+
 function buildProgram(): Command {
   return configureProgram(new Command('mizual-alerts'))
     .description('Check CPU, memory, filesystems, containers, the health URL and log shipping; log and notify changes.')
@@ -189,6 +236,11 @@ function buildProgram(): Command {
     .option('--cert-days <days>', "WARNING when a probed https URL's certificate expires within this many days", '14')
     .option('--queue-backlog <count>', 'WARNING when this many messages wait in a Celery queue', '100')
     .option('--docker-log-size <size>', "WARNING when a container's json-file logs (all generations) pass this", '1G')
+    .option('--app-window <duration>', 'window of the application checks read from the logs', DEFAULT_APP_WINDOW)
+    .option('--error-rate <percent>', "WARNING when this share of a container's requests answer 5xx", '5')
+    .option('--min-requests <count>', 'judge the error rate only from this many requests in the window', '20')
+    .option('--latency <duration>', "WARNING when a container's p95 response time reaches this", '2s')
+    .option('--task-failures <percent>', 'WARNING when this share of a Celery task kind failed (of at least 5)', '10')
     .option('--ship-max-age <duration>', 'WARNING when the last successful log upload is older than this', '1h')
     .option('--log-max-size <size>', 'rotate the alert log (log.1 … log.5) before it grows past this', '10M')
     .option('--db-long <duration>', 'WARNING for a query or idle transaction (or lock wait) older than this', '30s')
@@ -237,6 +289,13 @@ export async function run(argv: string[]): Promise<void> {
           longMs: parseDuration(str('dbLong') ?? '30s', '--db-long'),
           windowMs: parseDuration(str('dbWindow') ?? '1h', '--db-window'),
           connectionsPercent: parsePercent(str('dbConnections') ?? '80', '--db-connections'),
+        },
+        appWindowMs: parseAppWindow(str('appWindow') ?? DEFAULT_APP_WINDOW),
+        appLimits: {
+          errorRatePercent: parsePercent(str('errorRate') ?? '5', '--error-rate'),
+          minRequests: parsePositiveInt(str('minRequests') ?? '20', '--min-requests'),
+          latencySeconds: parseLatency(str('latency') ?? '2s'),
+          taskFailuresPercent: parsePercent(str('taskFailures') ?? '10', '--task-failures'),
         },
         limits: {
           restarts: parsePositiveInt(str('restarts') ?? '3', '--restarts'),

@@ -9,6 +9,8 @@ import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
 import { parseDuration, parsePositiveInt } from '../core/units.js';
 import { configuredDbUrl } from '../db/url.js';
+import type { Totals } from '../app/tally.js';
+import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
 import { VERSION } from '../core/version.js';
 
 export interface MetricsOptions {
@@ -23,7 +25,12 @@ export interface MetricsOptions {
   /** --db-long and --db-window. */
   dbLongMs?: number;
   dbWindowMs?: number;
+  /** `--app-window` in ms (default 5m). */
+  appWindowMs?: number;
 }
+
+/** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
+const appTotals = new WeakMap<MetricsReport, Totals>();
 
 /** Gather one report from explicit options (no printing). */
 export async function gatherMetrics(options: MetricsOptions): Promise<MetricsReport> {
@@ -46,15 +53,32 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
         }),
       )
     : null;
-  const trends = await readAlertTrends(config.stateDir);
+  const windowMs = options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW);
   // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
-  const outside = import('../app/outside.js').then(async (m) => {
-    const figures = await m.collectOutside({ config, probeTimeoutMs: 5_000 });
-    return m.outsideAppReport(figures, Date.now());
-  });
-  const [report, app] = await Promise.all([
+  const outside = import('../app/outside.js').then((m) => ({
+    m,
+    figures: m.collectOutside({ config, probeTimeoutMs: 5_000 }),
+  }));
+  // The application figures are read from the logs meanwhile, the outside ones joined to them.
+  const app = docker
+    ? import('../app/collect.js').then(async ({ collectApp }) =>
+        collectApp({
+          stateDir: config.stateDir,
+          containers: config.containers,
+          docker: (await import('../docker/client.js')).createDockerClient({ host: config.dockerHost }),
+          holdDir: config.holdDir,
+          rulesFile: config.lookup('MIZUAL_APP_RULES'),
+          windowMs,
+          extras: outside.then((o) => o.figures),
+        }),
+      )
+    : outside.then(async ({ m, figures }) => ({
+        report: m.outsideAppReport(await figures, Date.now(), windowMs),
+        totals: null,
+      }));
+  const [report, collected] = await Promise.all([
     collectMetrics({
-      trends,
+      trends: await readAlertTrends(config.stateDir),
       allInterfaces: options.allInterfaces,
       host: config.hostname,
       procRoot: options.procRoot,
@@ -63,11 +87,12 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
       containers: config.containers,
       docker,
     }),
-    outside,
+    app,
   ]);
-  const merged: MetricsReport = { ...report, app };
-  if (db) merged.db = await db;
-  return merged;
+  report.app = collected.report;
+  if (collected.totals) appTotals.set(report, collected.totals);
+  if (db) report.db = await db;
+  return report;
 }
 
 function buildProgram(): Command {
@@ -86,6 +111,7 @@ function buildProgram(): Command {
     .option('--db', 'the full database report (needs DATABASE_URL or MIZUAL_DATABASE_URL)')
     .option('--db-long <duration>', 'a query or idle transaction older than this is long', '30s')
     .option('--db-window <duration>', 'the window of the top statements', '1h')
+    .option('--app-window <duration>', 'window of the application figures read from the logs', DEFAULT_APP_WINDOW)
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--proc <dir>', 'procfs root (for testing)', '/proc')
     .option('--debug', 'print stack traces on errors')
@@ -118,6 +144,7 @@ export async function run(argv: string[]): Promise<void> {
       db?: boolean;
       dbLong: string;
       dbWindow: string;
+      appWindow: string;
     }>();
     const options: MetricsOptions = {
       envFile: opts.envFile,
@@ -130,6 +157,7 @@ export async function run(argv: string[]): Promise<void> {
       allInterfaces: opts.allInterfaces,
       dbLongMs: parseDuration(opts.dbLong, '--db-long'),
       dbWindowMs: parseDuration(opts.dbWindow, '--db-window'),
+      appWindowMs: parseAppWindow(opts.appWindow),
     };
     if (opts.db && !configuredDbUrl(loadConfig({ envFileFlag: opts.envFile }).lookup)) {
       throw new UsageError('--db needs DATABASE_URL or MIZUAL_DATABASE_URL');
@@ -138,9 +166,16 @@ export async function run(argv: string[]): Promise<void> {
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }
       : await import('../metrics/render.js');
+    const { renderAppExposition } = opts.prometheus
+      ? await import('../app/exposition.js')
+      : { renderAppExposition: null };
+    const appExposition = (report: MetricsReport): string => {
+      const totals = appTotals.get(report);
+      return totals && renderAppExposition ? renderAppExposition(totals) : '';
+    };
     const render = (report: MetricsReport): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
-      if (opts.prometheus) return renderPrometheus(report);
+      if (opts.prometheus) return renderPrometheus(report) + appExposition(report);
       if (dbRender && report.db) return dbRender.renderDbReport(report.db, shouldColor());
       return renderDashboard(report, shouldColor());
     };

@@ -1,7 +1,7 @@
 import type { MetricsReport } from './report.js';
 import { queueSeries } from '../app/broker.js';
 import { probeSeries } from '../app/probes.js';
-import { renderQueuesAndProbes } from './render-app.js';
+import { renderAppSection } from './app-render.js';
 import { createExposition } from '../core/exposition.js';
 import { addDbSeries } from '../db/prometheus.js';
 import { renderDbSection } from './db-render.js';
@@ -150,10 +150,6 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
       `log hold (${report.hold.dir}): ${report.hold.containers} container(s), ${formatBytes(report.hold.bytes)}${only}`,
     );
   }
-  if (report.app && (report.app.queues.length > 0 || report.app.probes.length > 0 || report.app.problems.length > 0)) {
-    lines.push('', paint.bold('application'), ...renderQueuesAndProbes(report.app, paint));
-    for (const problem of report.app.problems) lines.push(paint.yellow(problem));
-  }
   if (report.backendErrors) {
     const { container, lines: errors, last5m, last60m, partial } = report.backendErrors;
     const at = partial ? '≥' : '';
@@ -161,6 +157,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
+  lines.push(...renderAppSection(report.app ?? null, paint, color));
   if (report.db) lines.push('', renderDbSection(report.db, color));
   return lines.join('\n');
 }

@@ -72,8 +72,8 @@ export interface MetricsReport extends HostFigures {
   diskTrends: DiskTrendFigures[];
   thresholds: Thresholds;
   sampleIntervalMs: number;
-  /** The application figures (contract's `app`); absent when not gathered. */
-  app?: AppReport;
+  /** The application figures (contract's `app`): from the logs, the probes and the broker. */
+  app?: AppReport | null;
   /** The database figures, present only when a database URL is configured. */
   db?: DbReport;
 }

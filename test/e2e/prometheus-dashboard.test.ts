@@ -69,8 +69,16 @@ before(async () => {
   s3 = await ensureS3();
   mkdirSync(textDir, { mode: 0o755 });
   const names = { backend: uniqueName('prom-backend'), celery: uniqueName('prom-celery') };
-  await startContainer(names.backend, 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done');
-  await startContainer(names.celery, 'echo started; exit 3');
+  // Access lines (uvicorn's, and gunicorn's with %(D)s) and Celery lines feed the application panels.
+  const access =
+    'echo "INFO:     127.0.0.1:5123 - \\"GET /items/$i HTTP/1.1\\" 500 Internal Server Error"; ' +
+    'echo "127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] \\"GET /slow HTTP/1.1\\" 200 2 \\"-\\" \\"curl/7.88.1\\" 301234"';
+  await startContainer(names.backend, `i=0; while true; do echo "line $i"; ${access}; i=$((i+1)); sleep 0.2; done`);
+  await startContainer(
+    names.celery,
+    'echo started; echo "[2026-12-02 13:08:58,124: INFO/ForkPoolWorker-1] Task tasks.ok[1-2] succeeded in 0.25s: None"; ' +
+      'echo "TOTAL TIME: 31.2s, FINAL STATUS: completed"; exit 3',
+  );
   await waitForState(names.backend, ['running']);
   await waitForState(names.celery, ['exited']);
   // A probed https server (openssl s_server, a certificate trusted through NODE_EXTRA_CA_CERTS) and a
@@ -109,7 +117,9 @@ before(async () => {
     MIZUAL_LOG_DIR: path.join(scratch.dir, 'logs'),
     MIZUAL_STATE_DIR: path.join(scratch.dir, 'state'),
     MIZUAL_ALERT_LOG: path.join(scratch.dir, 'alerts.log'),
+    MIZUAL_APP_RULES: path.join(scratch.dir, 'app-rules.txt'),
   };
+  writeFileSync(env.MIZUAL_APP_RULES, 'total * TOTAL TIME: (?<duration>[\\d.]+)s, FINAL STATUS: (?<status>\\w+)\n');
   bucket = await createTestBucket(s3, { tag: 'prom' });
   const shipFile = path.join(textDir, 'mizual-ship.prom');
   // Past the shipper's 2-second settling margin, so the window holds lines.
@@ -222,6 +232,7 @@ describe('Prometheus + node_exporter + the Grafana dashboard', () => {
       return all.length > 0 && all.every((r) => r.health === 'ok') ? body.data.groups : undefined;
     });
     assert.deepEqual(rules.map((g) => g.name).sort(), [
+      'mizual-app',
       'mizual-containers',
       'mizual-database',
       'mizual-host',

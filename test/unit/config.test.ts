@@ -53,12 +53,13 @@ describe('.env discovery', () => {
   const emptyCwd = path.join(scratch.dir, 'empty');
   mkdirSync(emptyCwd, { recursive: true });
 
-  it('prefers --env-file, then $MIZUAL_ENV_FILE, then ./.env, then /opt/mizual/.env', () => {
-    const base = { cwd: cwdWithEnv, defaultEnvFile: fallback };
+  it('prefers --env-file, then $MIZUAL_ENV_FILE, then ./.env, then /opt/mizual/.env (not root)', () => {
+    // Root's order (/opt/mizual/.env before ./.env) is env-file-root.test.ts's.
+    const base = { cwd: cwdWithEnv, defaultEnvFile: fallback, euid: 1000 };
     assert.equal(findEnvFile({ ...base, envFileFlag: flagged, env: { MIZUAL_ENV_FILE: viaVar } }), flagged);
     assert.equal(findEnvFile({ ...base, env: { MIZUAL_ENV_FILE: viaVar } }), viaVar);
     assert.equal(findEnvFile({ ...base, env: {} }), path.join(cwdWithEnv, '.env'));
-    assert.equal(findEnvFile({ cwd: emptyCwd, defaultEnvFile: fallback, env: {} }), fallback);
+    assert.equal(findEnvFile({ cwd: emptyCwd, defaultEnvFile: fallback, env: {}, euid: 1000 }), fallback);
     assert.equal(findEnvFile({ cwd: emptyCwd, defaultEnvFile: path.join(scratch.dir, 'none'), env: {} }), undefined);
   });
 

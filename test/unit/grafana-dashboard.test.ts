@@ -58,6 +58,7 @@ describe('Grafana dashboard', () => {
       'Log shipping',
       'Probes and queues',
       'Database',
+      'Application',
     ]);
     const queries = dashboard.panels.filter((p) => p.type !== 'row');
     assert.ok(queries.length >= 20);

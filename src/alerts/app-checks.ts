@@ -1,0 +1,57 @@
+/**
+ * The application checks: `app-errors:<container>`, `app-latency:<container>` and `tasks:<task>`,
+ * judged on the figures of the window (`--app-window`) that src/app reads from the logs.
+ */
+import type { AppReport } from '../app/model.js';
+import { taskFailureShare, MIN_TASKS, type AppLimits } from '../app/limits.js';
+import type { Observation } from './state.js';
+
+/** One observation per web container and per task kind seen in the window. */
+export function appObservations(app: AppReport, limits: AppLimits): Observation[] {
+  const window = `${Math.round(app.window.seconds / 60)}m`;
+  const out: Observation[] = [];
+  for (const h of app.http) {
+    const percent = Math.round(h.errorRate * 1000) / 10;
+    const enough = h.requests >= limits.minRequests;
+    out.push({
+      check: `app-errors:${h.container}`,
+      severity: 'warning',
+      value: percent,
+      threshold: limits.errorRatePercent,
+      failing: enough && percent >= limits.errorRatePercent,
+      message: `${h.container}: ${percent}% of ${h.requests} requests failed with 5xx in the last ${window}`,
+      ...(enough ? {} : { note: `fewer than ${limits.minRequests} requests: not judged` }),
+      data: { requests: h.requests, errors: h.status['5xx'] },
+    });
+    if (h.duration) {
+      const p95 = h.duration.p95;
+      out.push({
+        check: `app-latency:${h.container}`,
+        severity: 'warning',
+        value: p95,
+        threshold: limits.latencySeconds,
+        failing: p95 >= limits.latencySeconds,
+        message: `${h.container}: p95 response time ${formatSeconds(p95)} over the last ${window} (${h.requests} requests)`,
+      });
+    }
+  }
+  for (const t of app.tasks) {
+    const share = taskFailureShare(t);
+    const percent = share === null ? 0 : Math.round(share * 1000) / 10;
+    out.push({
+      check: `tasks:${t.task}`,
+      severity: 'warning',
+      value: percent,
+      threshold: limits.taskFailuresPercent,
+      failing: share !== null && percent >= limits.taskFailuresPercent,
+      message: `${t.task}: ${t.failed} of ${t.succeeded + t.failed} runs failed (${percent}%), ${t.retried} retried in the last ${window}`,
+      ...(share === null ? { note: `fewer than ${MIN_TASKS} runs: not judged` } : {}),
+      data: { succeeded: t.succeeded, failed: t.failed, retried: t.retried, container: t.container },
+    });
+  }
+  return out;
+}
+
+function formatSeconds(s: number): string {
+  return s < 1 ? `${Math.round(s * 1000)}ms` : `${s.toFixed(2)}s`;
+}
