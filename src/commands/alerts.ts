@@ -14,6 +14,9 @@ import { parseDuration, parsePositiveInt, parsePositiveNumber } from '../core/un
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
+import { emptyTrends } from '../core/trends.js';
+import { recordRun } from '../history/record.js';
+import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -61,6 +64,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   const now = options.now ?? new Date();
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
+  const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
   // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
   const webhookLib = config.webhookUrl ? await import('../alerts/webhook.js') : null;
   const format =
@@ -74,11 +78,18 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     const loaded = await loadAlertState(config.stateDir);
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
-    const { observations, cpu, trends } = await runChecks({
+    // The trend checks read the history's samples; before the first history, what the old state kept.
+    const history = await loadRecentHistory(config.stateDir);
+    diagnostics.push(...history.problems);
+    const before =
+      history.segments.length > 0
+        ? trendsFromHistory(history.segments, now.getTime())
+        : (loaded.state.trends ?? emptyTrends());
+    const { observations, cpu, trends, readings } = await runChecks({
       procRoot: options.procRoot,
       sysRoot: options.sysRoot,
       limits,
-      trends: loaded.state.trends,
+      trends: before,
       lastRunMs: Number.isFinite(lastRun) ? lastRun : null,
       thresholds,
       cpuFor: options.cpuFor ?? 2,
@@ -102,8 +113,11 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
         updatedAt: now.toISOString(),
         checks: records,
         cpu,
-        trends,
       });
+      // A history that cannot be written costs the charts a sample, never the alerts.
+      await recordRun(history, { nowMs: now.getTime(), readings, before, after: trends, days: historyDays }).catch(
+        (err: unknown) => diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
+      );
       if (webhookLib && format && config.webhookUrl) {
         webhook = await webhookLib.deliverNotifications({
           url: config.webhookUrl,

@@ -7,6 +7,8 @@ import { collectMetrics, type MetricsReport } from '../metrics/report.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
+import { sparklines } from '../history/sparkline.js';
+import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 import { parsePositiveInt } from '../core/units.js';
 import { VERSION } from '../core/version.js';
 
@@ -23,13 +25,21 @@ export interface MetricsOptions {
 
 /** Gather one report from explicit options (no printing). */
 export async function gatherMetrics(options: MetricsOptions): Promise<MetricsReport> {
+  return (await gatherDashboard(options)).report;
+}
+
+/** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
+async function gatherDashboard(
+  options: MetricsOptions,
+): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
   const config = loadConfig({ envFileFlag: options.envFile });
+  const recent = (await loadRecentHistory(config.stateDir)).segments;
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
     : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  return collectMetrics({
-    trends: await readAlertTrends(config.stateDir),
+  const report = await collectMetrics({
+    trends: recent.length > 0 ? trendsFromHistory(recent, Date.now()) : await readAlertTrends(config.stateDir),
     allInterfaces: options.allInterfaces,
     host: config.hostname,
     procRoot: options.procRoot,
@@ -38,6 +48,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
     containers: config.containers,
     docker,
   });
+  return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }
 
 function buildProgram(): Command {
@@ -53,6 +64,11 @@ function buildProgram(): Command {
     .option('--cpu <percent>', 'CPU threshold for colouring (default MIZUAL_ALERT_CPU or 80)')
     .option('--memory <percent>', 'memory threshold for colouring (default MIZUAL_ALERT_MEMORY or 85)')
     .option('--disk <percent>', 'disk threshold for colouring (default MIZUAL_ALERT_DISK or 90)')
+    .option('--history', 'charts of the samples mizual-alerts kept (see --since, --until, --ascii, --html)')
+    .option('--since <time>', 'with --history: from (RFC 3339, YYYY-MM-DD HH:MM UTC, or 6h back)', '24h')
+    .option('--until <time>', 'with --history: to (default now)')
+    .option('--ascii', 'with --history: plain ASCII charts (for a cron mail)')
+    .option('--html <file>', 'with --history: write one self-contained HTML page instead')
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--proc <dir>', 'procfs root (for testing)', '/proc')
     .option('--debug', 'print stack traces on errors')
@@ -82,7 +98,17 @@ export async function run(argv: string[]): Promise<void> {
       envFile?: string;
       proc: string;
       allInterfaces?: boolean;
+      history?: boolean;
+      since: string;
+      until?: string;
+      ascii?: boolean;
+      html?: string;
     }>();
+    if (opts.history) {
+      if (opts.prometheus || opts.watch !== undefined)
+        throw new UsageError('--history goes with --json, --ascii or --html');
+      return (await import('./metrics-history.js')).showHistory({ ...opts, envFile: opts.envFile });
+    }
     const options: MetricsOptions = {
       envFile: opts.envFile,
       noDocker: !opts.docker,
@@ -96,16 +122,16 @@ export async function run(argv: string[]): Promise<void> {
     const { renderDashboard, renderPrometheus } = opts.json
       ? { renderDashboard: null, renderPrometheus: null }
       : await import('../metrics/render.js');
-    const render = (report: MetricsReport): string => {
+    const render = ({ report, spark }: { report: MetricsReport; spark: (key: string) => string }): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
       if (opts.prometheus) return renderPrometheus(report);
-      return renderDashboard(report, shouldColor());
+      return renderDashboard(report, shouldColor(), spark);
     };
     if (opts.json && opts.prometheus) throw new UsageError('choose one of --json and --prometheus');
     if (opts.watch === undefined) {
-      const report = await gatherMetrics(options);
-      if (opts.json) writeJson(report);
-      else writeText(render(report));
+      const gathered = await gatherDashboard(options);
+      if (opts.json) writeJson(gathered.report);
+      else writeText(render(gathered));
       return 0;
     }
     const seconds = parsePositiveInt(opts.watch, '--watch');
@@ -113,7 +139,7 @@ export async function run(argv: string[]): Promise<void> {
     if (tty) process.stdout.write('\x1b[2J');
     for (;;) {
       const started = Date.now();
-      const text = render(await gatherMetrics(options));
+      const text = render(await gatherDashboard(options));
       // Home + clear-to-end after drawing avoids the flicker of clearing first.
       process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[K\n\x1b[J` : `${text}\n\n`);
       await sleep(Math.max(0, seconds * 1000 - (Date.now() - started)));
