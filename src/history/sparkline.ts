@@ -13,7 +13,8 @@ export function sparkline(points: readonly [number, number | null][], nowMs: num
   const cells: (number | undefined)[] = new Array(width).fill(undefined);
   for (const [t, v] of points) {
     if (v === null || t <= fromMs || t > nowMs) continue;
-    const c = Math.min(width - 1, Math.floor(((t - fromMs) / HOUR_MS) * width));
+    // Cell c holds the slice (from + c, from + c + 1]: the run at now is the last cell.
+    const c = Math.max(0, Math.ceil(((t - fromMs) / HOUR_MS) * width) - 1);
     cells[c] = Math.max(cells[c] ?? v, v);
   }
   const values = cells.filter((v): v is number => v !== undefined);
