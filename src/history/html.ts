@@ -98,7 +98,7 @@ const lastOf = (points: readonly Point[]): number | null => {
 const STYLE = `body{font:13px/1.35 system-ui,sans-serif;margin:12px 16px;color:#1f2328;background:#fff}
 h1{font-size:15px;margin:0 0 8px}h2{font-size:12px;font-weight:600;margin:10px 0 2px}h2 i{font-weight:400;color:#666}
 h2 span{font-weight:400;color:#555;margin-left:10px}svg{display:block;width:100%;height:60px;background:#f6f8fa}
-svg text{font-size:8px;fill:#555}.band{fill:#2563eb}.thr{stroke:#d1242f;stroke-dasharray:5 4;fill:none}
+svg text{font-size:8px;fill:#555}.band{fill:#2563eb}.thr{stroke:#d1242f;stroke-width:2;stroke-dasharray:6 4;fill:none}
 .ev{stroke:#bf8700;stroke-opacity:.55;fill:none}#tip{position:fixed;pointer-events:none;background:#1f2328;color:#fff;
 padding:2px 6px;border-radius:3px;font-size:12px;display:none;white-space:nowrap}table{border-collapse:collapse;margin-top:12px}
 td,th{padding:1px 8px;text-align:left;font-size:12px;vertical-align:top}tr.CRITICAL td{color:#d1242f}tr.WARNING td{color:#9a6700}
