@@ -3,7 +3,7 @@
 // page rendered by headless Chromium (no console error, no request, pixels of the charts on screen).
 import { execa, type ResultPromise } from 'execa';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -91,6 +91,44 @@ describe('samples recorded by mizual-alerts runs', () => {
     assert.equal(dash.exitCode, 0, dash.stderr);
     assert.match(dash.stdout, /memory 1h/);
     assert.match(dash.stdout, /cpu [\d.]+% {2}[▁▂▃▄▅▆▇█ ]+$/m);
+  });
+});
+
+describe('mizual-alerts runs in fake time (faketime moves the clock of the real executable)', () => {
+  it('keeps a segment per UTC day, and --history reads across midnight with the gap as a break', async () => {
+    const dir = path.join(scratch.dir, 'faketime');
+    const env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/root',
+      MIZUAL_STATE_DIR: dir,
+      MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
+    };
+    const alerts = path.join(ROOT, 'bin', 'mizual-alerts.js');
+    // 23:50, 23:55, 00:00, then the box is off for 40 minutes, then 00:45.
+    for (const at of ['2026-12-01 23:50:00', '2026-12-01 23:55:00', '2026-12-02 00:00:00', '2026-12-02 00:45:00']) {
+      const run = await execa('faketime', [at, process.execPath, alerts, '--no-docker', '--cpu-sample', '0'], {
+        env,
+        extendEnv: false,
+        reject: false,
+      });
+      assert.ok((run.exitCode ?? 9) <= 2, String(run.stderr));
+    }
+    const days = readdirSync(path.join(dir, 'history')).sort();
+    assert.deepEqual(days, ['2026-12-01.json', '2026-12-02.json']);
+    const result = await runTool(
+      'mizual-metrics',
+      ['--history', '--json', '--since', '2026-12-01 23:00', '--until', '2026-12-02 01:00'],
+      { env: { MIZUAL_STATE_DIR: dir, MIZUAL_ALERT_LOG: env.MIZUAL_ALERT_LOG } },
+    );
+    assert.equal(result.exitCode, 0, result.stderr);
+    const doc = JSON.parse(result.stdout) as { series: { name: string; points: [number, number | null][] }[] };
+    const memory = doc.series.find((s) => s.name === 'memory available')?.points ?? [];
+    const at = (iso: string): number => Date.parse(iso);
+    assert.deepEqual(
+      memory.map(([t, v]) => (v === null ? 'gap' : new Date(Math.floor(t / 1000) * 1000).toISOString().slice(11, 16))),
+      ['23:50', '23:55', '00:00', 'gap', '00:45'],
+    );
+    assert.ok(memory.every(([t]) => t >= at('2026-12-01T23:00:00Z') && t <= at('2026-12-02T01:00:00Z')));
   });
 });
 
