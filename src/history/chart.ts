@@ -4,7 +4,7 @@
  * (the box was off) stays empty in every row; the threshold is a dashed row; events are marked under
  * the axis, one letter per column.
  */
-import { formatValue, type HistoryData, type HistoryEvent, type Point, type Series } from './series.js';
+import { columnRanges, formatValue, type HistoryData, type HistoryEvent, type Series } from './series.js';
 
 export interface TextChartOptions {
   /** Terminal columns (the whole line, labels included). */
@@ -23,27 +23,6 @@ export interface TextChartOptions {
 export const GUTTER = 8;
 const BLOCKS = ['', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const ASCII_LEVELS = ['', '_', '_', '_', '=', '=', '=', '=', '#'];
-
-/** Each column's highest value, holding the last sample across columns between two close samples; undefined = no data. */
-export function columnValues(points: readonly Point[], plot: number, sinceMs: number, untilMs: number) {
-  const cols: (number | undefined)[] = new Array(plot).fill(undefined);
-  const span = Math.max(1, untilMs - sinceMs);
-  const col = (t: number): number => Math.min(plot - 1, Math.max(0, Math.floor(((t - sinceMs) / span) * plot)));
-  let prev: [number, number] | null = null;
-  for (const [t, v] of points) {
-    if (v === null) {
-      prev = null;
-      continue;
-    }
-    const c = col(t);
-    if (prev) {
-      for (let k = col(prev[0]) + 1; k < c; k++) if (cols[k] === undefined) cols[k] = prev[1];
-    }
-    cols[c] = cols[c] === undefined ? v : Math.max(cols[c] as number, v);
-    prev = [t, v];
-  }
-  return cols;
-}
 
 /** The column (0-based, within the plot) of a time. */
 export function columnOf(t: number, plot: number, sinceMs: number, untilMs: number): number {
@@ -82,14 +61,10 @@ function scaleOf(s: Series, cols: readonly (number | undefined)[]): [number, num
 export function renderChart(s: Series, options: TextChartOptions): string[] {
   const rows = options.rows ?? 3;
   const plot = Math.max(10, options.width - GUTTER - 1);
-  const cols = columnValues(s.points, plot, options.sinceMs, options.untilMs);
-  const present = s.points.filter((p): p is [number, number] => p[1] !== null).map((p) => p[1]);
+  const { hi: cols, stats: range } = columnRanges(s.line, plot, options.sinceMs, options.untilMs);
   const labels = Object.values(s.labels).join(' ');
   const f = (v: number): string => formatValue(v, s.unit);
-  const stats =
-    present.length === 0
-      ? 'no samples'
-      : `min ${f(Math.min(...present))}  max ${f(Math.max(...present))}  last ${f(present.at(-1) as number)}`;
+  const stats = range ? `min ${f(range.min)}  max ${f(range.max)}  last ${f(range.last)}` : 'no samples';
   const limit = s.threshold === null ? '' : `  threshold ${f(s.threshold)}`;
   const title = `${s.name}${labels ? ` ${labels}` : ''} (${s.unit})  ${stats}${limit}`;
   const [lo, hi] = scaleOf(s, cols);

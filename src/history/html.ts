@@ -4,7 +4,7 @@
  * min/max band per pixel column, so 7 days of samples stay well under 1 MiB.
  */
 import { columnOf } from './chart.js';
-import { formatValue, type HistoryData, type HistoryEvent, type Point, type Series } from './series.js';
+import { columnRanges, formatValue, type HistoryData, type HistoryEvent, type Series } from './series.js';
 
 /** Pixel columns per chart (the SVG stretches to the window's width). */
 export const HTML_COLUMNS = 600;
@@ -13,35 +13,10 @@ const MAX_EVENTS_LISTED = 500;
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** Per column: the lowest and highest value, and the last (held across columns between close samples). */
-export function columnBands(points: readonly Point[], plot: number, sinceMs: number, untilMs: number) {
-  const lo: (number | undefined)[] = new Array(plot).fill(undefined);
-  const hi: (number | undefined)[] = new Array(plot).fill(undefined);
-  let prev: [number, number] | null = null;
-  for (const [t, v] of points) {
-    if (v === null) {
-      prev = null;
-      continue;
-    }
-    const c = columnOf(t, plot, sinceMs, untilMs);
-    if (prev) {
-      for (let k = columnOf(prev[0], plot, sinceMs, untilMs) + 1; k < c; k++) {
-        if (lo[k] === undefined) [lo[k], hi[k]] = [prev[1], prev[1]];
-      }
-    }
-    lo[c] = Math.min(lo[c] ?? v, v);
-    hi[c] = Math.max(hi[c] ?? v, v);
-    prev = [t, v];
-  }
-  return { lo, hi };
-}
-
 function chartSvg(s: Series, index: number, events: readonly HistoryEvent[], sinceMs: number, untilMs: number) {
-  const { lo, hi } = columnBands(s.points, HTML_COLUMNS, sinceMs, untilMs);
-  const values = hi.filter((v): v is number => v !== undefined);
-  const lows = lo.filter((v): v is number => v !== undefined);
-  const min = Math.min(0, ...lows);
-  let max = Math.max(...values, s.threshold ?? -Infinity, min);
+  const { lo, hi, stats: range } = columnRanges(s.line, HTML_COLUMNS, sinceMs, untilMs);
+  const min = Math.min(0, range?.min ?? 0);
+  let max = Math.max(range?.max ?? -Infinity, s.threshold ?? -Infinity, min);
   if (s.unit === '%' && max <= 100 && s.threshold !== null) max = 100;
   if (!(max > min)) max = min + 1;
   const y = (v: number): number => Math.round((HEIGHT - 1 - ((v - min) / (max - min)) * (HEIGHT - 2)) * 2) / 2;
@@ -75,10 +50,7 @@ function chartSvg(s: Series, index: number, events: readonly HistoryEvent[], sin
       : `<path class="thr" d="M0 ${y(s.threshold)}H${HTML_COLUMNS}" vector-effect="non-scaling-stroke"/>`;
   const f = (v: number): string => formatValue(v, s.unit);
   const labels = Object.values(s.labels).join(' ');
-  const stats =
-    values.length === 0
-      ? 'no samples'
-      : `min ${f(Math.min(...lows))} · max ${f(Math.max(...values))} · last ${f(lastOf(s.points) ?? 0)}`;
+  const stats = range ? `min ${f(range.min)} · max ${f(range.max)} · last ${f(range.last)}` : 'no samples';
   const limit = s.threshold === null ? '' : ` · threshold ${f(s.threshold)}`;
   return (
     `<section><h2>${escape(s.name)}${labels ? ` <b>${escape(labels)}</b>` : ''} <i>(${escape(s.unit)})</i>` +
@@ -89,11 +61,6 @@ function chartSvg(s: Series, index: number, events: readonly HistoryEvent[], sin
     `<text x="2" y="${HEIGHT - 2}">${escape(f(min))}</text></svg></section>`
   );
 }
-
-const lastOf = (points: readonly Point[]): number | null => {
-  for (let i = points.length - 1; i >= 0; i--) if ((points[i] as Point)[1] !== null) return (points[i] as Point)[1];
-  return null;
-};
 
 const STYLE = `body{font:13px/1.35 system-ui,sans-serif;margin:12px 16px;color:#1f2328;background:#fff}
 h1{font-size:15px;margin:0 0 8px}h2{font-size:12px;font-weight:600;margin:10px 0 2px}h2 i{font-weight:400;color:#666}
@@ -125,7 +92,7 @@ export function renderHistoryHtml(data: HistoryData, range: { sinceMs: number; u
     s: sinceMs,
     u: untilMs,
     n: HTML_COLUMNS,
-    c: shown.map((s) => ({ u: s.unit, v: columnBands(s.points, HTML_COLUMNS, sinceMs, untilMs).hi.map(precise) })),
+    c: shown.map((s) => ({ u: s.unit, v: columnRanges(s.line, HTML_COLUMNS, sinceMs, untilMs).hi.map(precise) })),
   };
   const listed = data.events.slice(-MAX_EVENTS_LISTED);
   const rows = listed

@@ -10,12 +10,22 @@ import { SERIES, specOf, type Segment, type SeriesSpec, type StoredEvent } from 
 /** [epoch ms, value]; a null value breaks the line. */
 export type Point = [number, number | null];
 
+/** A series' values aligned with the sample times (one shared array), as read: cheap for a week of samples. */
+export interface Line {
+  times: readonly number[];
+  values: readonly (number | null)[];
+  /** True where the samples before and at i are a gap apart (the box was off). */
+  gapBefore: readonly boolean[];
+}
+
 export interface Series {
   key: string;
   name: string;
   labels: Record<string, string>;
   unit: string;
-  points: Point[];
+  /** The points inside the range (made on first use: the charts read `line`). */
+  readonly points: Point[];
+  line: Line;
   /** The alert threshold in the series' unit, when one applies. */
   threshold: number | null;
   /** The alert fires below the threshold (memory available), not above it. */
@@ -100,20 +110,27 @@ export function buildSeries(
         SERIES.indexOf(a.spec) - SERIES.indexOf(b.spec) || (a.labelValue ?? '').localeCompare(b.labelValue ?? ''),
     );
   const lastTotal = lastValue(segments, 'mem.total');
+  // One aligned column per series (no tuple per sample until the output): a week of sixty series stays cheap.
+  const gapBefore = times.map((t, i) => i > 0 && t - (times[i - 1] as number) > gapMs);
   return known.map(({ key, spec, labelValue }) => {
-    const raw: Point[] = [];
+    const values: (number | null)[] = [];
     for (const seg of segments) {
       const column = seg.s[key];
-      seg.t.forEach((t, i) => raw.push([t * 1000, column?.[i] ?? null]));
+      for (let i = 0; i < seg.t.length; i++) values.push(column?.[i] ?? null);
     }
     const resets = new Set([...(breaks.get('host') ?? []), ...(labelValue ? (breaks.get(labelValue) ?? []) : [])]);
-    const values = spec.kind === 'counter' ? toRates(raw, gapMs, resets, spec.rateScale ?? 1) : raw;
+    const shown = spec.kind === 'counter' ? toRates(values, times, gapBefore, resets, spec.rateScale ?? 1) : values;
+    let points: Point[] | undefined;
     return {
       key,
       name: spec.name,
       labels: spec.label && labelValue !== null ? { [spec.label]: labelValue } : {},
       unit: spec.unit,
-      points: withGaps(values, gapMs).filter(([t]) => t >= sinceMs && t <= untilMs),
+      get points(): Point[] {
+        points ??= toPoints(shown, times, gapBefore, sinceMs, untilMs);
+        return points;
+      },
+      line: { times, values: shown, gapBefore },
       threshold: thresholdOf(spec, thresholds, lastTotal),
       alertBelow: spec.threshold === 'memory',
       hidden: spec.hidden === true,
@@ -138,35 +155,86 @@ function thresholdOf(spec: SeriesSpec, t: Thresholds, memTotal: number | null): 
 }
 
 /** Per-second rates between consecutive readings; null after a gap, a reset or a counter that went back. */
-function toRates(points: readonly Point[], gapMs: number, resets: ReadonlySet<number>, scale: number): Point[] {
+function toRates(
+  values: readonly (number | null)[],
+  times: readonly number[],
+  gapBefore: readonly boolean[],
+  resets: ReadonlySet<number>,
+  scale: number,
+): (number | null)[] {
+  return values.map((v, i) => {
+    const prev = i > 0 ? values[i - 1] : null;
+    const t = times[i] as number;
+    if (v === null || prev === null || prev === undefined || gapBefore[i] || v < prev || resets.has(t)) return null;
+    const seconds = (t - (times[i - 1] as number)) / 1000;
+    return Math.round(((v - prev) / seconds) * scale * 1000) / 1000;
+  });
+}
+
+/** The points inside [sinceMs, untilMs]: a null point where the box was off, repeated nulls dropped. */
+function toPoints(
+  values: readonly (number | null)[],
+  times: readonly number[],
+  gapBefore: readonly boolean[],
+  sinceMs: number,
+  untilMs: number,
+): Point[] {
   const out: Point[] = [];
-  let prev: [number, number] | null = null;
-  for (const [t, v] of points) {
-    if (v === null) {
-      out.push([t, null]);
-      prev = null;
-      continue;
+  let open = false;
+  for (let i = 0; i < values.length; i++) {
+    const t = times[i] as number;
+    if (t < sinceMs || t > untilMs) continue;
+    if (gapBefore[i] && open) {
+      out.push([(times[i - 1] as number) + 1, null]);
+      open = false;
     }
-    if (prev && t - prev[0] <= gapMs && v >= prev[1] && !resets.has(t)) {
-      out.push([t, Math.round(((v - prev[1]) / ((t - prev[0]) / 1000)) * scale * 1000) / 1000]);
-    } else {
-      out.push([t, null]);
-    }
-    prev = [t, v];
+    const v = values[i] as number | null;
+    if (v !== null || open) out.push([t, v]);
+    open = v !== null;
   }
   return out;
 }
 
-/** Insert a null point where consecutive samples are a gap apart, and drop repeated nulls. */
-function withGaps(points: readonly Point[], gapMs: number): Point[] {
-  const out: Point[] = [];
-  let prevT: number | null = null;
-  for (const [t, v] of points) {
-    if (prevT !== null && t - prevT > gapMs && out.at(-1)?.[1] !== null) out.push([prevT + 1, null]);
-    if (v !== null || (out.length > 0 && out.at(-1)?.[1] !== null)) out.push([t, v]);
-    prevT = t;
+/**
+ * Per column of a plot over [sinceMs, untilMs]: the lowest and highest value, a sample's value held across
+ * the columns up to the next sample (undefined where none: a gap, before the first, after the last);
+ * and the series' min, max and last in the range.
+ */
+export function columnRanges(line: Line, plot: number, sinceMs: number, untilMs: number) {
+  const lo: (number | undefined)[] = new Array(plot).fill(undefined);
+  const hi: (number | undefined)[] = new Array(plot).fill(undefined);
+  const span = Math.max(1, untilMs - sinceMs);
+  let min = Infinity;
+  let max = -Infinity;
+  let last: number | null = null;
+  let prevCol = -1;
+  let prev: number | null = null;
+  for (let i = 0; i < line.times.length; i++) {
+    const t = line.times[i] as number;
+    if (t < sinceMs || t > untilMs) continue;
+    const v = line.values[i] as number | null;
+    if (line.gapBefore[i]) prev = null;
+    if (v === null) {
+      prev = null;
+      continue;
+    }
+    const c = Math.min(plot - 1, Math.floor(((t - sinceMs) / span) * plot));
+    if (prev !== null) {
+      for (let k = prevCol + 1; k < c; k++) {
+        if (hi[k] !== undefined) continue;
+        lo[k] = prev;
+        hi[k] = prev;
+      }
+    }
+    lo[c] = Math.min(lo[c] ?? v, v);
+    hi[c] = Math.max(hi[c] ?? v, v);
+    if (v < min) min = v;
+    if (v > max) max = v;
+    prev = v;
+    prevCol = c;
+    last = v;
   }
-  return out;
+  return { lo, hi, stats: last === null ? null : { min, max, last } };
 }
 
 /** A value in its unit, short enough for a chart's label (at most 9 characters). */

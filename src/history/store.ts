@@ -44,7 +44,9 @@ export function toSegment(raw: unknown, day: string): Segment | null {
   const s = typeof r['s'] === 'object' && r['s'] !== null ? (r['s'] as Record<string, unknown>) : {};
   for (const [key, values] of Object.entries(s)) {
     if (!Array.isArray(values) || values.length !== t.length) continue;
-    seg.s[key] = values.map((v) => (isNum(v) ? v : null));
+    // In place: a week of columns is read on every --history and dashboard start.
+    for (let i = 0; i < values.length; i++) if (!isNum(values[i])) values[i] = null;
+    seg.s[key] = values as (number | null)[];
   }
   if (Array.isArray(r['e'])) {
     seg.e = (r['e'] as unknown[]).filter(
