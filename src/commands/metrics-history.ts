@@ -3,7 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import { readAlertEvents } from '../alerts/log.js';
 import { loadConfig } from '../core/config.js';
-import { UsageError } from '../core/errors.js';
+import { describeError, MizualError, UsageError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { nanoToMs, parseTimeArg } from '../core/time.js';
@@ -55,6 +55,7 @@ export interface ShowOptions extends HistoryOptions {
 
 /** Print (or write) the history; returns the exit code. */
 export async function showHistory(options: ShowOptions): Promise<number> {
+  if (options.json && options.html) throw new UsageError('choose one of --json and --html');
   const data = await gatherHistory(options);
   for (const p of data.problems) process.stderr.write(`mizual-metrics: ${p}\n`);
   const range = { sinceMs: Date.parse(data.since), untilMs: Date.parse(data.until) };
@@ -75,7 +76,9 @@ export async function showHistory(options: ShowOptions): Promise<number> {
   }
   if (options.html) {
     const { renderHistoryHtml } = await import('../history/html.js');
-    await fsp.writeFile(options.html, renderHistoryHtml(data, range), { mode: 0o600 });
+    await fsp.writeFile(options.html, renderHistoryHtml(data, range), { mode: 0o600 }).catch((err: unknown) => {
+      throw new MizualError(`cannot write ${options.html}: ${describeError(err)}`);
+    });
     process.stderr.write(`mizual-metrics: wrote ${options.html}\n`);
     return 0;
   }

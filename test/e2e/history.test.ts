@@ -151,14 +151,12 @@ async function inTmux(cols: number, env: Record<string, string>, args: string[],
       ...[process.execPath, path.join(ROOT, 'bin', 'mizual-metrics.js'), ...args],
     );
     assert.equal(started.exitCode, 0, String(started.stderr));
-    for (let i = 0; i < 300; i++) {
-      const dead = await tmux('display-message', '-p', '#{pane_dead} #{pane_dead_status}');
-      if (/^1 \d/.test(String(dead.stdout))) {
-        assert.equal(String(dead.stdout).trim(), '1 0', 'the command exits 0');
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    let state = '';
+    for (let i = 0; i < 600 && !/^1 \d/.test(state); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      state = String((await tmux('display-message', '-p', '#{pane_dead} #{pane_dead_status}')).stdout).trim();
     }
+    assert.equal(state, '1 0', 'the command ended within 60 s and exited 0');
     const captured = await tmux('capture-pane', '-p', '-J', '-S', '-', ...(escapes ? ['-e'] : []));
     return String(captured.stdout).replace(/\n*Pane is dead.*\n*$/, '\n');
   } finally {
