@@ -146,6 +146,8 @@ export function renderHistoryText(data: HistoryData, options: TextChartOptions):
   ];
   if (shown.length === 0) {
     lines.push('no samples kept in this range yet: mizual-alerts records one each run (cron, every 5 minutes)');
+    for (const e of data.events) lines.push(fit(`${e.time} ${e.severity} ${e.check}: ${e.message}`, options.width));
+    return lines.join('\n');
   }
   const axis = renderAxis(data.events, options);
   lines.push(...axis);
