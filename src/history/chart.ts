@@ -147,7 +147,7 @@ export function renderHistoryText(data: HistoryData, options: TextChartOptions):
   if (shown.length === 0) {
     lines.push('no samples kept in this range yet: mizual-alerts records one each run (cron, every 5 minutes)');
     for (const e of data.events) lines.push(fit(`${e.time} ${e.severity} ${e.check}: ${e.message}`, options.width));
-    return lines.join('\n');
+    return options.ascii ? lines.join('\n').replace(/[^\x00-\x7f]/g, '?') : lines.join('\n');
   }
   const axis = renderAxis(data.events, options);
   lines.push(...axis);
