@@ -2,6 +2,7 @@
 // engine, the charts in a real terminal (tmux at 80 and 200 columns, NO_COLOR, --ascii), and the HTML
 // page rendered by headless Chromium (no console error, no request, pixels of the charts on screen).
 import { execa, type ResultPromise } from 'execa';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -373,5 +374,119 @@ describe('--history --html in headless Chromium', () => {
       column.every((p) => !near(p, [37, 99, 235])),
       'no band inside the gap',
     );
+  });
+});
+
+/** A minimal Chrome DevTools Protocol client over --remote-debugging-pipe (fd 3 in, fd 4 out, NUL-separated JSON). */
+function devtools(url: string, name: string) {
+  const profile = path.join(scratch.dir, `chromium-${name}`);
+  const child = spawn(
+    'timeout',
+    [
+      '60',
+      'chromium',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      '--remote-debugging-pipe',
+      '--window-size=1000,900',
+      'about:blank',
+    ],
+    { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+  );
+  const input = child.stdio[3] as NodeJS.WritableStream;
+  const output = child.stdio[4] as NodeJS.ReadableStream;
+  const events: { method: string; params: Record<string, unknown> }[] = [];
+  const waiting = new Map<number, (msg: Record<string, unknown>) => void>();
+  let buffered = '';
+  let nextId = 1;
+  output.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let end;
+    while ((end = buffered.indexOf('\0')) !== -1) {
+      const msg = JSON.parse(buffered.slice(0, end)) as Record<string, unknown>;
+      buffered = buffered.slice(end + 1);
+      if (typeof msg['id'] === 'number') waiting.get(msg['id'])?.(msg);
+      else events.push(msg as { method: string; params: Record<string, unknown> });
+    }
+  });
+  const send = (method: string, params: Record<string, unknown> = {}, sessionId?: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, (msg) =>
+        msg['error']
+          ? reject(new Error(JSON.stringify(msg['error'])))
+          : resolve(msg['result'] as Record<string, unknown>),
+      );
+      input.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
+    });
+  const close = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  };
+  return { url, send, events, close };
+}
+
+describe('the HTML page driven over the DevTools protocol', () => {
+  it('makes no request but the page itself, logs nothing, and hovering a chart shows that column', async () => {
+    const env = await weekState('cdp');
+    const page = path.join(scratch.dir, 'cdp.html');
+    const made = await runTool('mizual-metrics', ['--history', '--html', page, ...RANGE], { env });
+    assert.equal(made.exitCode, 0, made.stderr);
+    const cdp = devtools(`file://${page}`, 'cdp');
+    try {
+      const { targetId } = (await cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
+      const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as {
+        sessionId: string;
+      };
+      for (const domain of ['Network', 'Runtime', 'Log', 'Page']) await cdp.send(`${domain}.enable`, {}, sessionId);
+      await cdp.send('Page.navigate', { url: cdp.url }, sessionId);
+      for (let i = 0; i < 200 && !cdp.events.some((e) => e.method === 'Page.loadEventFired'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const evaluate = async (expression: string): Promise<unknown> =>
+        (
+          (await cdp.send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as {
+            result: { value: unknown };
+          }
+        ).result.value;
+      const box = (await evaluate(
+        'JSON.stringify(document.querySelector(\'svg[data-i="0"]\').getBoundingClientRect())',
+      )) as string;
+      const rect = JSON.parse(box) as { left: number; top: number; width: number; height: number };
+      const column = 540;
+      const x = rect.left + ((column + 0.5) / 600) * rect.width;
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x, y: rect.top + rect.height / 2 }, sessionId);
+      const tip = (await evaluate(
+        "document.getElementById('tip').style.display + '|' + document.getElementById('tip').textContent",
+      )) as string;
+      const at = new Date(SINCE + ((column + 0.5) * (END - SINCE)) / 600).toISOString().slice(0, 16).replace('T', ' ');
+      assert.match(tip, new RegExp(`^block\\|${at} UTC {2}\\d+\\.\\d%$`));
+      const requests = cdp.events.filter((e) => e.method === 'Network.requestWillBeSent');
+      assert.deepEqual(
+        requests.map((e) => (e.params['request'] as { url: string }).url),
+        [cdp.url],
+        'the only request is the page itself',
+      );
+      const noisy = cdp.events.filter(
+        (e) =>
+          e.method === 'Runtime.exceptionThrown' ||
+          e.method === 'Runtime.consoleAPICalled' ||
+          (e.method === 'Log.entryAdded' && (e.params['entry'] as { level: string }).level !== 'verbose'),
+      );
+      assert.deepEqual(noisy, []);
+      await cdp.send('Browser.close').catch(() => undefined);
+    } finally {
+      cdp.close();
+    }
   });
 });
