@@ -116,7 +116,10 @@ export function buildSeries(
     const values: (number | null)[] = [];
     for (const seg of segments) {
       const column = seg.s[key];
-      for (let i = 0; i < seg.t.length; i++) values.push(column?.[i] ?? null);
+      for (let i = 0; i < seg.t.length; i++) {
+        const v = column?.[i];
+        values.push(typeof v === 'number' && Number.isFinite(v) ? v : null);
+      }
     }
     const resets = new Set([...(breaks.get('host') ?? []), ...(labelValue ? (breaks.get(labelValue) ?? []) : [])]);
     const shown = spec.kind === 'counter' ? toRates(values, times, gapBefore, resets, spec.rateScale ?? 1) : values;
@@ -140,7 +143,7 @@ export function buildSeries(
 
 function lastValue(segments: readonly Segment[], key: string): number | null {
   for (const seg of [...segments].reverse()) {
-    const v = [...(seg.s[key] ?? [])].reverse().find((x) => x !== null);
+    const v = [...(seg.s[key] ?? [])].reverse().find((x) => typeof x === 'number' && Number.isFinite(x));
     if (v !== undefined && v !== null) return v;
   }
   return null;

@@ -44,8 +44,7 @@ export function toSegment(raw: unknown, day: string): Segment | null {
   const s = typeof r['s'] === 'object' && r['s'] !== null ? (r['s'] as Record<string, unknown>) : {};
   for (const [key, values] of Object.entries(s)) {
     if (!Array.isArray(values) || values.length !== t.length) continue;
-    // In place: a week of columns is read on every --history and dashboard start.
-    for (let i = 0; i < values.length; i++) if (!isNum(values[i])) values[i] = null;
+    // Not copied or checked here: the readers (pointsOf, buildSeries) take a non-number as no value.
     seg.s[key] = values as (number | null)[];
   }
   if (Array.isArray(r['e'])) {
@@ -131,7 +130,10 @@ export function pointsOf(segments: readonly Segment[], key: string): [number, nu
   const out: [number, number | null][] = [];
   for (const seg of segments) {
     const values = seg.s[key];
-    seg.t.forEach((t, i) => out.push([t * 1000, values?.[i] ?? null]));
+    seg.t.forEach((t, i) => {
+      const v = values?.[i];
+      out.push([t * 1000, isNum(v) ? v : null]);
+    });
   }
   return out;
 }

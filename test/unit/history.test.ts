@@ -242,8 +242,8 @@ describe('the store', () => {
       format: 'mizual-history',
       version: 2,
       day: '2026-12-02',
-      t: [t0 - 300, t0],
-      s: { cpu: [12.5, 14], 'gpu.temp|0': [60, 61] },
+      t: [t0 - 600, t0 - 300, t0],
+      s: { cpu: [12.5, 'n/a', 14], 'gpu.temp|0': [60, 61, 62] },
       e: [[t0, 'reboot', 'host', 1], [t0, 'future-kind', 'x', 1, 'extra'], 'junk'],
       last: null,
       compression: 'none',
@@ -259,7 +259,8 @@ describe('the store', () => {
       ['cpu'],
     );
     assert.deepEqual(series[0]?.points, [
-      [(t0 - 300) * 1000, 12.5],
+      [(t0 - 600) * 1000, 12.5],
+      [(t0 - 300) * 1000, null],
       [t0 * 1000, 14],
     ]);
   });
