@@ -77,6 +77,7 @@ function buildProgram(): Command {
       '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set, and\n' +
         "mizual-alerts' state in MIZUAL_STATE_DIR for restarts in the last hour and filesystem forecasts.\n" +
         'Examples:\n  mizual-metrics\n  mizual-metrics --watch 5\n  mizual-metrics --json --no-docker\n' +
+        '  mizual-metrics --history --since 6h\n  mizual-metrics --history --since 7d --html /tmp/history.html\n' +
         '  mizual-metrics --prometheus > /var/lib/node_exporter/textfile/mizual.prom.$$ && mv ...',
     );
 }
