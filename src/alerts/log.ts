@@ -5,7 +5,6 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { describeError, MizualError, oneLine, UsageError } from '../core/errors.js';
 import { ensurePrivateDir } from '../core/state-files.js';
 import { nanoToMs, parseLeadingTime } from '../core/time.js';
@@ -117,10 +116,12 @@ export async function readAlertEvents(
   untilMs: number,
   generations: number = DEFAULT_LOG_GENERATIONS,
 ): Promise<AlertLogEvent[]> {
+  // Loaded here, not at start-up: every mizual-alerts run loads this module, only --history reads the log.
+  const { createInterface } = await import('node:readline');
   const events: AlertLogEvent[] = [];
   const files = [...Array.from({ length: generations }, (_, i) => `${file}.${generations - i}`), file];
   for (const f of files) {
-    let lines: ReturnType<typeof createInterface>;
+    let lines: import('node:readline').Interface;
     try {
       const handle = await fsp.open(f, 'r');
       lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
