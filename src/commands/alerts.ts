@@ -75,11 +75,11 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   }
   try {
     const diagnostics: string[] = [];
-    const loaded = await loadAlertState(config.stateDir);
+    // The two state files are read (and below written) side by side: their reads and fsyncs overlap.
+    const [loaded, history] = await Promise.all([loadAlertState(config.stateDir), loadRecentHistory(config.stateDir)]);
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
     // The trend checks read the history's samples; before the first history, what the old state kept.
-    const history = await loadRecentHistory(config.stateDir);
     diagnostics.push(...history.problems);
     const before =
       history.segments.length > 0
@@ -108,16 +108,14 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     if (!dryRun) {
       // The log line first: a failing webhook or state write must never lose it.
       await appendAlertLines(config.alertLog, logged, { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
-      await saveAlertState(config.stateDir, {
-        version: 1,
-        updatedAt: now.toISOString(),
-        checks: records,
-        cpu,
-      });
-      // A history that cannot be written costs the charts a sample, never the alerts.
-      await recordRun(history, { nowMs: now.getTime(), readings, before, after: trends, days: historyDays }).catch(
-        (err: unknown) => diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
-      );
+      await Promise.all([
+        saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu }),
+        // A history that cannot be written costs the charts a sample, never the alerts.
+        recordRun(history, { nowMs: now.getTime(), readings, before, after: trends, days: historyDays }).catch(
+          (err: unknown) =>
+            diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+      ]);
       if (webhookLib && format && config.webhookUrl) {
         webhook = await webhookLib.deliverNotifications({
           url: config.webhookUrl,
