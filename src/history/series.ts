@@ -5,7 +5,7 @@
  */
 import type { Thresholds } from '../core/thresholds.js';
 import { formatBytes } from '../core/units.js';
-import { SERIES, specOf, type Segment, type SeriesSpec, type StoredEvent } from './model.js';
+import { decodeValue, SERIES, specOf, type Segment, type SeriesSpec, type StoredEvent } from './model.js';
 
 /** [epoch ms, value]; a null value breaks the line. */
 export type Point = [number, number | null];
@@ -116,10 +116,7 @@ export function buildSeries(
     const values: (number | null)[] = [];
     for (const seg of segments) {
       const column = seg.s[key];
-      for (let i = 0; i < seg.t.length; i++) {
-        const v = column?.[i];
-        values.push(typeof v === 'number' && Number.isFinite(v) ? v : null);
-      }
+      for (let i = 0; i < seg.t.length; i++) values.push(column ? decodeValue(key, column[i]) : null);
     }
     const resets = new Set([...(breaks.get('host') ?? []), ...(labelValue ? (breaks.get(labelValue) ?? []) : [])]);
     const shown = spec.kind === 'counter' ? toRates(values, times, gapBefore, resets, spec.rateScale ?? 1) : values;
@@ -144,7 +141,7 @@ export function buildSeries(
 function lastValue(segments: readonly Segment[], key: string): number | null {
   for (const seg of [...segments].reverse()) {
     const v = [...(seg.s[key] ?? [])].reverse().find((x) => typeof x === 'number' && Number.isFinite(x));
-    if (v !== undefined && v !== null) return v;
+    if (v !== undefined && v !== null) return decodeValue(key, v);
   }
   return null;
 }

@@ -12,6 +12,8 @@ import {
   HISTORY_DIR,
   HISTORY_FORMAT,
   HISTORY_VERSION,
+  decodeValue,
+  encodeValue,
   seriesKey,
   type RunMemory,
   type SampleValues,
@@ -130,10 +132,7 @@ export function pointsOf(segments: readonly Segment[], key: string): [number, nu
   const out: [number, number | null][] = [];
   for (const seg of segments) {
     const values = seg.s[key];
-    seg.t.forEach((t, i) => {
-      const v = values?.[i];
-      out.push([t * 1000, isNum(v) ? v : null]);
-    });
+    seg.t.forEach((t, i) => out.push([t * 1000, values ? decodeValue(key, values[i]) : null]));
   }
   return out;
 }
@@ -248,7 +247,7 @@ export function segmentsFromTrends(trends: Trends): Segment[] {
   });
 }
 
-/** Append one sample (epoch seconds) to a segment, keeping every column as long as `t`. */
+/** Append one sample (epoch seconds) to a segment, each value stored as its series' integer, every column as long as `t`. */
 export function appendSample(seg: Segment, tSec: number, values: SampleValues): void {
   const n = seg.t.length;
   seg.t.push(tSec);
@@ -258,7 +257,7 @@ export function appendSample(seg: Segment, tSec: number, values: SampleValues): 
   }
   for (const [key, column] of Object.entries(seg.s)) {
     const v = values[key];
-    column.push(v === undefined || v === null || !Number.isFinite(v) ? null : v);
+    column.push(v === undefined || v === null || !Number.isFinite(v) ? null : encodeValue(key, v));
   }
 }
 

@@ -169,6 +169,9 @@ describe('the store', () => {
     for (const k of ['app.p95|mizual-backend', 'queue|celery', 'db.longest', 'ctr.cpu|mizual-c9', 'probe|health']) {
       assert.ok(keys.includes(k), k);
     }
+    for (const column of Object.values(segments.at(-1)?.s ?? {})) {
+      assert.ok(column.every((v) => v === null || Number.isInteger(v)), 'values are stored as integers');
+    }
     assert.equal(statSync(historyDir(dir)).mode & 0o777, 0o700);
     for (const f of files) assert.equal(statSync(path.join(historyDir(dir), f)).mode & 0o777, 0o600);
   });
@@ -243,7 +246,7 @@ describe('the store', () => {
       version: 2,
       day: '2026-12-02',
       t: [t0 - 600, t0 - 300, t0],
-      s: { cpu: [12.5, 'n/a', 14], 'gpu.temp|0': [60, 61, 62] },
+      s: { cpu: [125, 'n/a', 140], 'gpu.temp|0': [60, 61, 62] },
       e: [[t0, 'reboot', 'host', 1], [t0, 'future-kind', 'x', 1, 'extra'], 'junk'],
       last: null,
       compression: 'none',
