@@ -170,7 +170,10 @@ describe('the store', () => {
       assert.ok(keys.includes(k), k);
     }
     for (const column of Object.values(segments.at(-1)?.s ?? {})) {
-      assert.ok(column.every((v) => v === null || Number.isInteger(v)), 'values are stored as integers');
+      assert.ok(
+        column.every((v) => v === null || Number.isInteger(v)),
+        'values are stored as integers',
+      );
     }
     assert.equal(statSync(historyDir(dir)).mode & 0o777, 0o700);
     for (const f of files) assert.equal(statSync(path.join(historyDir(dir), f)).mode & 0o777, 0o600);
