@@ -82,8 +82,9 @@ export const SERIES: readonly SeriesSpec[] = [
     hidden: true,
     scale: KIB,
   },
-  { prefix: 'net.rx', name: 'network in', label: 'iface', unit: 'bytes/s', kind: 'counter', scale: KIB },
-  { prefix: 'net.tx', name: 'network out', label: 'iface', unit: 'bytes/s', kind: 'counter', scale: KIB },
+  // Counters are kept exact: a rounded counter can read as going back (a reset) on a quiet interface.
+  { prefix: 'net.rx', name: 'network in', label: 'iface', unit: 'bytes/s', kind: 'counter', scale: 1 },
+  { prefix: 'net.tx', name: 'network out', label: 'iface', unit: 'bytes/s', kind: 'counter', scale: 1 },
   {
     prefix: 'ctr.cpu',
     name: 'container cpu',

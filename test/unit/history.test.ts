@@ -230,6 +230,20 @@ describe('the store', () => {
     assert.equal(segments.flatMap((s) => s.t).length, 97);
   });
 
+  it('keeps network counters exact: a quiet interface never reads as a reset in the view the checks use', async () => {
+    const dir = stateDir();
+    const net = [{ iface: 'eth0', rxBytes: 1_073_741_823, txBytes: 5_000_000_001 }];
+    const readings = { cpuPercent: 1, load: null, memory: null, disks: null, net, containers: null };
+    for (const t of [END - 10 * MIN, END - 5 * MIN]) {
+      const history = await loadRecentHistory(dir);
+      const trends = emptyTrends();
+      await recordRun(history, { nowMs: t, readings, before: trends, after: trends, days: 7 });
+    }
+    const view = trendsFromHistory((await loadRecentHistory(dir)).segments, END);
+    assert.equal(view.net['eth0']?.rxBytes, 1_073_741_823);
+    assert.deepEqual(view.net['eth0']?.intervals, [[END - 10 * MIN, END - 5 * MIN, 0, 0]]);
+  });
+
   it('removes segments older than MIZUAL_HISTORY_DAYS', async () => {
     const dir = stateDir();
     await writeWeek(dir, { endMs: END, containers: 1 });
