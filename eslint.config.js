@@ -54,6 +54,7 @@ export default tseslint.config(
       'src/host/**/*.ts',
       'src/archive/**/*.ts',
       'src/app/**/*.ts',
+      'src/history/**/*.ts',
     ],
     rules: {
       'no-restricted-imports': [

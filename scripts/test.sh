@@ -15,6 +15,18 @@ if ! command -v promtool >/dev/null || ! command -v prometheus-node-exporter >/d
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus prometheus-node-exporter >&2
 fi
+# The history tests run a real terminal (tmux), a real browser (chromium) and fake time (faketime).
+missing=()
+for tool in tmux chromium faketime; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+  missing=()
+  for tool in tmux chromium faketime; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "the history tests need: sudo apt-get install -y ${missing[*]}" >&2
+  [ "${CI:-}" = true ] && exit 1
+fi
 bash test/harness/docker-up.sh
 bash test/harness/s3-up.sh
 # The database tests' Postgres (TLS, pg_stat_statements, a pg_monitor role); installs it when root.

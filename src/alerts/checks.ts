@@ -26,18 +26,21 @@ import {
   readBootId,
   readCpuTimes,
   readFilesystemReport,
+  readLoad,
   readMemory,
   readNetCounters,
   readOomKills,
   STATFS_TIMEOUT_MS,
   type CpuTimes,
   type FilesystemReport,
+  type MemoryFigures,
 } from '../host/index.js';
 import { describeUrl, requestUrl } from '../core/http-client.js';
 import { readLastUpload } from '../core/ship-state.js';
 import type { Thresholds } from '../core/thresholds.js';
 import type { Trends } from '../core/trends.js';
 import { formatBytes, formatUptime } from '../core/units.js';
+import { readContainerCounters, type RunReadings } from '../history/record.js';
 
 /** A stored CPU baseline older than this is not used (the delta would average too much away). */
 export const CPU_BASELINE_MAX_AGE_MS = 15 * 60_000;
@@ -67,17 +70,22 @@ export interface CheckOptions {
   db?: DbCheckOptions | null;
 }
 
-/** Run every check; also returns the CPU counters and trends to store for the next run. */
-export async function runChecks(
-  options: CheckOptions,
-): Promise<{ observations: Observation[]; cpu: CpuBaseline | null; trends: Trends; db: DbReport | null }> {
+/** Run every check; also returns the CPU counters and trends to store, and what was read (the history's sample). */
+export async function runChecks(options: CheckOptions): Promise<{
+  observations: Observation[];
+  cpu: CpuBaseline | null;
+  trends: Trends;
+  db: DbReport | null;
+  readings: RunReadings;
+}> {
   const nowMs = options.now.getTime();
   const filesystems = readFilesystemReport({ procRoot: options.procRoot });
   const database = options.db ? checkDatabase(options.db, options.stateDir, options.now) : null;
+  const memoryRead = readMemory({ procRoot: options.procRoot });
   const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
   const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
     checkCpu(options),
-    checkMemory(options),
+    checkMemory(options, memoryRead),
     checkDisks(options, filesystems),
     inspected ? inspected.then((i) => containerObservations(options.containers ?? [], i)) : [],
     options.healthUrl ? checkHealthUrl(options.healthUrl, HEALTH_TIMEOUT_MS, options.limits.healthSlowMs) : [],
@@ -131,7 +139,15 @@ export async function runChecks(
   }
   const db = await database;
   observations.push(...health, shipping, ...(db?.observations ?? []));
-  return { observations, cpu: cpu.baseline, trends, db: db?.report ?? null };
+  const readings: RunReadings = {
+    cpuPercent: typeof cpu.observation.value === 'number' ? cpu.observation.value : null,
+    load: await readLoad({ procRoot: options.procRoot }).catch(() => null),
+    memory: await memoryRead.catch((): MemoryFigures | null => null),
+    disks: fs ?? null,
+    net: network,
+    containers: seen && 'found' in seen ? await readContainerCounters(seen.found) : null,
+  };
+  return { observations, cpu: cpu.baseline, trends, db: db?.report ?? null, readings };
 }
 
 /** The counters of the physical interfaces (bridges, veth, ifb carry the same traffic again); null if unreadable. */
@@ -195,11 +211,14 @@ export async function checkCpu(
 }
 
 /** Memory used as (MemTotal - MemAvailable) / MemTotal. */
-export async function checkMemory(options: Pick<CheckOptions, 'procRoot' | 'thresholds'>): Promise<Observation> {
+export async function checkMemory(
+  options: Pick<CheckOptions, 'procRoot' | 'thresholds'>,
+  read: Promise<MemoryFigures> = readMemory({ procRoot: options.procRoot }),
+): Promise<Observation> {
   const threshold = options.thresholds.memory;
   const base = { check: 'memory', severity: 'warning' as const, threshold };
   try {
-    const mem = await readMemory({ procRoot: options.procRoot });
+    const mem = await read;
     const value = mem.usedPercent;
     const message = `memory ${pct(value)} used (threshold ${pct(threshold)})`;
     return { ...base, value, measure: { value, threshold }, message };

@@ -7,6 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { describeError, MizualError, oneLine, UsageError } from '../core/errors.js';
 import { ensurePrivateDir } from '../core/state-files.js';
+import { nanoToMs, parseLeadingTime } from '../core/time.js';
 
 export type AlertSeverity = 'WARNING' | 'CRITICAL' | 'RESOLVED';
 
@@ -83,4 +84,55 @@ async function fileSize(file: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+export interface AlertLogEvent {
+  /** Epoch ms of the line's leading time. */
+  timeMs: number;
+  severity: AlertSeverity;
+  check: string;
+  message: string;
+}
+
+const ALERT_BODY = /^\s*(WARNING|CRITICAL|RESOLVED)\b:?\s+(?:([^\s:]+(?::[^\s:]+)*):\s+)?(.*)$/;
+
+/**
+ * Read one alert log line back: `formatAlertLine`'s format, and the old shell scripts' (a `date`
+ * stamp in brackets, then the severity); null for a line that is not an alert.
+ */
+export function parseAlertLine(line: string): AlertLogEvent | null {
+  const ns = parseLeadingTime(line);
+  if (ns === undefined) return null;
+  const rest = line.replace(/^\S+(?: \S+){0,6}?(?:\]|Z|UTC)\s+/, '');
+  const m = ALERT_BODY.exec(rest);
+  if (!m) return null;
+  return { timeMs: nanoToMs(ns), severity: m[1] as AlertSeverity, check: m[2] ?? 'alert', message: m[3] ?? '' };
+}
+
+/** The alert events in [sinceMs, untilMs] from the log and its rotated generations (`log.5` … `log`), streamed. */
+export async function readAlertEvents(
+  file: string,
+  sinceMs: number,
+  untilMs: number,
+  generations: number = DEFAULT_LOG_GENERATIONS,
+): Promise<AlertLogEvent[]> {
+  // Loaded here, not at start-up: every mizual-alerts run loads this module, only --history reads the log.
+  const { createInterface } = await import('node:readline');
+  const events: AlertLogEvent[] = [];
+  const files = [...Array.from({ length: generations }, (_, i) => `${file}.${generations - i}`), file];
+  for (const f of files) {
+    let lines: import('node:readline').Interface;
+    try {
+      const handle = await fsp.open(f, 'r');
+      lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8' }), crlfDelay: Infinity });
+    } catch {
+      continue;
+    }
+    for await (const line of lines) {
+      // A line past 4 KiB is not one we wrote; skip reading it as an alert.
+      const e = line.length > 4096 ? null : parseAlertLine(line);
+      if (e && e.timeMs >= sinceMs && e.timeMs <= untilMs) events.push(e);
+    }
+  }
+  return events.sort((a, b) => a.timeMs - b.timeMs);
 }

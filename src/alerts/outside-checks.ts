@@ -5,7 +5,7 @@
  */
 import type { Observation } from './state.js';
 import { DEFAULT_QUEUE_BACKLOG, queueChecks } from '../app/broker.js';
-import { collectOutside, type OutsideOptions } from '../app/outside.js';
+import { collectOutside, type OutsideFigures, type OutsideOptions } from '../app/outside.js';
 import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, probeChecks } from '../app/probes.js';
 
 export interface OutsideLimits {
@@ -26,7 +26,7 @@ export const DEFAULT_OUTSIDE_LIMITS: OutsideLimits = {
 /** Start the probes and the broker query now; throws at once (usage) for a malformed MIZUAL_PROBES. */
 export function startOutsideChecks(
   options: OutsideOptions & { limits: OutsideLimits },
-): Promise<{ observations: Observation[]; problems: string[] }> {
+): Promise<{ observations: Observation[]; problems: string[]; figures: OutsideFigures }> {
   return collectOutside(options).then((figures) => {
     return {
       observations: [
@@ -34,6 +34,7 @@ export function startOutsideChecks(
         ...queueChecks(figures.queues, figures.brokerProblem, options.limits.queueBacklog),
       ],
       problems: figures.problems,
+      figures,
     };
   });
 }

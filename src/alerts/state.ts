@@ -63,8 +63,11 @@ export interface AlertState {
   updatedAt: string | null;
   checks: Record<string, CheckRecord>;
   cpu: CpuBaseline | null;
-  /** History the trend checks need (disk samples, counters, restart and OOM events); bounded by time. */
-  trends: Trends;
+  /**
+   * What versions before the history store kept for the trend checks; read once to migrate it into
+   * `history/`, never written again.
+   */
+  trends?: Trends;
 }
 
 export interface CheckResult {
@@ -133,7 +136,13 @@ function toAlertState(data: unknown): AlertState | null {
   const validCpu =
     cpu && [cpu.busy, cpu.total, cpu.takenAt].every((n) => typeof n === 'number' && Number.isFinite(n)) ? cpu : null;
   const updatedAt = typeof raw.updatedAt === 'string' ? raw.updatedAt : null;
-  return { version: 1, updatedAt, checks, cpu: validCpu, trends: toTrends(raw.trends) };
+  return {
+    version: 1,
+    updatedAt,
+    checks,
+    cpu: validCpu,
+    ...(raw.trends === undefined ? {} : { trends: toTrends(raw.trends) }),
+  };
 }
 
 /**

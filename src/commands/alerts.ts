@@ -17,6 +17,11 @@ import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
 import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/outside-checks.js';
 import { DEFAULT_APP_LIMITS, DEFAULT_APP_WINDOW, parseAppWindow, parseLatency, type AppLimits } from '../app/limits.js';
+import { emptyTrends } from '../core/trends.js';
+import { recordRun } from '../history/record.js';
+import type { AppReport } from '../app/model.js';
+import { outsideAppReport } from '../app/outside.js';
+import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 
 const UNKNOWN = 3;
 const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
@@ -72,6 +77,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   const now = options.now ?? new Date();
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
+  const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
   // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
   const webhookLib = config.webhookUrl ? await import('../alerts/webhook.js') : null;
   const format =
@@ -82,9 +88,17 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   }
   try {
     const diagnostics: string[] = [];
-    const loaded = await loadAlertState(config.stateDir);
+    // The two state files are read (and below written) side by side: their reads and fsyncs overlap.
+    const [loaded, history] = await Promise.all([loadAlertState(config.stateDir), loadRecentHistory(config.stateDir)]);
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
+    // The trend checks read the history's samples; before the first history, what the old state kept.
+    diagnostics.push(...history.problems);
+    const before =
+      history.segments.length > 0
+        ? trendsFromHistory(history.segments, now.getTime())
+        : (loaded.state.trends ?? emptyTrends());
+
     // Probes and the broker run alongside the other checks: a run costs the slowest of them, not their sum.
     const outside = startOutsideChecks({
       config,
@@ -92,11 +106,15 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       now,
       limits: { ...DEFAULT_OUTSIDE_LIMITS, ...options.outsideLimits },
     });
-    const { observations, cpu, trends } = await runChecks({
+    // The application's new log lines are read meanwhile too.
+    const appFromLogs = options.noDocker ? null : appChecks(options, config, now, dryRun, diagnostics);
+    // Awaited below; until then a failure must not count as unhandled.
+    appFromLogs?.catch(() => undefined);
+    const { observations, cpu, trends, readings, db } = await runChecks({
       procRoot: options.procRoot,
       sysRoot: options.sysRoot,
       limits,
-      trends: loaded.state.trends,
+      trends: before,
       lastRunMs: Number.isFinite(lastRun) ? lastRun : null,
       thresholds,
       cpuFor: options.cpuFor ?? 2,
@@ -110,25 +128,35 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       now,
       db: dbCheckOptions(config.lookup, options.db, dryRun),
     });
-    const app = await outside;
-    observations.push(...app.observations);
-    diagnostics.push(...app.problems);
-    if (!options.noDocker) {
-      observations.push(...(await appChecks(options, config, now, dryRun, diagnostics)));
-    }
+    const outsideChecked = await outside;
+    observations.push(...outsideChecked.observations);
+    diagnostics.push(...outsideChecked.problems);
+    const fromLogs = await appFromLogs;
+    if (fromLogs) observations.push(...fromLogs.observations);
+    // The history's sample keeps the application figures (logs, probes, queues) and the database's.
+    const { queues, probes } = outsideChecked.figures;
+    const app = fromLogs
+      ? { ...fromLogs.report, queues, probes }
+      : outsideAppReport(outsideChecked.figures, now.getTime(), options.appWindowMs);
     const { results, events, records } = applyObservations(loaded.state.checks, observations, now, repeatMs);
     const logged = events.map((e) => formatAlertLine(now, e.severity, e.check, e.message));
     let webhook: DeliveryReport | null = null;
     if (!dryRun) {
       // The log line first: a failing webhook or state write must never lose it.
       await appendAlertLines(config.alertLog, logged, { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
-      await saveAlertState(config.stateDir, {
-        version: 1,
-        updatedAt: now.toISOString(),
-        checks: records,
-        cpu,
-        trends,
-      });
+      await Promise.all([
+        saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu }),
+        // A history that cannot be written costs the charts a sample, never the alerts.
+        recordRun(history, {
+          nowMs: now.getTime(),
+          readings: { ...readings, app, db: db ?? undefined },
+          before,
+          after: trends,
+          days: historyDays,
+        }).catch((err: unknown) =>
+          diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
+        ),
+      ]);
       if (webhookLib && format && config.webhookUrl) {
         webhook = await webhookLib.deliverNotifications({
           url: config.webhookUrl,
@@ -181,7 +209,7 @@ async function appChecks(
   now: Date,
   dryRun: boolean,
   diagnostics: string[],
-): Promise<Observation[]> {
+): Promise<{ observations: Observation[]; report: AppReport }> {
   const [{ collectApp }, { appObservations }, { createDockerClient }] = await Promise.all([
     import('../app/collect.js'),
     import('../alerts/app-checks.js'),
@@ -210,7 +238,7 @@ async function appChecks(
       unknown: true,
     });
   }
-  return observations;
+  return { observations, report };
 }
 
 function buildProgram(): Command {

@@ -11,6 +11,8 @@ import { parseDuration, parsePositiveInt } from '../core/units.js';
 import { configuredDbUrl } from '../db/url.js';
 import type { Totals } from '../app/tally.js';
 import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
+import { sparklines } from '../history/sparkline.js';
+import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 import { VERSION } from '../core/version.js';
 
 export interface MetricsOptions {
@@ -34,7 +36,15 @@ const appTotals = new WeakMap<MetricsReport, Totals>();
 
 /** Gather one report from explicit options (no printing). */
 export async function gatherMetrics(options: MetricsOptions): Promise<MetricsReport> {
+  return (await gatherDashboard(options)).report;
+}
+
+/** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
+async function gatherDashboard(
+  options: MetricsOptions,
+): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
   const config = loadConfig({ envFileFlag: options.envFile });
+  const recent = (await loadRecentHistory(config.stateDir)).segments;
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
@@ -78,7 +88,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
       }));
   const [report, collected] = await Promise.all([
     collectMetrics({
-      trends: await readAlertTrends(config.stateDir),
+      trends: recent.length > 0 ? trendsFromHistory(recent, Date.now()) : await readAlertTrends(config.stateDir),
       allInterfaces: options.allInterfaces,
       host: config.hostname,
       procRoot: options.procRoot,
@@ -92,7 +102,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   report.app = collected.report;
   if (collected.totals) appTotals.set(report, collected.totals);
   if (db) report.db = await db;
-  return report;
+  return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }
 
 function buildProgram(): Command {
@@ -112,6 +122,11 @@ function buildProgram(): Command {
     .option('--db-long <duration>', 'a query or idle transaction older than this is long', '30s')
     .option('--db-window <duration>', 'the window of the top statements', '1h')
     .option('--app-window <duration>', 'window of the application figures read from the logs', DEFAULT_APP_WINDOW)
+    .option('--history', 'charts of the samples mizual-alerts kept (see --since, --until, --ascii, --html)')
+    .option('--since <time>', 'with --history: from (RFC 3339, YYYY-MM-DD HH:MM UTC, or 6h back)', '24h')
+    .option('--until <time>', 'with --history: to (default now)')
+    .option('--ascii', 'with --history: plain ASCII charts (for a cron mail)')
+    .option('--html <file>', 'with --history: write one self-contained HTML page instead')
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--proc <dir>', 'procfs root (for testing)', '/proc')
     .option('--debug', 'print stack traces on errors')
@@ -120,6 +135,7 @@ function buildProgram(): Command {
       '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set, and\n' +
         "mizual-alerts' state in MIZUAL_STATE_DIR for restarts in the last hour and filesystem forecasts.\n" +
         'Examples:\n  mizual-metrics\n  mizual-metrics --watch 5\n  mizual-metrics --json --no-docker\n' +
+        '  mizual-metrics --history --since 6h\n  mizual-metrics --history --since 7d --html /tmp/history.html\n' +
         '  mizual-metrics --prometheus > /var/lib/node_exporter/textfile/mizual.prom.$$ && mv ...',
     );
 }
@@ -145,7 +161,17 @@ export async function run(argv: string[]): Promise<void> {
       dbLong: string;
       dbWindow: string;
       appWindow: string;
+      history?: boolean;
+      since: string;
+      until?: string;
+      ascii?: boolean;
+      html?: string;
     }>();
+    if (opts.history) {
+      if (opts.prometheus || opts.watch !== undefined)
+        throw new UsageError('--history goes with --json, --ascii or --html');
+      return (await import('./metrics-history.js')).showHistory({ ...opts, envFile: opts.envFile });
+    }
     const options: MetricsOptions = {
       envFile: opts.envFile,
       noDocker: !opts.docker,
@@ -173,17 +199,17 @@ export async function run(argv: string[]): Promise<void> {
       const totals = appTotals.get(report);
       return totals && renderAppExposition ? renderAppExposition(totals) : '';
     };
-    const render = (report: MetricsReport): string => {
+    const render = ({ report, spark }: { report: MetricsReport; spark: (key: string) => string }): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
       if (opts.prometheus) return renderPrometheus(report) + appExposition(report);
       if (dbRender && report.db) return dbRender.renderDbReport(report.db, shouldColor());
-      return renderDashboard(report, shouldColor());
+      return renderDashboard(report, shouldColor(), spark);
     };
     if (opts.json && opts.prometheus) throw new UsageError('choose one of --json and --prometheus');
     if (opts.watch === undefined) {
-      const report = await gatherMetrics(options);
-      if (opts.json) writeJson(report);
-      else writeText(render(report));
+      const gathered = await gatherDashboard(options);
+      if (opts.json) writeJson(gathered.report);
+      else writeText(render(gathered));
       return 0;
     }
     const seconds = parsePositiveInt(opts.watch, '--watch', 86_400);
@@ -191,7 +217,7 @@ export async function run(argv: string[]): Promise<void> {
     if (tty) process.stdout.write('\x1b[2J');
     for (;;) {
       const started = Date.now();
-      const text = render(await gatherMetrics(options));
+      const text = render(await gatherDashboard(options));
       // Home + clear-to-end after drawing avoids the flicker of clearing first.
       process.stdout.write(tty ? `\x1b[H${text.replace(/\n/g, '\x1b[K\n')}\x1b[K\n\x1b[J` : `${text}\n\n`);
       await sleep(Math.max(0, seconds * 1000 - (Date.now() - started)));

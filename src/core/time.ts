@@ -3,6 +3,8 @@
  * and `until` are both inclusive, so window boundaries must be exact: a JS Date keeps only
  * milliseconds and would make two windows share (or both skip) a line.
  */
+import { UsageError } from './errors.js';
+import { parseDuration } from './units.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
 const NS_PER_MS = 1_000_000n;
@@ -88,4 +90,33 @@ export function parseLeadingTime(line: string | Buffer): bigint | undefined {
   const [day, h, mi, s, year] = [old[2], old[3], old[4], old[5], old[7]].map(Number) as number[];
   const ms = Date.UTC(year as number, MONTHS.indexOf(old[1] as string), day, h, mi, s);
   return Number.isNaN(ms) ? undefined : BigInt(ms) * NS_PER_MS;
+}
+
+/** Nanoseconds to whole milliseconds since the epoch (floored). */
+export function nanoToMs(ns: bigint): number {
+  return Number(floorDiv(ns, NS_PER_MS));
+}
+
+/** The accepted forms of a `--since`/`--until` time, for usage errors. */
+export const TIME_FORMS =
+  "RFC 3339 (2025-01-23T23:40:00Z), 'YYYY-MM-DD HH:MM[:SS]' in UTC, or a duration back from now (2h, 90m, 3d)";
+const PLAIN_UTC = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?$/;
+
+/** One `--since`/`--until` value in nanoseconds; a usage error naming the expected forms otherwise. */
+export function parseTimeArg(text: string, flag: string, nowMs: number): bigint {
+  const trimmed = text.trim();
+  // A span back from now, not a wait: up to a century.
+  if (/^\d/.test(trimmed) && /[smhd]$/.test(trimmed) && !trimmed.includes('-')) {
+    return msToNano(nowMs - parseDuration(trimmed, flag, '36500d'));
+  }
+  try {
+    const plain = PLAIN_UTC.exec(trimmed);
+    const ns = parseNanoTime(plain ? `${plain[1]}T${plain[2]}${plain[3] ?? ':00'}Z` : trimmed);
+    // Date.parse rolls 2025-02-30 over to March; refuse what is not a real calendar time.
+    const iso = new Date(Number(ns / 1_000_000n)).toISOString();
+    if (plain && iso.slice(0, 16) !== `${plain[1]}T${plain[2]}`) throw new RangeError('not a calendar time');
+    return ns;
+  } catch {
+    throw new UsageError(`${flag} must be ${TIME_FORMS} (got '${text}')`);
+  }
 }

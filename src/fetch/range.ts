@@ -3,8 +3,9 @@
 // from the previous archive's name time up to T plus under a second (names are window ends truncated
 // to whole seconds; alert lines stamped with a whole second may follow a window that closed within it).
 import { UsageError } from '../core/errors.js';
-import { msToNano, parseNanoTime } from '../core/time.js';
-import { parseDuration } from '../core/units.js';
+import { msToNano, parseTimeArg, TIME_FORMS as FORMS } from '../core/time.js';
+
+export { parseTimeArg };
 
 export interface TimeRange {
   /** Inclusive bounds, nanoseconds since the epoch. */
@@ -13,29 +14,6 @@ export interface TimeRange {
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
-const FORMS =
-  "RFC 3339 (2025-01-23T23:40:00Z), 'YYYY-MM-DD HH:MM[:SS]' in UTC, or a duration back from now (2h, 90m, 3d)";
-const PLAIN_UTC = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?$/;
-
-/** One `--since`/`--until` value in nanoseconds; a usage error naming the expected forms otherwise. */
-export function parseTimeArg(text: string, flag: string, nowMs: number): bigint {
-  const trimmed = text.trim();
-  // A span back from now, not a wait: up to a century.
-  if (/^\d/.test(trimmed) && /[smhd]$/.test(trimmed) && !trimmed.includes('-')) {
-    return msToNano(nowMs - parseDuration(trimmed, flag, '36500d'));
-  }
-  try {
-    const plain = PLAIN_UTC.exec(trimmed);
-    const ns = parseNanoTime(plain ? `${plain[1]}T${plain[2]}${plain[3] ?? ':00'}Z` : trimmed);
-    // Date.parse rolls 2025-02-30 over to March; refuse what is not a real calendar time.
-    const iso = new Date(Number(ns / 1_000_000n)).toISOString();
-    if (plain && iso.slice(0, 16) !== `${plain[1]}T${plain[2]}`) throw new RangeError('not a calendar time');
-    return ns;
-  } catch {
-    throw new UsageError(`${flag} must be ${FORMS} (got '${text}')`);
-  }
-}
-
 /** The range of `--since`/`--until` (until defaults to now); undefined when neither is given. */
 export function parseRange(
   since: string | undefined,

@@ -9,8 +9,16 @@ import { createPainter, paintLevel, renderTable, type Level } from '../core/pain
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
 
-/** The one-screen dashboard, coloured against the alert thresholds when `color` is on. */
-export function renderDashboard(report: MetricsReport, color: boolean): string {
+/**
+ * The one-screen dashboard, coloured against the alert thresholds when `color` is on; `spark` gives the
+ * last hour's sparkline of a kept series (src/history/sparkline.ts), '' when there is none.
+ */
+export function renderDashboard(
+  report: MetricsReport,
+  color: boolean,
+  spark: (key: string) => string = () => '',
+): string {
+  const beside = (key: string): string => (spark(key) ? `  ${spark(key)}` : '');
   const paint = createPainter(color);
   const t = report.thresholds;
   const pct = (value: number, threshold: number): string =>
@@ -20,19 +28,30 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
   lines.push(
     paint.bold(`${report.host}`) + `  ${report.time.replace(/\.\d+Z$/, 'Z')}  up ${formatUptime(report.uptimeSeconds)}`,
     `load ${report.load.load1.toFixed(2)} ${report.load.load5.toFixed(2)} ${report.load.load15.toFixed(2)}` +
-      ` (${report.cpu.cores} cores)   cpu ${pct(report.cpu.percent, t.cpu)}`,
+      ` (${report.cpu.cores} cores)   cpu ${pct(report.cpu.percent, t.cpu)}${beside('cpu')}`,
     `memory ${pct(m.usedPercent, t.memory)} used ${formatBytes(m.usedBytes)} / ${formatBytes(m.totalBytes)}` +
       `, available ${formatBytes(m.availableBytes)}` +
       (m.swapTotalBytes > 0
         ? `   swap ${formatBytes(m.swapUsedBytes)} / ${formatBytes(m.swapTotalBytes)}`
-        : '   swap none'),
+        : '   swap none') +
+      beside('mem.used'),
     '',
   );
   const trendOf = new Map(report.diskTrends.map((d) => [d.mount, d]));
   const withTrends = report.diskTrends.some((d) => d.growthBytesPerDay !== null);
+  const withSpark = report.disks.some((d) => spark(`fs.pct|${d.mount}`) !== '');
   lines.push(
     renderTable(
-      ['filesystem', 'size', 'used', 'avail', 'use%', 'inodes%', ...(withTrends ? ['growth/day', 'full by'] : [])],
+      [
+        'filesystem',
+        'size',
+        'used',
+        'avail',
+        'use%',
+        'inodes%',
+        ...(withTrends ? ['growth/day', 'full by'] : []),
+        ...(withSpark ? ['use% 1h'] : []),
+      ],
       report.disks
         .map((d) => {
           const trend = trendOf.get(d.mount);
@@ -51,6 +70,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
             ...(withTrends
               ? [growth === null ? '-' : `${growth < 0 ? '-' : '+'}${formatBytes(Math.abs(growth))}`, full]
               : []),
+            ...(withSpark ? [spark(`fs.pct|${d.mount}`)] : []),
           ];
         })
         .concat(
@@ -62,6 +82,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
             '-',
             '-',
             ...(withTrends ? ['-', '-'] : []),
+            ...(withSpark ? [''] : []),
           ]),
         ),
       color,
@@ -91,6 +112,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
   } else {
     // The health column only when some container has a health check.
     const withHealth = report.containers.some((c) => c.health !== 'none');
+    const withMemSpark = report.containers.some((c) => spark(`ctr.mem|${c.name}`) !== '');
     const ago = (seconds: number | null): string => (seconds === null ? '-' : formatUptime(seconds));
     const deployed = (iso: string | null): string =>
       iso ? ago(Math.max(0, (Date.parse(report.time) - Date.parse(iso)) / 1000)) + ' ago' : '-';
@@ -103,6 +125,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
           'up / exited',
           'cpu%',
           'memory',
+          ...(withMemSpark ? ['memory 1h'] : []),
           'restarts (1h)',
           'image',
           'deployed',
@@ -132,6 +155,7 @@ export function renderDashboard(report: MetricsReport, color: boolean): string {
             since + (c.oomKilled ? paint.red(' OOM') : ''),
             c.cpuPercent === null ? '-' : c.cpuPercent.toFixed(1),
             c.memoryBytes === null ? '-' : formatBytes(c.memoryBytes),
+            ...(withMemSpark ? [spark(`ctr.mem|${c.name}`)] : []),
             restarts,
             c.image ?? '-',
             deployed(c.createdAt),
