@@ -19,7 +19,11 @@ describe('installing the packed package into an empty prefix', () => {
     assert.ok(info);
     const files = info.files.map((f) => f.path);
     for (const file of files) {
-      assert.match(file, /^(bin\/|dist\/|README\.md$|crontab\.example$|package\.json$|LICENSE$|examples\/)/, file);
+      assert.match(
+        file,
+        /^(bin\/|dist\/|man\/|docs\/|README\.md$|crontab\.example$|package\.json$|LICENSE$|examples\/)/,
+        file,
+      );
     }
     for (const tool of TOOLS) assert.ok(files.includes(`bin/${tool}.js`), tool);
 
