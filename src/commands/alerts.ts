@@ -4,7 +4,7 @@ import { runChecks } from '../alerts/checks.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
 import type { CheckResult } from '../alerts/state.js';
-import { configureProgram, runCli } from '../core/cli.js';
+import { configureProgram, helpFooter, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
@@ -149,7 +149,8 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   }
 }
 
-function buildProgram(): Command {
+/** The flags of `mizual-alerts` (also read by the docs test: every flag must be documented). */
+export function buildProgram(): Command {
   return configureProgram(new Command('mizual-alerts'))
     .description('Check CPU, memory, filesystems, containers, the health URL and log shipping; log and notify changes.')
     .version(VERSION)
@@ -180,8 +181,15 @@ function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).\n' +
-        'Examples:\n  */5 * * * * root mizual-alerts >/dev/null\n  mizual-alerts --dry-run\n  mizual-alerts --json --no-docker',
+      helpFooter(
+        'mizual-alerts',
+        [
+          ['mizual-alerts --dry-run', 'every check, and what would be logged'],
+          ['mizual-alerts --json --no-docker', 'host checks as one JSON document'],
+          ['*/5 * * * * mizual-alerts >> /var/log/mizual-alerts-cron.log 2>&1', 'cron'],
+        ],
+        'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
+      ),
     );
 }
 

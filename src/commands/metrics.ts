@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { configureProgram, runCli } from '../core/cli.js';
+import { configureProgram, helpFooter, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { collectMetrics, type MetricsReport } from '../metrics/report.js';
@@ -40,7 +40,8 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
   });
 }
 
-function buildProgram(): Command {
+/** The flags of `mizual-metrics` (also read by the docs test: every flag must be documented). */
+export function buildProgram(): Command {
   return configureProgram(new Command('mizual-metrics'))
     .description('One-screen dashboard of this server: host, filesystems, network and containers.')
     .version(VERSION)
@@ -58,10 +59,11 @@ function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set, and\n' +
-        "mizual-alerts' state in MIZUAL_STATE_DIR for restarts in the last hour and filesystem forecasts.\n" +
-        'Examples:\n  mizual-metrics\n  mizual-metrics --watch 5\n  mizual-metrics --json --no-docker\n' +
-        '  mizual-metrics --prometheus > /var/lib/node_exporter/textfile/mizual.prom.$$ && mv ...',
+      helpFooter('mizual-metrics', [
+        ['mizual-metrics --watch', 'redraw every 5 s; needs no configuration'],
+        ['mizual-metrics --json --no-docker', 'host figures as one JSON document'],
+        ['mizual-metrics --prometheus > m.prom.tmp && mv m.prom.tmp m.prom', 'for the textfile collector'],
+      ]),
     );
 }
 
