@@ -12,6 +12,7 @@ import { buildProgram as fetchLogsProgram } from '../../src/commands/fetch-logs.
 import { buildProgram as metricsProgram } from '../../src/commands/metrics.js';
 import { buildProgram as shipLogsProgram } from '../../src/commands/ship-logs.js';
 import { KNOWN_VARIABLES } from '../../src/core/config.js';
+import { markdownToMan } from '../../scripts/man.mjs';
 import { buildIfStale, ROOT } from '../helpers/cli.js';
 
 const TOOLS: Record<string, () => Command> = {
@@ -124,6 +125,42 @@ describe('every flag a tool accepts is documented', () => {
     });
   }
 
+  // Flags the contract gives mizual-metrics and mizual-alerts that other branches of this round implement; their
+  // rows are written already. Once those branches are merged this list can be emptied to make the check exact.
+  const PENDING: Record<string, string[]> = {
+    metrics: [
+      '--app-window',
+      '--db',
+      '--db-long',
+      '--db-window',
+      '--history',
+      '--since',
+      '--until',
+      '--ascii',
+      '--html',
+    ],
+    alerts: [
+      '--app-window',
+      '--error-rate',
+      '--min-requests',
+      '--latency',
+      '--task-failures',
+      '--queue-backlog',
+      '--probe-slow',
+      '--cert-days',
+      '--db-connections',
+      '--db-long',
+    ],
+  };
+  for (const [tool, build] of Object.entries(TOOLS)) {
+    it(`every flag in the Options table of docs/${tool}.md is one mizual-${tool} accepts`, () => {
+      const accepted = new Set([...acceptedFlags(build()), ...(PENDING[tool] ?? [])]);
+      const page = readFileSync(path.join(ROOT, 'docs', `${tool}.md`), 'utf8');
+      const stale = [...flagsInTable(markdownSection(page, 'Options'))].filter((f) => !accepted.has(f));
+      assert.deepEqual(stale, [], `docs/${tool}.md documents flags mizual-${tool} does not accept`);
+    });
+  }
+
   it('a flag missing from a page is caught (the checker is not vacuous)', () => {
     const page = readFileSync(path.join(ROOT, 'docs', 'ship-logs.md'), 'utf8');
     const options = markdownSection(page, 'Options');
@@ -151,6 +188,59 @@ describe('the man pages', () => {
       }
     });
   }
+});
+
+describe('the Markdown-to-man converter', () => {
+  const sample = [
+    '# mizual-sample',
+    '',
+    'Does one thing — well.',
+    '',
+    '## Options',
+    '',
+    '| flag | meaning |',
+    '| --- | --- |',
+    '| `--out DIR` | Write to DIR. Default: `./out`. |',
+    '',
+    '## Notes',
+    '',
+    'A line about a value:',
+    '.5 seconds, and a quote',
+    "'here', and a backslash \\ too.",
+    '',
+    '1. First step, see [configuration](configuration.md).',
+    '   - a nested point',
+    '',
+    '   ```sh',
+    '   mizual-sample --out /tmp/x',
+    '   ```',
+    '',
+    '2. Second step.',
+    '',
+  ].join('\n');
+
+  it('turns headings, tables, nested lists and code into man(7) that groff renders without a warning', async () => {
+    const roff = markdownToMan(sample, { version: '9.9.9' });
+    const result = await execa('groff', ['-man', '-Tutf8', '-ww', '-P', '-cbou'], { input: roff, reject: false });
+    assert.equal(String(result.stderr), '');
+    const text = String(result.stdout);
+    assert.match(text, /^NAME\n\s+mizual-sample - Does one thing — well\.$/m);
+    assert.match(text, /^OPTIONS\n\s+--out DIR\n\s+Write to DIR\. Default: \.\/out\.$/m);
+    // Lines that roff would read as requests (a leading dot or quote) stay text; a backslash stays itself.
+    assert.match(
+      text.replace(/\s+/g, ' '),
+      /A line about a value: \.5 seconds, and a quote 'here', and a backslash \\ too\./,
+    );
+    assert.match(text, /1\.\s+First step, see configuration \(docs\/configuration\.md\)\./);
+    assert.match(text, /\n\s+• a nested point\n/);
+    assert.match(text, /\n\s+mizual-sample --out \/tmp\/x\n/);
+    assert.match(text, /2\.\s+Second step\./);
+    assert.match(text, /mizual-monitoring 9\.9\.9/);
+  });
+
+  it('writes the options of a code span with real minus signs, so they can be copied', () => {
+    assert.match(markdownToMan(sample, { version: '1' }), /^\\fB\\-\\-out DIR\\fR$/m);
+  });
 });
 
 describe('every link in README.md and docs/ reaches a file or a heading', () => {
