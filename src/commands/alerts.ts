@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
+import { helpFooter } from '../core/help.js';
 import { runChecks } from '../alerts/checks.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
 import type { CheckResult } from '../alerts/state.js';
-import { configureProgram, helpFooter, runCli } from '../core/cli.js';
+import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
@@ -149,8 +150,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   }
 }
 
-/** The flags of `mizual-alerts` (also read by the docs test: every flag must be documented). */
-export function buildProgram(): Command {
+function buildProgram(): Command {
   return configureProgram(new Command('mizual-alerts'))
     .description('Check CPU, memory, filesystems, containers, the health URL and log shipping; log and notify changes.')
     .version(VERSION)
@@ -239,3 +239,6 @@ export async function run(argv: string[]): Promise<void> {
     { usageExitCode: UNKNOWN, failureExitCode: UNKNOWN },
   );
 }
+
+/** The flags of `mizual-alerts`, for the docs test: every flag must be documented. */
+export { buildProgram };

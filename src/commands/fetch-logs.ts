@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import path from 'node:path';
-import { configureProgram, helpFooter, runCli } from '../core/cli.js';
+import { helpFooter } from '../core/help.js';
+import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig, requireS3 } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import type { DownloadOutcome } from '../fetch/download.js';

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { configureProgram, helpFooter, runCli } from '../core/cli.js';
+import { helpFooter } from '../core/help.js';
+import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import { collectMetrics, type MetricsReport } from '../metrics/report.js';

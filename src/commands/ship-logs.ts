@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { configureProgram, helpFooter, runCli } from '../core/cli.js';
+import { configureProgram, runCli } from '../core/cli.js';
+import { helpFooter } from '../core/help.js';
 import { loadConfig, requireS3 } from '../core/config.js';
 import { describeError, MizualError, UsageError } from '../core/errors.js';
 import { writeJson, writeText } from '../core/output.js';
