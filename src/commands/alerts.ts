@@ -184,9 +184,9 @@ function buildProgram(): Command {
       helpFooter(
         'mizual-alerts',
         [
-          ['mizual-alerts --dry-run', 'every check, and what would be logged'],
-          ['mizual-alerts --json --no-docker', 'host checks as one JSON document'],
-          ['*/5 * * * * mizual-alerts >> /var/log/mizual-alerts-cron.log 2>&1', 'cron'],
+          ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
+          ['mizual-alerts --json --no-docker', 'host checks as JSON'],
+          ['mizual-alerts --memory 90 --repeat 30m', 'other limits (cron: crontab.example)'],
         ],
         'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
       ),

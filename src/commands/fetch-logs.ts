@@ -247,11 +247,11 @@ export function buildProgram(): Command {
       helpFooter(
         'mizual-fetch-logs',
         [
-          ['mizual-fetch-logs --env prod --list', 'dates and hosts with archives'],
-          ['mizual-fetch-logs --env prod --since 2h --cat --container backend', 'the last two hours, merged'],
-          ['mizual-fetch-logs --env prod --date 2025-01-23 --extract', 'download, unpack and verify a day'],
+          ['mizual-fetch-logs --env prod --list', 'dates and hosts'],
+          ['mizual-fetch-logs --env prod --since 2h --cat', 'last two hours'],
+          ['mizual-fetch-logs --env prod --date 2025-01-23 --extract', 'a day, unpacked'],
         ],
-        'Needs S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY.',
+        'Needs S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY.',
       ),
     );
 }

@@ -61,9 +61,9 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       helpFooter('mizual-metrics', [
-        ['mizual-metrics --watch', 'redraw every 5 s; needs no configuration'],
-        ['mizual-metrics --json --no-docker', 'host figures as one JSON document'],
-        ['mizual-metrics --prometheus > m.prom.tmp && mv m.prom.tmp m.prom', 'for the textfile collector'],
+        ['mizual-metrics --watch', 'redraw every 5 s, in place'],
+        ['mizual-metrics --json --no-docker', 'host figures as JSON'],
+        ['mizual-metrics --prometheus', "for node_exporter's textfile collector"],
       ]),
     );
 }

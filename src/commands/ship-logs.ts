@@ -44,9 +44,9 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       helpFooter('mizual-ship-logs', [
-        ['mizual-ship-logs --dry-run', "each container's source and window; writes nothing"],
-        ['mizual-ship-logs --check', 'verify the whole path once'],
-        ['*/30 * * * * mizual-ship-logs >> /var/log/mizual-log-shipping.log 2>&1', 'cron (see crontab.example)'],
+        ['mizual-ship-logs --dry-run', 'the plan; writes nothing'],
+        ['mizual-ship-logs --check', 'verify settings, bucket, Docker, disk'],
+        ['mizual-ship-logs --hold', 'cron, every minute: deploys lose no line'],
       ]),
     );
 }
