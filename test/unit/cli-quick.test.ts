@@ -77,6 +77,8 @@ describe('--help and --version', () => {
       const examples = result.stdout.split('\nExamples:\n')[1]?.split('\n\n')[0] ?? '';
       const commands = examples.split('\n').filter((line) => line.includes(tool) && !line.trimStart().startsWith('#'));
       assert.equal(commands.length, 3, examples);
+      const wide = result.stdout.split('\n').filter((line) => line.length > 80);
+      assert.deepEqual(wide, [], 'every line fits an 80-column terminal');
       const page = tool.replace(/^mizual-/, '');
       assert.match(result.stdout, new RegExp(`\\nFull manual: man ${tool} \\(or docs/${page}\\.md\\)$`));
       assert.ok(existsSync(path.join(ROOT, 'docs', `${page}.md`)), `docs/${page}.md`);
