@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeManPages } from './man.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -67,3 +68,6 @@ writeFileSync(
   `Third-party code bundled into mizual-monitoring ${pkg.version} (${dirs.length} packages)\n\n` +
     sections.join(`\n${'-'.repeat(72)}\n\n`),
 );
+
+// The manual pages, from docs/<tool>.md: in the published package ("man" in package.json), not in git.
+writeManPages(root, pkg.version);

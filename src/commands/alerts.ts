@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
+import { helpFooter } from '../core/help.js';
 import { runChecks } from '../alerts/checks.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
@@ -283,8 +284,15 @@ function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nExit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).\n' +
-        'Examples:\n  */5 * * * * root mizual-alerts >/dev/null\n  mizual-alerts --dry-run\n  mizual-alerts --json --no-docker',
+      helpFooter(
+        'mizual-alerts',
+        [
+          ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
+          ['mizual-alerts --json --no-docker', 'host checks as JSON'],
+          ['mizual-alerts --memory 90 --repeat 30m', 'other limits (cron: crontab.example)'],
+        ],
+        'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
+      ),
     );
 }
 
@@ -351,3 +359,6 @@ export async function run(argv: string[]): Promise<void> {
     { usageExitCode: UNKNOWN, failureExitCode: UNKNOWN },
   );
 }
+
+/** The flags of `mizual-alerts`, for the docs test: every flag must be documented. */
+export { buildProgram };

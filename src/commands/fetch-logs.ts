@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { helpFooter } from '../core/help.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig, requireS3 } from '../core/config.js';
 import { stdoutSink, writeJson, writeText } from '../core/output.js';
@@ -49,38 +50,39 @@ export async function fetchLogs(o: FetchOptions): Promise<number> {
   }
 }
 
-function buildProgram(): Command {
+/** The flags of `mizual-fetch-logs` (also read by the docs test: every flag must be documented). */
+export function buildProgram(): Command {
   return configureProgram(new Command(TOOL))
     .description('Find, download, verify, extract and read the log archives shipped by mizual-ship-logs.')
     .version(VERSION)
     .option('--env <env>', 'dev or prod (required)')
-    .option('--date <YYYY-MM-DD>', 'UTC day of the archives (required unless --list or --since)')
-    .option(
-      '--since <time>',
-      'from this time, across days and hosts: RFC 3339, "YYYY-MM-DD HH:MM[:SS]" UTC, or 2h/90m/3d ago',
-    )
+    .option('--date <YYYY-MM-DD>', 'UTC day of the archives')
+    .option('--since <time>', 'from this time: RFC 3339, "YYYY-MM-DD HH:MM" UTC, or 2h ago')
     .option('--until <time>', 'to this time (default now); same forms as --since')
-    .option('--host <name>', 'only this host (default: every host with archives in the selection)')
-    .option('--out <dir>', 'download directory; files land in DIR/<env>/<host>/<date>/', 'mizual-logs')
-    .option('--list', 'list dates and hosts (or, with --date or --since, archives and sizes) instead of downloading')
-    .option('--extract', 'unpack each archive next to it and verify it against its manifest.json')
-    .option('--cat', 'print the logs merged in timestamp order, prefixed by host and container')
-    .option('--container <name>', 'with --cat: only this container (short or full name, or alerts)')
-    .option('--grep <regex>', 'with --cat: only lines matching this regular expression')
-    .option('--usage', 'objects, bytes (current and all versions), dates and monthly cost per env and host')
-    .option('--price-per-tb <usd>', 'with --usage: USD per TB-month (default 6, B2 list price)')
+    .option('--host <name>', 'only this host (default: every host)')
+    .option('--out <dir>', 'download directory', 'mizual-logs')
+    .option('--list', 'list what is there instead of downloading')
+    .option('--extract', 'unpack and verify each archive')
+    .option('--cat', 'print the logs merged in timestamp order')
+    .option('--container <name>', 'with --cat: only this container (or alerts)')
+    .option('--grep <regex>', 'with --cat: only lines matching REGEX')
+    .option('--usage', 'what the bucket holds and costs, per env and host')
+    .option('--price-per-tb <usd>', 'with --usage: USD per TB-month (default 6)')
     .option('--json', 'print one JSON document')
     .option('--concurrency <n>', 'downloads in flight', '4')
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nNeeds S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY.\nExamples:\n' +
-        '  mizual-fetch-logs --env prod --list\n  mizual-fetch-logs --env prod --date 2025-01-23 --extract\n' +
-        '  mizual-fetch-logs --env prod --date 2025-01-23 --cat --container backend --grep ERROR | less\n' +
-        '  mizual-fetch-logs --usage --json\n' +
-        "  mizual-fetch-logs --env prod --since '2025-01-23 23:40' --until '2025-01-24 00:20' --cat\n" +
-        '  mizual-fetch-logs --env prod --since 2h --cat --container celery',
+      helpFooter(
+        'mizual-fetch-logs',
+        [
+          ['mizual-fetch-logs --env prod --list', 'dates and hosts'],
+          ['mizual-fetch-logs --env prod --since 2h --cat', 'last two hours'],
+          ['mizual-fetch-logs --env prod --date 2025-01-23 --extract', 'a day, unpacked'],
+        ],
+        'Needs S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY.',
+      ),
     );
 }
 

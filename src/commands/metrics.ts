@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { helpFooter } from '../core/help.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
@@ -105,7 +106,8 @@ async function gatherDashboard(
   return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }
 
-function buildProgram(): Command {
+/** The flags of `mizual-metrics` (also read by the docs test: every flag must be documented). */
+export function buildProgram(): Command {
   return configureProgram(new Command('mizual-metrics'))
     .description('One-screen dashboard of this server: host, filesystems, network and containers.')
     .version(VERSION)
@@ -132,11 +134,11 @@ function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nNeeds no configuration. Reads MIZUAL_CONTAINERS, MIZUAL_HOSTNAME and DOCKER_HOST when set, and\n' +
-        "mizual-alerts' state in MIZUAL_STATE_DIR for restarts in the last hour and filesystem forecasts.\n" +
-        'Examples:\n  mizual-metrics\n  mizual-metrics --watch 5\n  mizual-metrics --json --no-docker\n' +
-        '  mizual-metrics --history --since 6h\n  mizual-metrics --history --since 7d --html /tmp/history.html\n' +
-        '  mizual-metrics --prometheus > /var/lib/node_exporter/textfile/mizual.prom.$$ && mv ...',
+      helpFooter('mizual-metrics', [
+        ['mizual-metrics --watch', 'redraw every 5 s, in place'],
+        ['mizual-metrics --history --since 6h', 'charts of what mizual-alerts kept'],
+        ['mizual-metrics --prometheus', "for node_exporter's textfile collector"],
+      ]),
     );
 }
 

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { configureProgram, runCli } from '../core/cli.js';
+import { helpFooter } from '../core/help.js';
 import { loadConfig, requireS3 } from '../core/config.js';
 import { describeError, MizualError, UsageError } from '../core/errors.js';
 import { writeJson, writeText } from '../core/output.js';
@@ -24,36 +25,29 @@ interface Flags {
   check?: boolean;
 }
 
-function buildProgram(): Command {
+/** The flags of `mizual-ship-logs` (also read by the docs test: every flag must be documented). */
+export function buildProgram(): Command {
   return configureProgram(new Command(TOOL))
     .description('Archive the logs of the configured containers and the alert log, upload them to B2, apply retention.')
     .version(VERSION)
-    .option('--dry-run', 'show the plan (sources, alert bytes, pending uploads, the hold); write and upload nothing')
-    .option(
-      '--hold',
-      "only hard-link the containers' current log files into the hold, so a container removed before the next run loses nothing (fast; cron every minute)",
-    )
-    .option('--window <duration>', 'window of the first run, when there is no checkpoint yet', '30m')
+    .option('--dry-run', 'show the plan; write and upload nothing')
+    .option('--hold', "only hard-link the containers' log files into the hold (fast; cron every minute)")
+    .option('--window <duration>', 'window of a first run (no checkpoint yet)', '30m')
     .option('--no-upload', 'archive locally only (no S3 settings needed)')
-    .option('--prune', 'apply retention only: local archives and remote objects older than MIZUAL_RETENTION_DAYS')
+    .option('--prune', 'apply retention only (local archives and remote objects)')
     .option('--json', 'print a JSON summary')
-    .option(
-      '--check',
-      'verify settings, endpoint, clock, bucket access, Docker, directories and space; exit 0 only if all pass',
-    )
+    .option('--check', 'verify the whole path once: a line per step, then a verdict')
     .option('--deadline <duration>', 'give up (releasing the lock) after this long', '25m')
-    .option('--prometheus <file>', "write this run's figures for node_exporter's textfile collector (atomically)")
+    .option('--prometheus <file>', "also write this run's figures for node_exporter")
     .option('--env-file <path>', 'read settings from this .env file')
     .option('--debug', 'print stack traces on errors')
     .addHelpText(
       'after',
-      '\nCron (root crontab; see crontab.example):\n' +
-        '  */30 * * * * /usr/local/bin/mizual-ship-logs >> /var/log/mizual-log-shipping.log 2>&1\n' +
-        '  * * * * * /usr/local/bin/mizual-ship-logs --hold >> /var/log/mizual-log-shipping.log 2>&1\n' +
-        '  0 0 * * * /usr/local/bin/mizual-ship-logs --prune >> /var/log/mizual-log-shipping.log 2>&1\n' +
-        'With Prometheus: --prometheus /var/lib/prometheus/node-exporter/mizual-ship.prom (numbers only, 0644).\n' +
-        'State: MIZUAL_STATE_DIR/ship-state.json and ship.lock. Archives: MIZUAL_LOG_DIR.\n' +
-        'Hold: MIZUAL_HOLD_DIR, default <Docker data root>/mizual-hold (must be on the same mount as Docker data root).',
+      helpFooter('mizual-ship-logs', [
+        ['mizual-ship-logs --dry-run', 'the plan; writes nothing'],
+        ['mizual-ship-logs --check', 'verify settings, bucket, Docker, disk'],
+        ['mizual-ship-logs --hold', 'cron, every minute: deploys lose no line'],
+      ]),
     );
 }
 

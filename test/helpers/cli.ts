@@ -63,13 +63,20 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Run `node scripts/build.mjs` unless every bundle in dist/ is newer than src/, package.json and the build script. */
+/** Run `node scripts/build.mjs` unless every bundle in dist/ and man/ is newer than src/, docs/, package.json and the build scripts. */
 export async function buildIfStale(): Promise<void> {
-  const bundles = ['metrics', 'alerts', 'ship-logs', 'fetch-logs'].map((name) => path.join(ROOT, 'dist', `${name}.js`));
+  const tools = ['metrics', 'alerts', 'ship-logs', 'fetch-logs'];
+  const bundles = [
+    ...tools.map((name) => path.join(ROOT, 'dist', `${name}.js`)),
+    // The man pages are built from docs/ by the same script.
+    ...tools.map((name) => path.join(ROOT, 'man', `mizual-${name}.1`)),
+  ];
   const inputs = Math.max(
     newestMtime(path.join(ROOT, 'src')),
+    newestMtime(path.join(ROOT, 'docs')),
     statSync(path.join(ROOT, 'package.json')).mtimeMs,
     statSync(path.join(ROOT, 'scripts', 'build.mjs')).mtimeMs,
+    statSync(path.join(ROOT, 'scripts', 'man.mjs')).mtimeMs,
   );
   if (bundles.every((file) => existsSync(file) && statSync(file).mtimeMs > inputs)) return;
   // A failed build rejects with the build's own stderr.

@@ -72,6 +72,19 @@ describe('--help and --version', () => {
       for (const flag of keyFlags[tool]) assert.match(result.stdout, new RegExp(`^  ${flag}\\b`, 'm'), flag);
     });
 
+    it(`${tool} --help is short: three examples and where the full manual is`, async () => {
+      const result = await sandbox().run(tool, ['--help']);
+      const examples = result.stdout.split('\nExamples:\n')[1]?.split('\n\n')[0] ?? '';
+      const commands = examples.split('\n').filter((line) => line.includes(tool) && !line.trimStart().startsWith('#'));
+      assert.equal(commands.length, 3, examples);
+      const wide = result.stdout.split('\n').filter((line) => line.length > 80);
+      assert.deepEqual(wide, [], 'every line fits an 80-column terminal');
+      const page = tool.replace(/^mizual-/, '');
+      assert.match(result.stdout, new RegExp(`\\nFull manual: man ${tool} \\(or docs/${page}\\.md\\)$`));
+      assert.ok(existsSync(path.join(ROOT, 'docs', `${page}.md`)), `docs/${page}.md`);
+      assert.ok(existsSync(path.join(ROOT, 'man', `${tool}.1`)), `man/${tool}.1 is built with dist/`);
+    });
+
     it(`${tool} --version prints package.json's version`, async () => {
       const result = await sandbox().run(tool, ['--version']);
       assert.equal(result.exitCode, 0, result.stderr);
