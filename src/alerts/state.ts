@@ -7,37 +7,14 @@ import type { AlertSeverity } from './log.js';
 import { readJsonState, writeJsonState } from '../core/state-files.js';
 import { clearLevel } from '../core/thresholds.js';
 import { ALERT_STATE_FILE, emptyTrends, toTrends, type Trends } from '../core/trends.js';
+import type { Observation } from '../core/observation.js';
 
 export { ALERT_STATE_FILE };
 
 export type CheckStatus = 'ok' | 'warning' | 'critical' | 'unknown';
 type ActiveStatus = 'ok' | 'warning' | 'critical';
 
-/** What one check saw this run, before state is applied. */
-export interface Observation {
-  check: string;
-  /** The status this check raises when failing. */
-  severity: 'warning' | 'critical';
-  value: number | string | null;
-  threshold: number | string | null;
-  /** Describes the current situation; used for the log line (WARNING/CRITICAL and RESOLVED alike). */
-  message: string;
-  /** Threshold checks: fail above `threshold`, clear below `clearLevel(threshold)`. */
-  measure?: { value: number; threshold: number };
-  /** Condition checks (containers, health URL, shipping): failing or not. */
-  failing?: boolean;
-  /** Raise only after this many consecutive failing runs (`--cpu-for`). */
-  forRuns?: number;
-  /** Raise only once it has been failing for this long (a shipper that has never uploaded yet). */
-  forMs?: number;
-  /** Could not be evaluated: status unknown, the previous record is kept. */
-  unknown?: boolean;
-  /** Not evaluated this run on purpose (no CPU baseline yet, shipper not installed): shown as ok, record kept. */
-  skipped?: boolean;
-  note?: string;
-  /** Further figures for `--json` (a response time, a fitted rate, a fill date). */
-  data?: Record<string, number | string | boolean | null>;
-}
+export type { Observation };
 
 export interface CheckRecord {
   status: ActiveStatus;

@@ -7,7 +7,7 @@
  * is not a container (an address, a real DNS name) is asked directly over a socket in RESP.
  */
 import net from 'node:net';
-import type { AppObservation } from './observation.js';
+import type { Observation } from '../core/observation.js';
 import type { QueueFigure } from './model.js';
 import { runCommands, RespError, type RespReply } from './resp.js';
 import { describeError, UsageError } from '../core/errors.js';
@@ -195,7 +195,7 @@ async function lengthsOverSocket(target: BrokerTarget, keys: string[], timeoutMs
 }
 
 /** `queue:<queue>`: WARNING at `backlog` waiting messages; not checked (UNKNOWN) when the broker did not answer. */
-export function queueChecks(queues: readonly QueueFigure[], problem: string | null, backlog: number): AppObservation[] {
+export function queueChecks(queues: readonly QueueFigure[], problem: string | null, backlog: number): Observation[] {
   return queues.map((q) => {
     const base = { check: `queue:${q.queue}`, severity: 'warning' as const, threshold: backlog };
     if (q.length === null) {

@@ -3,7 +3,7 @@
  * at once, each ended at its deadline, so a run costs the slowest probe's time. mizual-alerts records
  * each result in the probe history; mizual-metrics only reads it.
  */
-import type { AppObservation } from './observation.js';
+import type { Observation } from '../core/observation.js';
 import type { ProbeFigure } from './model.js';
 import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './probe-history.js';
 import { probeHttp, type ProbeResult } from './probe-http.js';
@@ -122,8 +122,8 @@ export function describeCertDays(days: number): string {
  * `probe:<name>` (CRITICAL when down or over 10 s, WARNING slower than slowMs) and, for https,
  * `cert:<name>` (WARNING within certDays, CRITICAL within 3 days or expired).
  */
-export function probeChecks(probes: readonly ProbeFigure[], limits: ProbeLimits): AppObservation[] {
-  const out: AppObservation[] = [];
+export function probeChecks(probes: readonly ProbeFigure[], limits: ProbeLimits): Observation[] {
+  const out: Observation[] = [];
   for (const p of probes) {
     const tooLong = p.seconds !== null && p.seconds * 1000 > PROBE_TIMEOUT_MS;
     const slow = p.up && !tooLong && p.seconds !== null && p.seconds * 1000 > limits.slowMs;
