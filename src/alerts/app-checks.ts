@@ -5,6 +5,7 @@
 import type { AppReport } from '../app/model.js';
 import { taskFailureShare, MIN_TASKS, type AppLimits } from '../app/limits.js';
 import type { Observation } from './state.js';
+import type { Config } from '../core/config.js';
 
 /** One observation per web container and per task kind seen in the window. */
 export function appObservations(app: AppReport, limits: AppLimits): Observation[] {
@@ -54,4 +55,45 @@ export function appObservations(app: AppReport, limits: AppLimits): Observation[
 
 function formatSeconds(s: number): string {
   return s < 1 ? `${Math.round(s * 1000)}ms` : `${s.toFixed(2)}s`;
+}
+
+/** The application checks over the window, from the containers' new log lines (src/app reads them). */
+export async function checkAppLogs(options: {
+  config: Config;
+  windowMs: number;
+  limits: AppLimits;
+  now: Date;
+  dryRun: boolean;
+  /** One line each for stderr: a malformed rule, an unreadable log. */
+  diagnostics: string[];
+}): Promise<{ observations: Observation[]; report: AppReport }> {
+  const { config } = options;
+  const [{ collectApp }, { createDockerClient }] = await Promise.all([
+    import('../app/collect.js'),
+    import('../docker/client.js'),
+  ]);
+  const { report } = await collectApp({
+    stateDir: config.stateDir,
+    containers: config.containers,
+    docker: createDockerClient({ host: config.dockerHost }),
+    holdDir: config.holdDir,
+    rulesFile: config.lookup('MIZUAL_APP_RULES'),
+    windowMs: options.windowMs,
+    now: options.now,
+    readOnly: options.dryRun,
+  });
+  const observations = appObservations(report, options.limits);
+  const ruleProblems = report.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES'));
+  options.diagnostics.push(...report.problems);
+  if (ruleProblems.length > 0) {
+    observations.push({
+      check: 'app-rules',
+      severity: 'warning',
+      value: ruleProblems.length,
+      threshold: null,
+      message: ruleProblems[0] as string,
+      unknown: true,
+    });
+  }
+  return { observations, report };
 }

@@ -4,7 +4,7 @@ import { helpFooter } from '../core/help.js';
 import { runChecks } from '../alerts/checks.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
-import type { CheckResult, Observation } from '../alerts/state.js';
+import type { CheckResult } from '../alerts/state.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
@@ -20,7 +20,7 @@ import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '
 import { DEFAULT_APP_LIMITS, DEFAULT_APP_WINDOW, parseAppWindow, parseLatency, type AppLimits } from '../app/limits.js';
 import { emptyTrends } from '../core/trends.js';
 import { recordRun } from '../history/record.js';
-import type { AppReport } from '../app/model.js';
+import { checkAppLogs } from '../alerts/app-checks.js';
 import { outsideAppReport } from '../app/outside.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 
@@ -108,7 +108,16 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       limits: { ...DEFAULT_OUTSIDE_LIMITS, ...options.outsideLimits },
     });
     // The application's new log lines are read meanwhile too.
-    const appFromLogs = options.noDocker ? null : appChecks(options, config, now, dryRun, diagnostics);
+    const appFromLogs = options.noDocker
+      ? null
+      : checkAppLogs({
+          config,
+          windowMs: options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW),
+          limits: { ...DEFAULT_APP_LIMITS, ...options.appLimits },
+          now,
+          dryRun,
+          diagnostics,
+        });
     // Awaited below; until then a failure must not count as unhandled.
     appFromLogs?.catch(() => undefined);
     const { observations, cpu, trends, readings, db } = await runChecks({
@@ -201,45 +210,6 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   } finally {
     if (lock && 'release' in lock) await lock.release();
   }
-}
-
-/** The application checks over the window, from the containers' logs (src/app). */
-async function appChecks(
-  options: AlertsOptions,
-  config: ReturnType<typeof loadConfig>,
-  now: Date,
-  dryRun: boolean,
-  diagnostics: string[],
-): Promise<{ observations: Observation[]; report: AppReport }> {
-  const [{ collectApp }, { appObservations }, { createDockerClient }] = await Promise.all([
-    import('../app/collect.js'),
-    import('../alerts/app-checks.js'),
-    import('../docker/client.js'),
-  ]);
-  const { report } = await collectApp({
-    stateDir: config.stateDir,
-    containers: config.containers,
-    docker: createDockerClient({ host: config.dockerHost }),
-    holdDir: config.holdDir,
-    rulesFile: config.lookup('MIZUAL_APP_RULES'),
-    windowMs: options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW),
-    now,
-    readOnly: dryRun,
-  });
-  const observations = appObservations(report, { ...DEFAULT_APP_LIMITS, ...options.appLimits });
-  const ruleProblems = report.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES'));
-  diagnostics.push(...report.problems);
-  if (ruleProblems.length > 0) {
-    observations.push({
-      check: 'app-rules',
-      severity: 'warning',
-      value: ruleProblems.length,
-      threshold: null,
-      message: ruleProblems[0] as string,
-      unknown: true,
-    });
-  }
-  return { observations, report };
 }
 
 function buildProgram(): Command {

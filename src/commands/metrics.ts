@@ -4,107 +4,15 @@ import { helpFooter } from '../core/help.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
-import { collectMetrics, type MetricsReport } from '../metrics/report.js';
+import type { MetricsReport } from '../metrics/report.js';
+import { appTotalsOf, gatherDashboard, gatherMetrics, type MetricsOptions } from '../metrics/gather.js';
+
+export { gatherMetrics, type MetricsOptions };
 import { shouldColor, writeJson, writeText } from '../core/output.js';
-import { resolveThresholds } from '../core/thresholds.js';
-import { readAlertTrends } from '../core/trends.js';
 import { parseDuration, parsePositiveInt } from '../core/units.js';
 import { configuredDbUrl } from '../db/url.js';
-import type { Totals } from '../app/tally.js';
 import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
-import { sparklines } from '../history/sparkline.js';
-import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 import { VERSION } from '../core/version.js';
-
-export interface MetricsOptions {
-  envFile?: string;
-  noDocker?: boolean;
-  sampleMs?: number;
-  procRoot?: string;
-  cpu?: string;
-  memory?: string;
-  disk?: string;
-  allInterfaces?: boolean;
-  /** --db-long and --db-window. */
-  dbLongMs?: number;
-  dbWindowMs?: number;
-  /** `--app-window` in ms (default 5m). */
-  appWindowMs?: number;
-}
-
-/** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
-const appTotals = new WeakMap<MetricsReport, Totals>();
-
-/** Gather one report from explicit options (no printing). */
-export async function gatherMetrics(options: MetricsOptions): Promise<MetricsReport> {
-  return (await gatherDashboard(options)).report;
-}
-
-/** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
-async function gatherDashboard(
-  options: MetricsOptions,
-): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
-  const config = loadConfig({ envFileFlag: options.envFile });
-  const recent = (await loadRecentHistory(config.stateDir)).segments;
-  // Loaded only when used, so --no-docker starts as fast as plain node.
-  const docker = options.noDocker
-    ? null
-    : (await import('../metrics/containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  const dbUrl = configuredDbUrl(config.lookup);
-  // pg is loaded only when a database is configured.
-  const db = dbUrl
-    ? import('../db/report.js').then((m) =>
-        m.collectDb({
-          ...dbUrl,
-          stateDir: config.stateDir,
-          longMs: options.dbLongMs ?? 30_000,
-          windowMs: options.dbWindowMs ?? 3_600_000,
-          now: new Date(),
-          keep: false,
-        }),
-      )
-    : null;
-  const windowMs = options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW);
-  // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
-  const outside = import('../app/outside.js').then((m) => ({
-    m,
-    figures: m.collectOutside({ config, probeTimeoutMs: 5_000 }),
-  }));
-  // The application figures are read from the logs meanwhile, the outside ones joined to them.
-  const app = docker
-    ? import('../app/collect.js').then(async ({ collectApp }) =>
-        collectApp({
-          stateDir: config.stateDir,
-          containers: config.containers,
-          docker: (await import('../docker/client.js')).createDockerClient({ host: config.dockerHost }),
-          holdDir: config.holdDir,
-          rulesFile: config.lookup('MIZUAL_APP_RULES'),
-          windowMs,
-          extras: outside.then((o) => o.figures),
-        }),
-      )
-    : outside.then(async ({ m, figures }) => ({
-        report: m.outsideAppReport(await figures, Date.now(), windowMs),
-        totals: null,
-      }));
-  const [report, collected] = await Promise.all([
-    collectMetrics({
-      trends: recent.length > 0 ? trendsFromHistory(recent, Date.now()) : await readAlertTrends(config.stateDir),
-      allInterfaces: options.allInterfaces,
-      host: config.hostname,
-      procRoot: options.procRoot,
-      intervalMs: options.sampleMs ?? 500,
-      thresholds: resolveThresholds(options, config),
-      containers: config.containers,
-      docker,
-    }),
-    app,
-  ]);
-  report.app = collected.report;
-  if (collected.totals) appTotals.set(report, collected.totals);
-  if (db) report.db = await db;
-  return { report, spark: sparklines(recent, Date.parse(report.time)) };
-}
 
 /** The flags of `mizual-metrics` (also read by the docs test: every flag must be documented). */
 export function buildProgram(): Command {
@@ -198,7 +106,7 @@ export async function run(argv: string[]): Promise<void> {
       ? await import('../app/exposition.js')
       : { renderAppExposition: null };
     const appExposition = (report: MetricsReport): string => {
-      const totals = appTotals.get(report);
+      const totals = appTotalsOf(report);
       return totals && renderAppExposition ? renderAppExposition(totals) : '';
     };
     const render = ({ report, spark }: { report: MetricsReport; spark: (key: string) => string }): string => {
