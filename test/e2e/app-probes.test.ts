@@ -201,7 +201,9 @@ describe('probes of MIZUAL_PROBES in one mizual-alerts run', () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const history = JSON.parse(readFileSync(file, 'utf8')) as { probes: Record<string, { samples: unknown[] }> };
     assert.deepEqual(Object.keys(history.probes).sort(), ['api', 'five', 'hang', 'slow', 'two']);
-    for (const f of readdirSync(env['MIZUAL_STATE_DIR'] as string)) {
+    // Every file, the history's day files in their folder too.
+    for (const f of readdirSync(env['MIZUAL_STATE_DIR'] as string, { recursive: true }) as string[]) {
+      if (!statSync(path.join(env['MIZUAL_STATE_DIR'] as string, f)).isFile()) continue;
       const text = readFileSync(path.join(env['MIZUAL_STATE_DIR'] as string, f), 'utf8');
       assert.ok(!text.includes('query-secret') && !text.includes(brokerPassword), f);
     }
