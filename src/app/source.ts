@@ -8,13 +8,12 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { DockerClient } from '../docker/client.js';
 import { FrameCopier } from '../docker/frames.js';
-import { gunzipStream, readFirstLine } from '../docker/json-file.js';
+import { readFirstLine, readWholeLines } from '../docker/json-file.js';
 import { listGenerations } from '../docker/log-files.js';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime, parseNanoTime } from '../core/time.js';
 import type { LineScanner } from './scan.js';
 
-const READ_BYTES = 1024 * 1024;
 const NEWLINE = 0x0a;
 
 /** Where the next run continues in one container's log. */
@@ -87,9 +86,11 @@ export async function readLogFiles(
     for (let i = start; i < gens.length; i++) {
       const g = gens[i] as Generation;
       const begin = i === start ? from : 0;
-      const offset = g.compressed
-        ? await readCompressed(g.handle, begin, scanner)
-        : await readPlain(g.handle, begin > Number((await g.handle.stat()).size) ? 0 : begin, scanner);
+      // A file shorter than the offset was truncated (copytruncate): read it again from its start.
+      const readFrom = g.compressed || begin <= Number((await g.handle.stat()).size) ? begin : 0;
+      const offset = await readWholeLines(g.handle, readFrom, g.compressed, (chunk, _at, end) =>
+        scanner.jsonFile(chunk, 0, end),
+      );
       next = {
         dev: g.dev,
         ino: g.ino,
@@ -175,53 +176,6 @@ async function openGenerations(files: LogFile[]): Promise<Generation[]> {
     }
   }
   return out;
-}
-
-async function readPlain(handle: FileHandle, start: number, scanner: LineScanner): Promise<number> {
-  let buffer = Buffer.allocUnsafe(READ_BYTES);
-  let filled = 0;
-  let position = start;
-  for (;;) {
-    if (filled === buffer.length) {
-      const bigger = Buffer.allocUnsafe(buffer.length * 2);
-      buffer.copy(bigger, 0, 0, filled);
-      buffer = bigger;
-    }
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
-    if (bytesRead === 0) return position;
-    filled += bytesRead;
-    const last = buffer.lastIndexOf(NEWLINE, filled - 1);
-    if (last === -1) continue;
-    scanner.jsonFile(buffer, 0, last + 1);
-    buffer.copy(buffer, 0, last + 1, filled);
-    filled -= last + 1;
-    position += last + 1;
-  }
-}
-
-async function readCompressed(handle: FileHandle, start: number, scanner: LineScanner): Promise<number> {
-  let skip = start;
-  let carry: Buffer = Buffer.alloc(0);
-  let position = start;
-  for await (const piece of gunzipStream(handle)) {
-    let chunk = piece;
-    if (skip > 0) {
-      const cut = Math.min(skip, chunk.length);
-      skip -= cut;
-      chunk = chunk.subarray(cut);
-      if (chunk.length === 0) continue;
-    }
-    const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    const last = data.lastIndexOf(NEWLINE);
-    if (last === -1) {
-      carry = Buffer.from(data);
-      continue;
-    }
-    scanner.jsonFile(data, 0, last + 1);
-    carry = Buffer.from(data.subarray(last + 1));
-    position += last + 1;
-  }
-  return position;
 }
 
 /**

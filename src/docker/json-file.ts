@@ -412,3 +412,74 @@ export async function* gunzipStream(handle: FileHandle): AsyncGenerator<Buffer> 
     gunzip.destroy();
   }
 }
+
+const WHOLE_LINES_READ_BYTES = 1024 * 1024;
+
+/** Handed a chunk of whole lines: `chunk[0, end)` ends with a newline; `chunkStart` is its offset in the file. */
+export type ChunkHandler = (chunk: Buffer, chunkStart: number, end: number) => void | Promise<void>;
+
+/**
+ * Read a log file (a `.gz` generation decompressed) from `start` to its current end, handing over whole
+ * lines only; returns the offset after the last whole line (what the next read starts from).
+ */
+export async function readWholeLines(
+  handle: FileHandle,
+  start: number,
+  compressed: boolean,
+  onChunk: ChunkHandler,
+): Promise<number> {
+  return compressed ? readCompressed(handle, start, onChunk) : readPlain(handle, start, onChunk);
+}
+
+/**
+ * Read a plain file from `start` to its current end, handing over complete lines only (`end` just
+ * after the last newline in the chunk); returns the offset after the last complete line.
+ */
+async function readPlain(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
+  let buffer = Buffer.allocUnsafe(WHOLE_LINES_READ_BYTES);
+  let filled = 0;
+  let position = start;
+  for (;;) {
+    if (filled === buffer.length) {
+      // One entry longer than the buffer (Docker's are at most ~100 KiB escaped): grow.
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, filled);
+      buffer = bigger;
+    }
+    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+    if (bytesRead === 0) return position;
+    filled += bytesRead;
+    const last = buffer.lastIndexOf(NEWLINE, filled - 1);
+    if (last === -1) continue;
+    await onChunk(buffer, position, last + 1);
+    buffer.copy(buffer, 0, last + 1, filled);
+    filled -= last + 1;
+    position += last + 1;
+  }
+}
+
+/** The same for a `.gz` generation: offsets count decompressed bytes. */
+async function readCompressed(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
+  let skip = start;
+  let carry: Buffer = Buffer.alloc(0);
+  let position = start;
+  for await (const piece of gunzipStream(handle)) {
+    let chunk = piece;
+    if (skip > 0) {
+      const cut = Math.min(skip, chunk.length);
+      skip -= cut;
+      chunk = chunk.subarray(cut);
+      if (chunk.length === 0) continue;
+    }
+    const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const last = data.lastIndexOf(NEWLINE);
+    if (last === -1) {
+      carry = data;
+      continue;
+    }
+    await onChunk(data, position, last + 1);
+    carry = Buffer.from(data.subarray(last + 1));
+    position += last + 1;
+  }
+  return position;
+}

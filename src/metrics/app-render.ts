@@ -58,7 +58,7 @@ export function renderAppSection(
   }
   if (rows.length > 0) lines.push(renderTable(['', 'count', '2/3/4/5xx', 'errors', 'durations'], rows, color));
   lines.push(...renderQueuesAndProbes(app, paint));
-  for (const p of problems) lines.push(paint.yellow(`  ${p}`));
+  for (const p of problems) lines.push(paint.yellow(p));
   return lines;
 }
 

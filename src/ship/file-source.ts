@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { describeError } from '../core/errors.js';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime } from '../core/time.js';
-import { gunzipStream, JsonFileCopier, readFirstLine } from '../docker/json-file.js';
+import { JsonFileCopier, readFirstLine, readWholeLines } from '../docker/json-file.js';
 import { listGenerations } from '../docker/log-files.js';
 import type { EntrySpool } from './export.js';
 import { type HeldFile } from '../docker/held-logs.js';
@@ -38,10 +38,8 @@ export interface LogCandidate {
   handle: FileHandle;
 }
 
-const READ_BYTES = 1024 * 1024;
 /** An unfinished message is held back at most this long (then shipped as it is). */
 const MAX_PENDING_BYTES = 8 * 1024 * 1024;
-const NEWLINE = 0x0a;
 
 /**
  * Every file of one container's log, each once (a held link and the generation it links to are one
@@ -329,9 +327,7 @@ export async function exportSegments(
     };
     let readTo: number;
     try {
-      readTo = candidate.compressed
-        ? await readCompressed(candidate.handle, start, onChunk)
-        : await readPlain(candidate.handle, start, onChunk);
+      readTo = await readWholeLines(candidate.handle, start, candidate.compressed, onChunk);
     } catch (err) {
       // A truncated or corrupt .gz: what it held up to the damage is shipped, the rest is a gap.
       if (!candidate.compressed || !isZlibError(err)) throw err;
@@ -362,59 +358,4 @@ function isZlibError(err: unknown): boolean {
     code.startsWith('Z_') ||
     /unexpected end of file|incorrect header check|invalid/i.test(String((err as Error).message))
   );
-}
-
-type ChunkHandler = (chunk: Buffer, chunkStart: number, end: number) => Promise<void>;
-
-/**
- * Read a plain file from `start` to its current end, handing over complete lines only (`end` just
- * after the last newline in the chunk); returns the offset after the last complete line.
- */
-async function readPlain(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
-  let buffer = Buffer.allocUnsafe(READ_BYTES);
-  let filled = 0;
-  let position = start;
-  for (;;) {
-    if (filled === buffer.length) {
-      // One entry longer than the buffer (Docker's are at most ~100 KiB escaped): grow.
-      const bigger = Buffer.allocUnsafe(buffer.length * 2);
-      buffer.copy(bigger, 0, 0, filled);
-      buffer = bigger;
-    }
-    const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
-    if (bytesRead === 0) return position;
-    filled += bytesRead;
-    const last = buffer.lastIndexOf(NEWLINE, filled - 1);
-    if (last === -1) continue;
-    await onChunk(buffer, position, last + 1);
-    buffer.copy(buffer, 0, last + 1, filled);
-    filled -= last + 1;
-    position += last + 1;
-  }
-}
-
-/** The same for a `.gz` generation: offsets count decompressed bytes. */
-async function readCompressed(handle: FileHandle, start: number, onChunk: ChunkHandler): Promise<number> {
-  let skip = start;
-  let carry: Buffer = Buffer.alloc(0);
-  let position = start;
-  for await (const piece of gunzipStream(handle)) {
-    let chunk = piece;
-    if (skip > 0) {
-      const cut = Math.min(skip, chunk.length);
-      skip -= cut;
-      chunk = chunk.subarray(cut);
-      if (chunk.length === 0) continue;
-    }
-    const data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    const last = data.lastIndexOf(NEWLINE);
-    if (last === -1) {
-      carry = data;
-      continue;
-    }
-    await onChunk(data, position, last + 1);
-    carry = Buffer.from(data.subarray(last + 1));
-    position += last + 1;
-  }
-  return position;
 }
