@@ -15,6 +15,8 @@ export function renderAppSection(
   paint: ChalkInstance,
   color: boolean,
   limits: AppLimits = DEFAULT_APP_LIMITS,
+  /** The last hour's sparkline of a kept series (src/history), '' when there is none. */
+  spark: (key: string) => string = () => '',
 ): string[] {
   if (!app) return [];
   const shown = app.http.length + app.tasks.length + app.rules.length + app.queues.length + app.probes.length;
@@ -33,7 +35,10 @@ export function renderAppSection(
       `${h.requests} req`,
       `${h.status['2xx']}/${h.status['3xx']}/${h.status['4xx']}/${h.status['5xx']}`,
       paintLevel(paint, errLevel, `${pct.toFixed(1)}% 5xx`),
-      d ? paintLevel(paint, latLevel, `p50 ${secs(d.p50)} p95 ${secs(d.p95)} p99 ${secs(d.p99)}`) : 'no durations',
+      d
+        ? paintLevel(paint, latLevel, `p50 ${secs(d.p50)} p95 ${secs(d.p95)} p99 ${secs(d.p99)}`) +
+          (spark(`app.p95|${h.container}`) ? ` ${spark(`app.p95|${h.container}`)}` : '')
+        : 'no durations',
     ]);
   }
   for (const t of app.tasks) {
@@ -57,7 +62,7 @@ export function renderAppSection(
     ]);
   }
   if (rows.length > 0) lines.push(renderTable(['', 'count', '2/3/4/5xx', 'errors', 'durations'], rows, color));
-  lines.push(...renderQueuesAndProbes(app, paint));
+  lines.push(...renderQueuesAndProbes(app, paint, spark));
   for (const p of problems) lines.push(paint.yellow(p));
   return lines;
 }

@@ -7,7 +7,11 @@ import { paintLevel } from '../core/paint.js';
 const secs = (s: number | null): string => (s === null ? '-' : `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`);
 
 /** One line per queue and per probe, coloured against the alerts' default thresholds; the broker's trouble in one line. */
-export function renderQueuesAndProbes(app: AppReport, paint: ChalkInstance): string[] {
+export function renderQueuesAndProbes(
+  app: AppReport,
+  paint: ChalkInstance,
+  spark: (key: string) => string = () => '',
+): string[] {
   const lines: string[] = [];
   const width = Math.max(0, ...app.queues.map((q) => q.queue.length), ...app.probes.map((p) => p.name.length));
   for (const q of app.queues) {
@@ -15,7 +19,8 @@ export function renderQueuesAndProbes(app: AppReport, paint: ChalkInstance): str
     if (q.length === null) lines.push(`${label}  ${paint.gray('not read')}`);
     else
       lines.push(
-        `${label}  ${paintLevel(paint, q.length >= DEFAULT_QUEUE_BACKLOG ? 'warning' : 'ok', `${q.length} waiting`)}`,
+        `${label}  ${paintLevel(paint, q.length >= DEFAULT_QUEUE_BACKLOG ? 'warning' : 'ok', `${q.length} waiting`)}` +
+          (spark(`queue|${q.queue}`) ? `  ${spark(`queue|${q.queue}`)}` : ''),
       );
   }
   for (const p of app.probes) {

@@ -181,7 +181,7 @@ export function renderDashboard(
     if (errors.length === 0) lines.push('  none in the recent log');
     for (const line of errors) lines.push(paint.red(`  ${line}`));
   }
-  lines.push(...renderAppSection(report.app ?? null, paint, color));
+  lines.push(...renderAppSection(report.app ?? null, paint, color, undefined, spark));
   if (report.db) lines.push('', renderDbSection(report.db, color));
   return lines.join('\n');
 }

@@ -87,4 +87,24 @@ describe('dashboard application section', () => {
     assert.match(lines, /rule total completed\s+3\s+celery/);
     assert.match(lines, /MIZUAL_APP_RULES rules line 2: invalid regex/);
   });
+
+  it("draws the last hour's sparkline beside a container's p95 and a queue's length, only where one is kept", () => {
+    const kept: Record<string, string> = { 'app.p95|backend': '▁▃█', 'queue|celery': '▁▁▅' };
+    const lines = renderAppSection(
+      report({
+        http: [http({ duration: { p50: 0.012, p95: 0.3, p99: 2.5, max: 3 } })],
+        queues: [
+          { queue: 'celery', length: 7 },
+          { queue: 'mail', length: 2 },
+        ],
+      }),
+      paint,
+      false,
+      undefined,
+      (key) => kept[key] ?? '',
+    ).join('\n');
+    assert.match(lines, /p95 300ms p99 2\.50s ▁▃█/);
+    assert.match(lines, /^queue celery\s+7 waiting {2}▁▁▅$/m);
+    assert.match(lines, /^queue mail\s+2 waiting$/m);
+  });
 });
