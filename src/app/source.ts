@@ -4,12 +4,11 @@
  * fingerprint, so an inode reused by a new file is not mistaken for the old one), the Engine API from
  * the last timestamp otherwise. Only complete lines are consumed: a half-written entry waits.
  */
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { DockerClient } from '../docker/client.js';
 import { FrameCopier } from '../docker/frames.js';
 import { readFirstLine, readWholeLines } from '../docker/json-file.js';
-import { listGenerations } from '../docker/log-files.js';
+import { listGenerations, openGeneration } from '../docker/log-files.js';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime, parseNanoTime } from '../core/time.js';
 import type { LineScanner } from './scan.js';
@@ -151,7 +150,8 @@ async function openGenerations(files: LogFile[]): Promise<Generation[]> {
   const out: Generation[] = [];
   const seen = new Set<string>();
   for (const f of files) {
-    const handle = await fsp.open(f.path, 'r').catch(() => null);
+    // A `.N` compressed meanwhile is opened as its `.N.gz`; anything else that cannot be opened is skipped.
+    const handle = await openGeneration(f).catch(() => null);
     if (!handle) continue; // rotated away or removed between the listing and the open
     try {
       const info = await handle.stat({ bigint: true });

@@ -4,6 +4,7 @@
  * Docker's own half-written `*.tmp` files (compression in progress) are left out.
  */
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** One generation of a json-file log: the live file, a rotated `.N` or a compressed `.N.gz`. */
@@ -51,6 +52,27 @@ export async function listGenerations(logPath: string): Promise<LogGeneration[]>
     });
   }
   return [...found.values()].sort((a, b) => a.index - b.index);
+}
+
+/**
+ * Open a listed generation. A `.N` that is gone may have just been compressed to `.N.gz` (Docker
+ * unlinks the original when it is done): open that instead. Only a missing file is skipped.
+ */
+export async function openGeneration(r: { path: string; compressed: boolean }): Promise<FileHandle | null> {
+  try {
+    return await fsp.open(r.path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (r.compressed || !/\.\d+$/.test(r.path)) return null;
+  try {
+    const handle = await fsp.open(`${r.path}.gz`, 'r');
+    Object.assign(r, { path: `${r.path}.gz`, compressed: true });
+    return handle;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 function escapeRegExp(text: string): string {

@@ -5,13 +5,12 @@
  * rotation by identity, and consumes only complete lines: Docker never fsyncs, so a reader sees
  * half-written entries at the end of the file.
  */
-import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { describeError } from '../core/errors.js';
 import type { FilePosition } from '../core/ship-state.js';
 import { formatNanoTime } from '../core/time.js';
 import { JsonFileCopier, readFirstLine, readWholeLines } from '../docker/json-file.js';
-import { listGenerations } from '../docker/log-files.js';
+import { listGenerations, openGeneration } from '../docker/log-files.js';
 import type { EntrySpool } from './export.js';
 import { type HeldFile } from '../docker/held-logs.js';
 
@@ -157,27 +156,6 @@ function compareAge(a: LogCandidate, b: LogCandidate): number {
   if (a.index !== null || b.index !== null) return a.index === null ? -1 : 1;
   if (a.seq !== null && b.seq !== null) return a.seq - b.seq;
   return compareTimes(a.firstTime, b.firstTime);
-}
-
-/**
- * Open a listed generation. A `.N` that is gone may have just been compressed to `.N.gz` (Docker
- * unlinks the original when it is done): open that instead. Only a missing file is skipped.
- */
-async function openGeneration(r: { path: string; compressed: boolean }): Promise<FileHandle | null> {
-  try {
-    return await fsp.open(r.path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (r.compressed || !/\.\d+$/.test(r.path)) return null;
-  try {
-    const handle = await fsp.open(`${r.path}.gz`, 'r');
-    Object.assign(r, { path: `${r.path}.gz`, compressed: true });
-    return handle;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 /** Close the handles gatherCandidates opened. */
