@@ -18,15 +18,7 @@ import {
   writeCeleryApp,
 } from '../harness/app-stack.js';
 import { runTool } from '../helpers/cli.js';
-
-interface Task {
-  container: string;
-  task: string;
-  succeeded: number;
-  failed: number;
-  retried: number;
-  duration: { p50: number; p95: number; max: number } | null;
-}
+import type { TaskFigure } from '../../src/app/model.js';
 
 const available = await dockerAvailable();
 const tag = `${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
@@ -86,7 +78,7 @@ describe('Celery task figures from a real worker', { skip: !available && 'no Doc
     };
     const r = await runTool('mizual-metrics', ['--json', '--sample', '1'], { env });
     assert.equal(r.exitCode, 0, r.stderr);
-    const tasks = (JSON.parse(r.stdout) as { app: { tasks: Task[] } }).app.tasks;
+    const tasks = (JSON.parse(r.stdout) as { app: { tasks: TaskFigure[] } }).app.tasks;
     const by = new Map(tasks.map((t) => [t.task, t]));
     assert.deepEqual(
       [...by.values()].map((t) => [t.container, t.task, t.succeeded, t.failed, t.retried]),
