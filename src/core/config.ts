@@ -35,6 +35,9 @@ export const KNOWN_VARIABLES = [
   'DATABASE_URL',
   'MIZUAL_DATABASE_URL',
   'MIZUAL_HISTORY_DAYS',
+  'MIZUAL_APP_METRICS',
+  'MIZUAL_PROBE_RETRIES',
+  'MIZUAL_COST_BUDGET',
 ] as const;
 export type KnownVariable = (typeof KNOWN_VARIABLES)[number];
 
