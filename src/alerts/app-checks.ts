@@ -69,7 +69,7 @@ export async function checkAppLogs(options: {
 }): Promise<{ observations: Observation[]; report: AppReport }> {
   const { config } = options;
   const [{ collectApp }, { createDockerClient }] = await Promise.all([
-    import('../app/collect.js'),
+    import('../app/logs/collect.js'),
     import('../docker/client.js'),
   ]);
   const { report } = await collectApp({

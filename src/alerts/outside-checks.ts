@@ -4,9 +4,9 @@
  * than the slowest probe's time to a run.
  */
 import type { Observation } from './state.js';
-import { DEFAULT_QUEUE_BACKLOG, queueChecks } from '../app/broker.js';
+import { DEFAULT_QUEUE_BACKLOG, queueChecks } from '../app/broker/broker.js';
 import { collectOutside, type OutsideFigures, type OutsideOptions } from '../app/outside.js';
-import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, probeChecks } from '../app/probes.js';
+import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, probeChecks } from '../app/probes/probes.js';
 
 export interface OutsideLimits {
   /** `--probe-slow`: WARNING above it (ms). */

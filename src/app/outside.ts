@@ -2,9 +2,9 @@
  * The application figures asked from outside the app (its probes and its broker), both at once, from
  * the settings: what mizual-metrics shows and mizual-alerts checks next to the figures from the logs.
  */
-import { collectQueues, parseBrokerUrl, parseQueues } from './broker.js';
+import { collectQueues, parseBrokerUrl, parseQueues } from './broker/broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
-import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes.js';
+import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
 

@@ -7,13 +7,13 @@
  * is not a container (an address, a real DNS name) is asked directly over a socket in RESP.
  */
 import net from 'node:net';
-import type { Observation } from '../core/observation.js';
-import type { QueueFigure } from './model.js';
+import type { Observation } from '../../core/observation.js';
+import type { QueueFigure } from '../model.js';
 import { runCommands, RespError, type RespReply } from './resp.js';
-import { describeError, UsageError } from '../core/errors.js';
-import type { Exposition } from '../core/exposition.js';
-import { createDockerClient } from '../docker/client.js';
-import type { ContainerSummary } from '../docker/model.js';
+import { describeError, UsageError } from '../../core/errors.js';
+import type { Exposition } from '../../core/exposition.js';
+import { createDockerClient } from '../../docker/client.js';
+import type { ContainerSummary } from '../../docker/model.js';
 
 export const DEFAULT_QUEUES = 'celery';
 export const DEFAULT_QUEUE_BACKLOG = 100;
