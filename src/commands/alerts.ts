@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { helpFooter } from '../core/help.js';
-import { runChecks } from '../alerts/checks.js';
+import { runChecks } from '../alerts/checks/containers.js';
 import { appendAlertLines, DEFAULT_LOG_MAX_BYTES, formatAlertLine, parseSize } from '../alerts/log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '../alerts/state.js';
 import type { CheckResult } from '../alerts/state.js';
@@ -12,15 +12,15 @@ import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
 import { parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
-import { dbCheckOptions } from '../alerts/db-checks.js';
+import { dbCheckOptions } from '../alerts/checks/database.js';
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
-import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
-import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/outside-checks.js';
+import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/checks/trends.js';
+import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/checks/outside.js';
 import { DEFAULT_APP_LIMITS, DEFAULT_APP_WINDOW, parseAppWindow, parseLatency, type AppLimits } from '../app/limits.js';
 import { emptyTrends } from '../core/trends.js';
 import { recordRun } from '../history/record.js';
-import { checkAppLogs } from '../alerts/app-checks.js';
+import { checkAppLogs } from '../alerts/checks/app-logs.js';
 import { outsideAppReport } from '../app/outside.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/alerts/checks.js';
+import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/alerts/checks/containers.js';
 import { toDetails } from '../../src/docker/model.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatAlertLine, parseAlertLine } from '../../src/alerts/log.js';
-import { diskForecastChecks } from '../../src/alerts/trends.js';
+import { diskForecastChecks } from '../../src/alerts/checks/trends.js';
 import { checkAlerts } from '../../src/commands/alerts.js';
 import { gatherHistory } from '../../src/commands/metrics-history.js';
 import { DEFAULT_THRESHOLDS } from '../../src/core/thresholds.js';

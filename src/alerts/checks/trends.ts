@@ -3,10 +3,10 @@
  * returns observations plus the trend to store. Pure, so a day or a year of runs can be replayed in
  * tests with injected times.
  */
-import type { Observation } from './state.js';
-import type { ContainerSpec } from '../core/config.js';
-import type { ContainerDetails } from '../docker/model.js';
-import type { DiskFigures, NetCounters } from '../host/index.js';
+import type { Observation } from '../state.js';
+import type { ContainerSpec } from '../../core/config.js';
+import type { ContainerDetails } from '../../docker/model.js';
+import type { DiskFigures, NetCounters } from '../../host/index.js';
 import {
   DISK_MIN_SPAN_MS,
   DISK_SAMPLE_SPACING_MS,
@@ -18,8 +18,8 @@ import {
   type DiskTrend,
   type HostTrend,
   type NetTrend,
-} from '../core/trends.js';
-import { formatBytes, formatUptime } from '../core/units.js';
+} from '../../core/trends.js';
+import { formatBytes, formatUptime } from '../../core/units.js';
 
 /** The limits of the trend checks (`--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`). */
 export interface TrendLimits {

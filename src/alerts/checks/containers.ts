@@ -4,9 +4,9 @@
  * no more than the slowest other check.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CpuBaseline, Observation } from './state.js';
-import { checkDatabase, type DbCheckOptions } from './db-checks.js';
-import type { DbReport } from '../db/model.js';
+import type { CpuBaseline, Observation } from '../state.js';
+import { checkDatabase, type DbCheckOptions } from './database.js';
+import type { DbReport } from '../../db/model.js';
 import {
   containerEventChecks,
   diskForecastChecks,
@@ -15,11 +15,11 @@ import {
   type SeenContainer,
   type TrendLimits,
 } from './trends.js';
-import type { ContainerSpec } from '../core/config.js';
-import { createDockerClient, DockerApiError } from '../docker/client.js';
-import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
-import { type ContainerDetails } from '../docker/model.js';
-import { describeError } from '../core/errors.js';
+import type { ContainerSpec } from '../../core/config.js';
+import { createDockerClient, DockerApiError } from '../../docker/client.js';
+import { listGenerations, logRotationConfigured } from '../../docker/log-files.js';
+import { type ContainerDetails } from '../../docker/model.js';
+import { describeError } from '../../core/errors.js';
 import {
   computeCpuPercent,
   isVirtualInterface,
@@ -34,13 +34,13 @@ import {
   type CpuTimes,
   type FilesystemReport,
   type MemoryFigures,
-} from '../host/index.js';
-import { describeUrl, requestUrl } from '../core/http-client.js';
-import { readLastUpload } from '../core/ship-state.js';
-import type { Thresholds } from '../core/thresholds.js';
-import type { Trends } from '../core/trends.js';
-import { formatBytes, formatUptime } from '../core/units.js';
-import { readContainerCounters, type RunReadings } from '../history/record.js';
+} from '../../host/index.js';
+import { describeUrl, requestUrl } from '../../core/http-client.js';
+import { readLastUpload } from '../../core/ship-state.js';
+import type { Thresholds } from '../../core/thresholds.js';
+import type { Trends } from '../../core/trends.js';
+import { formatBytes, formatUptime } from '../../core/units.js';
+import { readContainerCounters, type RunReadings } from '../../history/record.js';
 
 /** A stored CPU baseline older than this is not used (the delta would average too much away). */
 export const CPU_BASELINE_MAX_AGE_MS = 15 * 60_000;

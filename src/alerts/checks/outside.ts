@@ -3,10 +3,10 @@
  * `queue:<queue>`. They run alongside the host and container checks, so the probes add no more
  * than the slowest probe's time to a run.
  */
-import type { Observation } from './state.js';
-import { DEFAULT_QUEUE_BACKLOG, queueChecks } from '../app/broker/broker.js';
-import { collectOutside, type OutsideFigures, type OutsideOptions } from '../app/outside.js';
-import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, probeChecks } from '../app/probes/probes.js';
+import type { Observation } from '../state.js';
+import { DEFAULT_QUEUE_BACKLOG, queueChecks } from '../../app/broker/broker.js';
+import { collectOutside, type OutsideFigures, type OutsideOptions } from '../../app/outside.js';
+import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, probeChecks } from '../../app/probes/probes.js';
 
 export interface OutsideLimits {
   /** `--probe-slow`: WARNING above it (ms). */

@@ -2,9 +2,9 @@
  * The database checks of mizual-alerts, from one collection of the database figures (which also keeps
  * this run's statement snapshot and size sample for the windows and the regression check).
  */
-import type { DbReport } from '../db/model.js';
-import type { Observation } from './state.js';
-import { configuredDbUrl } from '../db/url.js';
+import type { DbReport } from '../../db/model.js';
+import type { Observation } from '../state.js';
+import { configuredDbUrl } from '../../db/url.js';
 
 export interface DbCheckOptions {
   url: string;
@@ -29,7 +29,7 @@ export async function checkDatabase(
   stateDir: string,
   now: Date,
 ): Promise<{ observations: Observation[]; report: DbReport }> {
-  const { collectDb } = await import('../db/report.js');
+  const { collectDb } = await import('../../db/report.js');
   const report = await collectDb({ ...options, stateDir, now });
   return { observations: dbObservations(report, options), report };
 }

@@ -2,10 +2,10 @@
  * The application checks: `app-errors:<container>`, `app-latency:<container>` and `tasks:<task>`,
  * judged on the figures of the window (`--app-window`) that src/app reads from the logs.
  */
-import type { AppReport } from '../app/model.js';
-import { taskFailureShare, MIN_TASKS, type AppLimits } from '../app/limits.js';
-import type { Observation } from './state.js';
-import type { Config } from '../core/config.js';
+import type { AppReport } from '../../app/model.js';
+import { taskFailureShare, MIN_TASKS, type AppLimits } from '../../app/limits.js';
+import type { Observation } from '../state.js';
+import type { Config } from '../../core/config.js';
 
 /** One observation per web container and per task kind seen in the window. */
 export function appObservations(app: AppReport, limits: AppLimits): Observation[] {
@@ -69,8 +69,8 @@ export async function checkAppLogs(options: {
 }): Promise<{ observations: Observation[]; report: AppReport }> {
   const { config } = options;
   const [{ collectApp }, { createDockerClient }] = await Promise.all([
-    import('../app/logs/collect.js'),
-    import('../docker/client.js'),
+    import('../../app/logs/collect.js'),
+    import('../../docker/client.js'),
   ]);
   const { report } = await collectApp({
     stateDir: config.stateDir,
