@@ -303,7 +303,11 @@ describe('a state written by the version before the history', () => {
       const fs = old.series.find((s) => s.key === 'fs.used|/');
       assert.equal(fs?.points.length, 3);
       assert.deepEqual(old.problems, []);
-      const report = await checkAlerts({ noDocker: true, cpuSampleMs: 0, now: new Date('2026-12-01T08:45:00Z') });
+      const report = await checkAlerts({
+        noDocker: true,
+        flags: { '--cpu-sample': '0' },
+        now: new Date('2026-12-01T08:45:00Z'),
+      });
       assert.deepEqual(
         report.diagnostics.filter((d) => !/webhook/.test(d)),
         [],
