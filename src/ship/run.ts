@@ -21,6 +21,7 @@ import {
   containerEntryName,
   formatDate,
   formatStamp,
+  hostPrefix,
   MANIFEST_FORMAT,
   MANIFEST_NAME,
   objectKey,
@@ -559,7 +560,19 @@ async function uploadPending(
     if (options.staleUploadMs !== undefined) await sweepStaleUploads(options, store);
     return state;
   } finally {
+    // Whatever happened above, no multipart upload of this run's making stays open (billed, unlisted).
+    await finishOwnUploads(options, store);
     store.close();
+  }
+}
+
+/** Abort the multipart uploads this run began and left open; what cannot be aborted is said and left to the stale sweep. */
+async function finishOwnUploads(options: ShipOptions, store: Store): Promise<void> {
+  const sweep = await store.finishOwnUploads(hostPrefix(options.config.env, options.config.hostname));
+  if (sweep.failed.length > 0) {
+    options.warn(
+      `could not abort ${sweep.failed.length} unfinished upload(s) of this run (${sweep.failed.join(', ')}); a later run aborts them`,
+    );
   }
 }
 

@@ -95,6 +95,57 @@ describe('no unfinished upload is left in the bucket', () => {
     assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
   });
 
+  it('a lost CreateMultipartUpload answer, then an upload that gives up: no open upload right after the run', async () => {
+    let lost = 0;
+    let failing = true;
+    const faulty = await fx.faultProxy((r) => {
+      if (isCreate(r) && lost++ === 0) return { kind: 'lose-answer' };
+      return failing && isPart(r) ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined;
+    });
+    const env = freshEnv(faulty.url, 7);
+    const result = await ship(env);
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /1 archive\(s\) wait for upload/);
+    assert.equal(faulty.log.filter(isCreate).length, 2, 'the first answer was lost; the SDK asked again');
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), [], 'counted right after the faulty run, before any sweep');
+    // The catch-up run finds the gateway well again.
+    failing = false;
+    const catchUp = await ship(env, ['--json']);
+    assert.equal(catchUp.exitCode, 0, catchUp.stderr);
+    assert.equal((JSON.parse(catchUp.stdout) as { uploaded: unknown[] }).uploaded.length, 2);
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
+  it('an archive moved to the next free name, whose upload loses its create answer and gives up, leaves none open', async () => {
+    const env = freshEnv(fx.strict.url, 7);
+    const local = await ship(env, ['--no-upload', '--json']);
+    assert.equal(local.exitCode, 0, local.stderr);
+    const archive = path.basename((JSON.parse(local.stdout) as { archive: { path: string } }).archive.path);
+    const day = `${archive.slice(5, 9)}-${archive.slice(9, 11)}-${archive.slice(11, 13)}`;
+    const taken = `logs/dev/${env.MIZUAL_HOSTNAME}/${day}/${archive}`;
+    // Another archive already holds that key: this one must go up under the next free name.
+    await fx.store.putFile(taken, path.join(env.MIZUAL_LOG_DIR!, archive));
+    writeFileSync(path.join(env.MIZUAL_LOG_DIR!, archive), randomBytes(7 * 1024 * 1024));
+    let lost = 0;
+    const faulty = await fx.faultProxy((r) => {
+      if (isCreate(r) && lost++ === 0) return { kind: 'lose-answer' };
+      return isPart(r) ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined;
+    });
+    const result = await ship(
+      { ...env, ...toolEnvFor(fx.s3, fx.bucket, faulty.url), MIZUAL_TEST_RETRY_DELAY_MS: '50' },
+      ['--window', '1s'],
+    );
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /already holds another archive; this one goes up as logs-\d{8}_\d{6}\.tar\.gz instead/);
+    const creates = faulty.log.filter(isCreate);
+    assert.ok(creates.length >= 2, 'a create answer was lost and asked again');
+    assert.ok(
+      creates.every((r) => !r.path.includes(archive)),
+      'under the next free name, not the taken key',
+    );
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
   it("aborts stale uploads under this host's prefix only, and only those older than the deadline", async () => {
     const env = freshEnv(fx.strict.url, 0);
     const host = env.MIZUAL_HOSTNAME!;
