@@ -204,6 +204,8 @@ describe('errors', () => {
       const result = await ship(env);
       assert.equal(result.exitCode, 1);
       assert.match(result.stderr, hint);
+      // A first run (no local state) also asks the bucket where to continue from: one cause, one line.
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
       assert.ok(!result.stderr.includes(env.S3_SECRET_ACCESS_KEY!));
       const seen = refusing.log.map((r) => `${r.method} ${r.path}`);
       assert.deepEqual(seen, [...new Set(seen)], 'no request was repeated');
@@ -212,6 +214,27 @@ describe('errors', () => {
       assert.equal(state.pending.length, 1);
     });
   }
+
+  it('a clock two hours off (faketime) against the real gateway: the reinstall still continues, the clock named once', async () => {
+    const env = freshEnv(fx.strict.url, 0);
+    const first = await ship(env, ['--json']);
+    assert.equal(first.exitCode, 0, first.stderr);
+    const firstKey = (JSON.parse(first.stdout) as { uploaded: { key: string }[] }).uploaded[0]?.key;
+    assert.ok(firstKey);
+    // A reinstall (no local state) on a host whose clock runs two hours ahead.
+    const reinstalled = { ...env, MIZUAL_STATE_DIR: `${env.MIZUAL_STATE_DIR}-new` };
+    const skewed = await execa(
+      'faketime',
+      ['-f', '+2h', process.execPath, path.join(ROOT, 'bin', 'mizual-ship-logs.js'), '--json'],
+      { env: { ...reinstalled, PATH: process.env.PATH ?? '' }, extendEnv: false, reject: false, cwd: scratch.dir },
+    );
+    assert.equal(skewed.exitCode, 0, skewed.stderr);
+    const summary = JSON.parse(skewed.stdout) as { continuedFrom: { key: string } | null; uploaded: unknown[] };
+    assert.equal(summary.continuedFrom?.key, firstKey, 'continued from the newest archive in the bucket');
+    assert.equal(summary.uploaded.length, 1);
+    assert.equal(skewed.stderr.match(/clock/g)?.length, 1, skewed.stderr);
+    assert.match(skewed.stderr, /this host's clock differs from the bucket's by more than 15 minutes.*check NTP/);
+  });
 
   it('a key the real gateway does not know (InvalidAccessKeyId) is asked once', async () => {
     const counting = await fx.faultProxy(() => undefined);
