@@ -11,6 +11,7 @@ import { writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
+import { errorName } from '../store/errors.js';
 import { sweepStaleUploads } from './stale-uploads.js';
 import { createDockerClient, type DockerClient } from '../docker/client.js';
 import { describeError, MizualError } from '../core/errors.js';
@@ -21,6 +22,7 @@ import {
   containerEntryName,
   formatDate,
   formatStamp,
+  hostPrefix,
   MANIFEST_FORMAT,
   MANIFEST_NAME,
   objectKey,
@@ -199,24 +201,80 @@ async function heldToShip(
   return { held: toShip, state: { ...state, heldShipped: kept } };
 }
 
+/** Why the bucket could not be read or written: its error code (RequestTimeTooSkewed, AccessDenied, …) and the line. */
+interface BucketFailure {
+  code: string;
+  text: string;
+}
+
+function bucketFailure(err: unknown): BucketFailure {
+  return {
+    code: errorName(err instanceof MizualError && err.cause !== undefined ? err.cause : err),
+    text: describeError(err),
+  };
+}
+
 /**
  * With no local state and a bucket to read: this host's newest archive there, to continue from. A
- * bucket that cannot be read is said, and the run starts from the last --window as a first run does
- * (archiving locally matters more while the bucket is down).
+ * bucket that cannot be read makes the run start from the last --window as a first run does (archiving
+ * locally matters more while the bucket is down); why is returned, to be said once with the upload's error.
  */
 async function continuation(
   options: ShipOptions,
   storeReady: Promise<Store> | undefined,
-): Promise<Continuation | null> {
-  if (!storeReady || (await exists(shipStateFile(options.config.stateDir)))) return null;
+): Promise<{ found: Continuation | null; failure?: BucketFailure }> {
+  if (!storeReady || (await exists(shipStateFile(options.config.stateDir)))) return { found: null };
+  const store = await storeReady;
+  const find = () => findContinuation(store, options.config.env, options.config.hostname);
   try {
-    return await findContinuation(await storeReady, options.config.env, options.config.hostname);
+    return { found: await find() };
   } catch (err) {
-    options.warn(
-      `no local state, and this host's newest archive could not be read from the bucket to continue from it (${describeError(err)}); starting from the last --window`,
-    );
-    return null;
+    const failure = bucketFailure(err);
+    if (!skewCorrected(err)) return { found: null, failure };
+    // The SDK takes the server's time from a skew refusal and signs the next request with it.
+    try {
+      const found = await find();
+      options.warn(SKEW_NOTE);
+      return { found };
+    } catch (again) {
+      return { found: null, failure: bucketFailure(again) };
+    }
   }
+}
+
+/** A RequestTimeTooSkewed refusal whose Date the SDK took as the server's time for the requests after it. */
+function skewCorrected(err: unknown): boolean {
+  const cause = err instanceof MizualError ? err.cause : err;
+  const metadata = (cause as { $metadata?: { clockSkewCorrected?: boolean } } | null)?.$metadata;
+  return errorName(cause) === 'RequestTimeTooSkewed' && metadata?.clockSkewCorrected === true;
+}
+
+const SKEW_NOTE =
+  "this host's clock differs from the bucket's by more than 15 minutes: requests are signed with the bucket's time, but archive names and windows follow this host's time; check NTP (timedatectl)";
+
+/**
+ * Say once why the bucket's newest archive could not be read. When the upload then failed for the same
+ * cause (a skewed clock, a refused key), its one line says both: cron mails one message for one cause.
+ */
+function sayContinuationFailure(
+  options: ShipOptions,
+  summary: ShipSummary,
+  failure: BucketFailure | undefined,
+  uploadFailure: BucketFailure | undefined,
+): void {
+  if (!failure) return;
+  if (
+    summary.uploadError !== null &&
+    uploadFailure &&
+    uploadFailure.code !== '' &&
+    uploadFailure.code === failure.code
+  ) {
+    summary.uploadError += `; with no local state, this run started from the last --window (the bucket could not say where the last archive ended)`;
+    return;
+  }
+  options.warn(
+    `no local state, and this host's newest archive could not be read from the bucket to continue from it (${failure.text}); started from the last --window`,
+  );
 }
 
 /** Run the whole ship (or, with dryRun, only plan it). */
@@ -236,7 +294,8 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
   const storeReady = options.s3 ? loadStore(options.s3) : undefined;
   storeReady?.catch(() => undefined);
   const remote = remoteChecker(options, storeReady);
-  const continuedFrom = options.dryRun ? null : await continuation(options, storeReady);
+  const resumed = options.dryRun ? { found: null } : await continuation(options, storeReady);
+  const continuedFrom = resumed.found;
   if (continuedFrom) {
     state = continuedFrom.state;
     options.warn(`no local state: continuing from ${continuedFrom.key} (window end ${continuedFrom.end})`);
@@ -317,7 +376,9 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
   }
   summary.pending = [...state.pending];
   if (options.dryRun) return summary;
-  if (storeReady) state = await uploadPending(options, await storeReady, state, summary, remote.asked);
+  const uploadFailure: { failure?: BucketFailure } = {};
+  if (storeReady) state = await uploadPending(options, await storeReady, state, summary, remote.asked, uploadFailure);
+  sayContinuationFailure(options, summary, resumed.failure, uploadFailure.failure);
   summary.deleted = await applyLocalRetention(config.logDir, config.retentionDays, options.nowMs, state.pending);
   summary.pending = [...state.pending];
   if (exportError !== undefined) {
@@ -511,6 +572,7 @@ async function uploadPending(
   initial: ShipState,
   summary: ShipSummary,
   asked: Set<string>,
+  failed: { failure?: BucketFailure },
 ): Promise<ShipState> {
   const { config } = options;
   const clock = options.clockMs ?? (() => options.nowMs);
@@ -542,7 +604,8 @@ async function uploadPending(
         name = placed.name;
         info = placed.uploaded ?? (await store.putFile(placed.key, path.join(config.logDir, name), UPLOAD_PARTS));
       } catch (err) {
-        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${describeError(err)}`;
+        failed.failure = bucketFailure(err);
+        summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${failed.failure.text}; kept in ${config.logDir} for the next run`;
         return state;
       }
       faultPoint('uploaded');
@@ -559,7 +622,19 @@ async function uploadPending(
     if (options.staleUploadMs !== undefined) await sweepStaleUploads(options, store);
     return state;
   } finally {
+    // Whatever happened above, no multipart upload of this run's making stays open (billed, unlisted).
+    await finishOwnUploads(options, store);
     store.close();
+  }
+}
+
+/** Abort the multipart uploads this run began and left open; what cannot be aborted is said and left to the stale sweep. */
+async function finishOwnUploads(options: ShipOptions, store: Store): Promise<void> {
+  const sweep = await store.finishOwnUploads(hostPrefix(options.config.env, options.config.hostname));
+  if (sweep.failed.length > 0) {
+    options.warn(
+      `could not abort ${sweep.failed.length} unfinished upload(s) of this run (${sweep.failed.join(', ')}); a later run aborts them`,
+    );
   }
 }
 

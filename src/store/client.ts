@@ -64,6 +64,19 @@ export interface OpenUpload {
   initiated: Date;
 }
 
+export interface OwnUploadsSweep {
+  /** Keys of the uploads aborted. */
+  aborted: string[];
+  /** Keys of the uploads whose abort failed, or a listing that failed: the stale sweep of a later run finds them. */
+  failed: string[];
+}
+
+/**
+ * A server accepts a signed request only while the clocks agree within 15 minutes, so an upload this
+ * process began was initiated, by the server's clock, no earlier than that before the run began.
+ */
+export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
+
 export interface PutOptions {
   /** Multipart part size in bytes (default 8 MiB, at least 5 MiB); each part in flight is held in memory. */
   partSize?: number;
@@ -98,6 +111,13 @@ export interface Store {
   listOpenUploads(prefix: string): Promise<OpenUpload[]>;
   /** Abort one multipart upload (its parts stop being billed). */
   abortUpload(upload: OpenUpload): Promise<void>;
+  /**
+   * Abort what this store's own multipart uploads left open: every upload it began and did not complete
+   * (by upload id, whatever its key), and every open upload under `prefix` begun since this store was made
+   * (one whose CreateMultipartUpload answer was lost, so its id was never known). No request when every
+   * multipart upload this store began completed and its key was checked for leftovers.
+   */
+  finishOwnUploads(prefix: string): Promise<OwnUploadsSweep>;
   /** The bucket's versioning: `Enabled`, `Suspended`, or `never enabled`. */
   versioning(): Promise<string>;
   /** Release sockets so the process can exit promptly. */
@@ -157,6 +177,11 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   });
   const ctx: ErrorContext = { bucket: cfg.bucket, endpoint: endpointUrl.origin, secret: cfg.secretAccessKey };
   const bucket = cfg.bucket;
+  // This store's multipart uploads not known to be finished: the ids it began and neither completed nor
+  // aborted, and how many of its multipart uploads were not followed by a successful check of their key.
+  const begun = new Map<string, string>();
+  let unchecked = 0;
+  const madeAtMs = Date.now();
 
   async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
     try {
@@ -197,8 +222,9 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
           client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size })),
         );
       } else {
+        unchecked++;
         await multipartUpload(partsApi(key), { handle, size, name: path }, partSize, options.queueSize ?? UPLOAD_QUEUE);
-        await abortLeftovers(key);
+        if (await abortLeftovers(key)) unchecked--;
       }
     } finally {
       await handle.close();
@@ -221,6 +247,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
         );
         if (!out.UploadId)
           throw new MizualError(`S3 request failed: no UploadId from CreateMultipartUpload for ${key}`);
+        begun.set(out.UploadId, key);
         return out.UploadId;
       },
       uploadPart: async (uploadId, partNumber, body) => {
@@ -250,9 +277,11 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
             }),
           ),
         );
+        begun.delete(uploadId);
       },
       abort: async (uploadId) => {
         await client.send(new s3.AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+        begun.delete(uploadId);
       },
     };
   }
@@ -284,12 +313,40 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
    * whose answer was lost and that the SDK retried left one behind. Best effort; the shipper's stale
    * sweep catches what this misses.
    */
-  async function abortLeftovers(key: string): Promise<void> {
+  async function abortLeftovers(key: string): Promise<boolean> {
     try {
       for (const u of await listOpenUploads(key)) if (u.key === key) await abortUpload(u);
+      return true;
     } catch {
-      // The object is safely stored; a leftover part is the sweep's to find.
+      // The object is safely stored; what is left is finishOwnUploads' (or the stale sweep's) to find.
+      return false;
     }
+  }
+
+  async function finishOwnUploads(prefix: string): Promise<OwnUploadsSweep> {
+    const sweep: OwnUploadsSweep = { aborted: [], failed: [] };
+    if (unchecked === 0 && begun.size === 0) return sweep;
+    let open: OpenUpload[];
+    try {
+      open = await listOpenUploads(prefix);
+    } catch {
+      // Unlisted, the ids this store knows can still be aborted.
+      open = [...begun].map(([uploadId, key]) => ({ key, uploadId, initiated: new Date(0) }));
+      if (unchecked > 0) sweep.failed.push(prefix);
+    }
+    const since = madeAtMs - MAX_CLOCK_SKEW_MS;
+    for (const upload of open) {
+      if (!begun.has(upload.uploadId) && upload.initiated.getTime() < since) continue;
+      try {
+        await abortUpload(upload);
+        begun.delete(upload.uploadId);
+        sweep.aborted.push(upload.key);
+      } catch {
+        sweep.failed.push(upload.key);
+      }
+    }
+    if (sweep.failed.length === 0) unchecked = 0;
+    return sweep;
   }
 
   /** Every page of a ListObjectsV2 listing (with a delimiter: also the common prefixes), following continuation tokens. */
@@ -404,6 +461,7 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     deleteVersions,
     listOpenUploads,
     abortUpload,
+    finishOwnUploads,
     versioning: async () => {
       const out = await call('GetBucketVersioning', () =>
         client.send(new s3.GetBucketVersioningCommand({ Bucket: bucket })),

@@ -380,8 +380,9 @@ describe('configuration and secrets', () => {
     assert.equal(result.exitCode, 1);
     assert.match(
       result.stderr,
-      // A fresh state directory: the bucket, refusing the secret, could not say where to continue from.
-      /^mizual-ship-logs: no local state, and this host's newest archive could not be read from the bucket to continue from it \(S3 request failed: SignatureDoesNotMatch on \w+ \(check S3_SECRET_ACCESS_KEY\)\); starting from the last --window\nmizual-ship-logs: 1 archive\(s\) wait for upload: S3 request failed: SignatureDoesNotMatch on PutObject \(check S3_SECRET_ACCESS_KEY\)\n/,
+      // A fresh state directory: the bucket, refusing the secret, could not say where to continue from
+      // either; one cause, one line.
+      /^mizual-ship-logs: 1 archive\(s\) wait for upload: S3 request failed: SignatureDoesNotMatch on PutObject \(check S3_SECRET_ACCESS_KEY\); kept in \S+ for the next run; with no local state, this run started from the last --window \(the bucket could not say where the last archive ended\)\n/,
     );
     const archives = readdirSync(env.MIZUAL_LOG_DIR!).map((n) => readFileSync(path.join(env.MIZUAL_LOG_DIR!, n)));
     const unpacked = archives.flatMap((a) => readTarGz(a).map((e) => e.data.toString('latin1')));

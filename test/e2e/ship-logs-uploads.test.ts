@@ -95,6 +95,57 @@ describe('no unfinished upload is left in the bucket', () => {
     assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
   });
 
+  it('a lost CreateMultipartUpload answer, then an upload that gives up: no open upload right after the run', async () => {
+    let lost = 0;
+    let failing = true;
+    const faulty = await fx.faultProxy((r) => {
+      if (isCreate(r) && lost++ === 0) return { kind: 'lose-answer' };
+      return failing && isPart(r) ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined;
+    });
+    const env = freshEnv(faulty.url, 7);
+    const result = await ship(env);
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /1 archive\(s\) wait for upload/);
+    assert.equal(faulty.log.filter(isCreate).length, 2, 'the first answer was lost; the SDK asked again');
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), [], 'counted right after the faulty run, before any sweep');
+    // The catch-up run finds the gateway well again.
+    failing = false;
+    const catchUp = await ship(env, ['--json']);
+    assert.equal(catchUp.exitCode, 0, catchUp.stderr);
+    assert.equal((JSON.parse(catchUp.stdout) as { uploaded: unknown[] }).uploaded.length, 2);
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
+  it('an archive moved to the next free name, whose upload loses its create answer and gives up, leaves none open', async () => {
+    const env = freshEnv(fx.strict.url, 7);
+    const local = await ship(env, ['--no-upload', '--json']);
+    assert.equal(local.exitCode, 0, local.stderr);
+    const archive = path.basename((JSON.parse(local.stdout) as { archive: { path: string } }).archive.path);
+    const day = `${archive.slice(5, 9)}-${archive.slice(9, 11)}-${archive.slice(11, 13)}`;
+    const taken = `logs/dev/${env.MIZUAL_HOSTNAME}/${day}/${archive}`;
+    // Another archive already holds that key: this one must go up under the next free name.
+    await fx.store.putFile(taken, path.join(env.MIZUAL_LOG_DIR!, archive));
+    writeFileSync(path.join(env.MIZUAL_LOG_DIR!, archive), randomBytes(7 * 1024 * 1024));
+    let lost = 0;
+    const faulty = await fx.faultProxy((r) => {
+      if (isCreate(r) && lost++ === 0) return { kind: 'lose-answer' };
+      return isPart(r) ? { kind: 'error', status: 503, code: 'ServiceUnavailable' } : undefined;
+    });
+    const result = await ship(
+      { ...env, ...toolEnvFor(fx.s3, fx.bucket, faulty.url), MIZUAL_TEST_RETRY_DELAY_MS: '50' },
+      ['--window', '1s'],
+    );
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /already holds another archive; this one goes up as logs-\d{8}_\d{6}\.tar\.gz instead/);
+    const creates = faulty.log.filter(isCreate);
+    assert.ok(creates.length >= 2, 'a create answer was lost and asked again');
+    assert.ok(
+      creates.every((r) => !r.path.includes(archive)),
+      'under the next free name, not the taken key',
+    );
+    assert.deepEqual(await ownOpen(env.MIZUAL_HOSTNAME!), []);
+  });
+
   it("aborts stale uploads under this host's prefix only, and only those older than the deadline", async () => {
     const env = freshEnv(fx.strict.url, 0);
     const host = env.MIZUAL_HOSTNAME!;
@@ -153,6 +204,8 @@ describe('errors', () => {
       const result = await ship(env);
       assert.equal(result.exitCode, 1);
       assert.match(result.stderr, hint);
+      // A first run (no local state) also asks the bucket where to continue from: one cause, one line.
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
       assert.ok(!result.stderr.includes(env.S3_SECRET_ACCESS_KEY!));
       const seen = refusing.log.map((r) => `${r.method} ${r.path}`);
       assert.deepEqual(seen, [...new Set(seen)], 'no request was repeated');
@@ -161,6 +214,27 @@ describe('errors', () => {
       assert.equal(state.pending.length, 1);
     });
   }
+
+  it('a clock two hours off (faketime) against the real gateway: the reinstall still continues, the clock named once', async () => {
+    const env = freshEnv(fx.strict.url, 0);
+    const first = await ship(env, ['--json']);
+    assert.equal(first.exitCode, 0, first.stderr);
+    const firstKey = (JSON.parse(first.stdout) as { uploaded: { key: string }[] }).uploaded[0]?.key;
+    assert.ok(firstKey);
+    // A reinstall (no local state) on a host whose clock runs two hours ahead.
+    const reinstalled = { ...env, MIZUAL_STATE_DIR: `${env.MIZUAL_STATE_DIR}-new` };
+    const skewed = await execa(
+      'faketime',
+      ['-f', '+2h', process.execPath, path.join(ROOT, 'bin', 'mizual-ship-logs.js'), '--json'],
+      { env: { ...reinstalled, PATH: process.env.PATH ?? '' }, extendEnv: false, reject: false, cwd: scratch.dir },
+    );
+    assert.equal(skewed.exitCode, 0, skewed.stderr);
+    const summary = JSON.parse(skewed.stdout) as { continuedFrom: { key: string } | null; uploaded: unknown[] };
+    assert.equal(summary.continuedFrom?.key, firstKey, 'continued from the newest archive in the bucket');
+    assert.equal(summary.uploaded.length, 1);
+    assert.equal(skewed.stderr.match(/clock/g)?.length, 1, skewed.stderr);
+    assert.match(skewed.stderr, /this host's clock differs from the bucket's by more than 15 minutes.*check NTP/);
+  });
 
   it('a key the real gateway does not know (InvalidAccessKeyId) is asked once', async () => {
     const counting = await fx.faultProxy(() => undefined);
