@@ -1,4 +1,4 @@
-// Bundle one ESM entry per executable into dist/, sharing chunks, for fast start-up on Node 20+.
+// Bundle one ESM entry per executable into dist/, sharing chunks, for fast start-up on Node 22+.
 // Everything the tools load at run time is bundled, so the installed package has no dependencies.
 // The AWS SDK is bundled from its ES modules, so only the S3 commands store.ts uses are kept: loading
 // it then takes ~58 MiB RSS instead of ~66-70 MiB for the whole CommonJS client (measured with
@@ -27,7 +27,7 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   sourcemap: false,
   logLevel: 'warning',
   // Prefer packages' ES module builds: they tree-shake, the CommonJS ones do not.
