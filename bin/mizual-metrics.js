@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-import { run } from '../dist/metrics.js';
-await run(process.argv);
+import { start } from '../dist/start.js';
+await start('metrics', process.argv);

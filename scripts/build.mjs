@@ -1,12 +1,12 @@
-// Bundle one ESM entry per executable into dist/, sharing chunks, for fast start-up on Node 20+.
+// Bundle one ESM entry per executable into dist/, sharing chunks, for fast start-up on Node 22+.
 // Everything the tools load at run time is bundled, so the installed package has no dependencies.
 // The AWS SDK is bundled from its ES modules, so only the S3 commands store.ts uses are kept: loading
 // it then takes ~58 MiB RSS instead of ~66-70 MiB for the whole CommonJS client (measured with
 // `mizual-fetch-logs --list`), and it stays in chunks that only ship-logs and fetch-logs load, lazily.
 import { build } from 'esbuild';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeManPages } from './man.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -16,6 +16,7 @@ rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: {
+    start: 'src/commands/start.ts',
     metrics: 'src/commands/metrics.ts',
     alerts: 'src/commands/alerts.ts',
     'ship-logs': 'src/commands/ship-logs.ts',
@@ -26,7 +27,7 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   sourcemap: false,
   logLevel: 'warning',
   // Prefer packages' ES module builds: they tree-shake, the CommonJS ones do not.
@@ -68,6 +69,16 @@ writeFileSync(
   `Third-party code bundled into mizual-monitoring ${pkg.version} (${dirs.length} packages)\n\n` +
     sections.join(`\n${'-'.repeat(72)}\n\n`),
 );
+
+// Each tool's --help as the program prints it at 80 columns, so `--help` loads no bundle (see start.ts).
+mkdirSync(path.join(root, 'dist', 'help'), { recursive: true });
+for (const tool of ['metrics', 'alerts', 'ship-logs', 'fetch-logs']) {
+  const { buildProgram } = await import(pathToFileURL(path.join(root, 'dist', `${tool}.js`)).href);
+  let text = '';
+  const program = buildProgram().configureOutput({ writeOut: (s) => (text += s), getOutHelpWidth: () => 80 });
+  program.outputHelp();
+  writeFileSync(path.join(root, 'dist', 'help', `${tool}.txt`), text);
+}
 
 // The manual pages, from docs/<tool>.md: in the published package ("man" in package.json), not in git.
 writeManPages(root, pkg.version);

@@ -5,17 +5,9 @@
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { MizualError } from '../core/errors.js';
-import { clamp, isFiniteNumber, procPath, readProcFile, type HostOptions } from './proc.js';
+import { clamp, isFiniteNumber, procPath, readProcFile, type HostOptions, type StatfsLike } from './proc.js';
 
-/** The subset of `fs.StatFs` (non-bigint) that disk figures need. */
-export interface StatfsLike {
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-}
+export type { StatfsLike };
 
 export interface DiskFigures {
   mount: string;

@@ -5,7 +5,16 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, MizualError } from '../core/errors.js';
-import type { StatfsLike } from './filesystem.js';
+
+/** The subset of `fs.StatFs` (non-bigint) that disk figures need. */
+export interface StatfsLike {
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+}
 
 /** Where to read host figures from; both are injectable so unit tests run on a fixture procfs. */
 export interface HostOptions {
