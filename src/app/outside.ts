@@ -20,7 +20,7 @@ export interface OutsideFigures {
 }
 
 export interface OutsideOptions {
-  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost'>;
+  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost' | 'containers'>;
   /** Per probe unless its own `timeout=` says otherwise; the same 10 s for the dashboard and the alerts. */
   probeTimeoutMs?: number;
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
@@ -52,7 +52,12 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
       problems.push(brokerProblem);
       return queueNames.map((queue) => ({ queue, length: null }));
     }
-    const got = await collectQueues({ brokerUrl, queues: queueNames, dockerHost: config.dockerHost });
+    const got = await collectQueues({
+      brokerUrl,
+      queues: queueNames,
+      dockerHost: config.dockerHost,
+      watched: config.containers.map((c) => c.name),
+    });
     brokerProblem = got.problem;
     if (got.problem) problems.push(got.problem);
     return got.queues;
