@@ -210,9 +210,7 @@ const secs = (s: number): string => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
 /** One line describing a probe's answer (or why there was none). */
 export function describeProbe(p: ProbeFigure): string {
   const via = p.redirects ? ` after ${p.redirects} redirect${p.redirects === 1 ? '' : 's'}` : '';
-  if (p.status === null || p.seconds === null) {
-    return `probe ${p.name} ${p.url}: ${p.error ?? 'no answer'}${p.status === null ? '' : via}`;
-  }
+  if (p.status === null || p.seconds === null) return `probe ${p.name} ${p.url}: ${p.error ?? 'no answer'}`;
   const ttfb = p.ttfbSeconds === null ? '' : `, first byte ${secs(p.ttfbSeconds)}`;
   const wrong = p.up ? '' : ` (${p.error ?? 'not up'})`;
   return `probe ${p.name} ${p.url} answered HTTP ${p.status}${via} in ${secs(p.seconds)}${ttfb}${wrong}`;
