@@ -15,6 +15,12 @@ import { parseDurationText } from './formats.js';
 /** A rule that spends more than this per MB of text it was given is turned off for the run. */
 export const RULE_BUDGET_MS_PER_MB = 50;
 const MB = 1024 * 1024;
+/**
+ * A rule is judged on at least this much text's budget (500 ms): below it the first thousands of
+ * calls (the engine's warm-up, a clock read that is slow until optimised) and a busy moment on a small
+ * server weigh more than the regex itself.
+ */
+const MIN_JUDGED_MB = 10;
 /** Backtracks before V8 goes over to its linear-time engine (its own default is 50,000). */
 const BACKTRACKS_BEFORE_FALLBACK = 10_000;
 const FLAGS = /^[dgimsuyv]*$/;
@@ -88,26 +94,13 @@ export function parseRules(text: string, source: string): { rules: AppRule[]; pr
   return { rules, problems };
 }
 
-/**
- * Match one rule against a line's text: null when it does not match, or when the rule was turned off
- * for going over its budget (checked after each line: the line that tips it over still counts).
- */
+/** Match one rule against a line's text: null when it does not match. */
 export function matchRule(rule: AppRule, text: string): RuleMatch | null {
-  if (rule.off !== null) return null;
-  const started = performance.now();
   const m = rule.regex.exec(text);
-  rule.spentMs += performance.now() - started;
-  rule.chars += text.length;
-  // At least one MB's budget: a rule is never judged on a handful of lines.
-  const budgetMs = RULE_BUDGET_MS_PER_MB * Math.max(1, rule.chars / MB);
-  if (rule.spentMs > budgetMs) {
-    const mb = rule.chars / MB;
-    rule.off =
-      `MIZUAL_APP_RULES rule ${rule.name} (line ${rule.line}) turned off for this run: ` +
-      `${Math.round(rule.spentMs)} ms on ${mb < 0.1 ? `${rule.chars} characters` : `${mb.toFixed(1)} MB`}, ` +
-      `over ${RULE_BUDGET_MS_PER_MB} ms per MB`;
-  }
-  if (!m) return null;
+  return m ? readMatch(m) : null;
+}
+
+function readMatch(m: RegExpExecArray): RuleMatch {
   const groups = m.groups ?? {};
   const label = groups['label'] ?? groups['status'] ?? null;
   const d = groups['duration'];
@@ -115,6 +108,35 @@ export function matchRule(rule: AppRule, text: string): RuleMatch | null {
     label: label === null || label === undefined || label === '' ? null : label.slice(0, 64),
     duration: d ? parseDurationText(d) : null,
   };
+}
+
+/**
+ * Match every rule that is still on against a line, timing each regex, and turn off a rule past its
+ * budget: checked after each line, so the line that tips it over still counts. `onMatch` is called
+ * for each rule that matched.
+ */
+export function matchRules(
+  rules: readonly AppRule[],
+  text: string,
+  onMatch: (rule: AppRule, match: RuleMatch) => void,
+): void {
+  for (const rule of rules) {
+    if (rule.off !== null) continue;
+    const started = performance.now();
+    const m = rule.regex.exec(text);
+    rule.spentMs += performance.now() - started;
+    rule.chars += text.length;
+    if (rule.spentMs > RULE_BUDGET_MS_PER_MB * Math.max(MIN_JUDGED_MB, rule.chars / MB)) turnOff(rule);
+    if (m) onMatch(rule, readMatch(m));
+  }
+}
+
+function turnOff(rule: AppRule): void {
+  const mb = rule.chars / MB;
+  rule.off =
+    `MIZUAL_APP_RULES rule ${rule.name} (line ${rule.line}) turned off for this run: ` +
+    `${Math.round(rule.spentMs)} ms on ${mb < 0.1 ? `${rule.chars} characters` : `${mb.toFixed(1)} MB`}, ` +
+    `over ${RULE_BUDGET_MS_PER_MB} ms per MB`;
 }
 
 /** The rules that apply to a container (by its short name). */
