@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { matchRule, matchRules, parseRules } from '../src/app/rules.ts';
+import { matchRule, matchRules, parseRules } from '../src/app/logs/rules.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const lines = Number(process.env.BENCH_LINES ?? 1_000_000);

@@ -11,7 +11,7 @@ import {
   RULE_BUDGET_MS_PER_MB,
   rulesTurnedOff,
   type AppRule,
-} from '../../src/app/rules.js';
+} from '../../src/app/logs/rules.js';
 
 /** The rules that matched a line, through the timed path the scanner uses. */
 const matched = (rules: AppRule[], text: string): string[] => {

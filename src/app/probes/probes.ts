@@ -5,14 +5,14 @@
  * mizual-alerts records each result in the probe history; mizual-metrics only reads it. A probe is
  * DOWN after MIZUAL_PROBE_RETRIES failed runs in a row, counted from that history.
  */
-import type { Observation } from '../core/observation.js';
-import type { ProbeFigure } from './model.js';
-import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './probe-history.js';
-import { probeHttp, type ProbeConnect, type ProbeResult } from './probe-http.js';
-import { describeError, UsageError } from '../core/errors.js';
-import type { Exposition } from '../core/exposition.js';
-import { describeUrl } from '../core/http-client.js';
-import { parseDuration } from '../core/units.js';
+import type { Observation } from '../../core/observation.js';
+import type { ProbeFigure } from '../model.js';
+import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './history.js';
+import { probeHttp, type ProbeConnect, type ProbeResult } from './http.js';
+import { describeError, UsageError } from '../../core/errors.js';
+import type { Exposition } from '../../core/exposition.js';
+import { describeUrl } from '../../core/http-client.js';
+import { parseDuration } from '../../core/units.js';
 
 /** A probe that has not answered by then is down (CRITICAL): the contract's 10 s, for alerts and dashboard alike. */
 export const PROBE_TIMEOUT_MS = 10_000;
