@@ -197,6 +197,25 @@ describe('MIZUAL_HEALTH_URL is one probe', () => {
     // Three runs, three requests: never a second one queued behind the first.
     assert.equal(serverLog['single']?.match(/"GET \/health HTTP\/1\.1" 200/g)?.length, 3, serverLog['single']);
   });
+
+  it('with the health URL alone and the host within its limits, the run is WARNING: exit 1, not 2', async () => {
+    const alone = await runTool(
+      'mizual-alerts',
+      ['--json', '--no-docker', '--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100'],
+      {
+        env: {
+          MIZUAL_STATE_DIR: path.join(scratch.dir, 'state-alone'),
+          MIZUAL_ALERT_LOG: path.join(scratch.dir, 'alone.log'),
+          MIZUAL_HEALTH_URL: env['MIZUAL_HEALTH_URL'],
+        },
+        cwd: scratch.dir,
+      },
+    );
+    const checks = (JSON.parse(alone.stdout) as { checks: { check: string; status: string }[] }).checks;
+    const raised = checks.filter((c) => c.status !== 'ok').map((c) => `${c.check} ${c.status}`);
+    assert.deepEqual(raised, ['health warning']);
+    assert.equal(alone.exitCode, 1, alone.stderr);
+  });
 });
 
 describe('probe options, redirects and MIZUAL_PROBE_RETRIES', () => {

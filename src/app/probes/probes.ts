@@ -212,7 +212,7 @@ export function describeProbe(p: ProbeFigure): string {
   const via = p.redirects ? ` after ${p.redirects} redirect${p.redirects === 1 ? '' : 's'}` : '';
   if (p.status === null || p.seconds === null) return `probe ${p.name} ${p.url}: ${p.error ?? 'no answer'}`;
   const ttfb = p.ttfbSeconds === null ? '' : `, first byte ${secs(p.ttfbSeconds)}`;
-  const wrong = p.up ? '' : ` (${p.error ?? 'not up'})`;
+  const wrong = p.up || p.error === `HTTP ${p.status}` ? '' : ` (${p.error ?? 'not up'})`;
   return `probe ${p.name} ${p.url} answered HTTP ${p.status}${via} in ${secs(p.seconds)}${ttfb}${wrong}`;
 }
 
@@ -278,7 +278,7 @@ function healthCheck(p: ProbeFigure, slowMs: number): Observation {
   const via = p.redirects ? ` after ${p.redirects} redirect${p.redirects === 1 ? '' : 's'}` : '';
   const answered = p.status !== null && p.seconds !== null;
   const message = answered
-    ? `${p.url} answered HTTP ${p.status}${via} in ${Math.round((p.seconds ?? 0) * 1000)} ms${limit}${p.up ? '' : ` (${p.error ?? 'not up'})`}`
+    ? `${p.url} answered HTTP ${p.status}${via} in ${Math.round((p.seconds ?? 0) * 1000)} ms${limit}${p.up || p.error === `HTTP ${p.status}` ? '' : ` (${p.error ?? 'not up'})`}`
     : `${p.url}: ${p.error ?? 'no answer'}`;
   return {
     check: HEALTH,
