@@ -9,9 +9,9 @@ import { CHECKS } from './checks/index.js';
 import { cpuCheck } from './checks/cpu.js';
 import { disksCheck } from './checks/disks.js';
 import { dockerLogsCheck } from './checks/docker-logs.js';
-import { healthCheck } from './checks/health.js';
 import { memoryCheck } from './checks/memory.js';
 import { appLogsCheck } from './checks/app-logs.js';
+import { outsideCheck } from './checks/outside.js';
 import { trendsCheck } from './checks/trends.js';
 import { appendAlertLines, formatAlertLine, parseSize } from './log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from './state.js';
@@ -205,7 +205,7 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       },
       limits: {
         ...limitsOf(trendsCheck),
-        healthSlowMs: limitsOf(healthCheck).healthSlowMs,
+        healthSlowMs: limitsOf(outsideCheck).healthSlowMs,
         dockerLogBytes: limitsOf(dockerLogsCheck).dockerLogBytes,
       },
       checks: results,

@@ -63,6 +63,12 @@ export interface ProbeFigure {
   certDaysLeft: number | null;
   p95HourSeconds: number | null;
   uptimeDayPercent: number | null;
+  /** Redirects followed to the final answer (at most 5). */
+  redirects: number;
+  /** Failed runs in a row, this one included (from the probe history mizual-alerts keeps). */
+  failedRuns: number;
+  /** DOWN: failed MIZUAL_PROBE_RETRIES runs in a row. */
+  down: boolean;
   /** Why it is down (one line, no secret), when it is. */
   error?: string;
 }

@@ -4,7 +4,7 @@
  */
 import { collectQueues, parseBrokerUrl, parseQueues } from './broker/broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
-import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
+import { collectProbes, parseProbeRetries, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
 import type { Snapshot } from '../docker/snapshot.js';
@@ -16,11 +16,13 @@ export interface OutsideFigures {
   problems: string[];
   /** The broker's line among them, when it is the broker that did not answer. */
   brokerProblem: string | null;
+  /** The probe that is MIZUAL_HEALTH_URL (checked as `health`), when it is set. */
+  healthProbe: string | null;
 }
 
 export interface OutsideOptions {
-  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost'>;
-  /** Per probe; mizual-metrics passes less than the alerts' 10 s to stay quick. */
+  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost' | 'containers'>;
+  /** Per probe unless its own `timeout=` says otherwise; the same 10 s for the dashboard and the alerts. */
   probeTimeoutMs?: number;
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
   record?: boolean;
@@ -36,6 +38,8 @@ export interface OutsideOptions {
 export function collectOutside(options: OutsideOptions): Promise<OutsideFigures> {
   const { config } = options;
   const specs = parseProbes(config.lookup('MIZUAL_PROBES'), config.healthUrl);
+  const retries = parseProbeRetries(config.lookup('MIZUAL_PROBE_RETRIES'));
+  const healthProbe = specs.find((s) => s.health)?.name ?? null;
   const ours = config.lookup('MIZUAL_CELERY_BROKER_URL');
   const brokerUrl = ours ?? config.lookup('CELERY_BROKER_URL');
   const queueNames = brokerUrl ? parseQueues(config.lookup('MIZUAL_CELERY_QUEUES')) : [];
@@ -56,6 +60,7 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
       queues: queueNames,
       dockerHost: config.dockerHost,
       snapshot: options.snapshot,
+      watched: config.containers.map((c) => c.name),
     });
     brokerProblem = got.problem;
     if (got.problem) problems.push(got.problem);
@@ -65,11 +70,18 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
     probes: specs,
     stateDir: config.stateDir,
     timeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+    retries,
     record: options.record,
     now: options.now,
     problems,
   });
-  return Promise.all([probes, queues]).then(([p, q]) => ({ probes: p, queues: q, problems, brokerProblem }));
+  return Promise.all([probes, queues]).then(([p, q]) => ({
+    probes: p,
+    queues: q,
+    problems,
+    brokerProblem,
+    healthProbe,
+  }));
 }
 
 /**

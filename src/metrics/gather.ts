@@ -64,11 +64,8 @@ export async function gatherDashboard(
       )
     : null;
   const windowMs = options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW);
-  // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
-  const outside = import('../app/outside.js').then((m) => ({
-    m,
-    figures: m.collectOutside({ config, probeTimeoutMs: 5_000 }),
-  }));
+  // Probes and the broker are asked while the host and containers are sampled, with the alerts' timeout.
+  const outside = import('../app/outside.js').then((m) => ({ m, figures: m.collectOutside({ config }) }));
   // The application figures are read from the logs meanwhile, the outside ones joined to them.
   const app = docker
     ? import('../app/logs/collect.js').then(async ({ collectApp }) =>

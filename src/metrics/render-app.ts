@@ -30,10 +30,15 @@ export function renderQueuesAndProbes(
   }
   for (const p of app.probes) {
     const slow = p.seconds !== null && p.seconds * 1000 > DEFAULT_PROBE_SLOW_MS;
+    // Failed, but not yet as many runs in a row as MIZUAL_PROBE_RETRIES asks before DOWN.
+    const failing = `failing ${p.status ?? ''}`.trimEnd() + ` (${p.failedRuns} run${p.failedRuns === 1 ? '' : 's'})`;
     const state = p.up
       ? paintLevel(paint, slow ? 'warning' : 'ok', `up ${p.status ?? ''} ${secs(p.seconds)}`)
-      : paintLevel(paint, 'critical', `DOWN ${p.status ?? ''}`.trimEnd());
+      : p.down
+        ? paintLevel(paint, 'critical', `DOWN ${p.status ?? ''}`.trimEnd())
+        : paintLevel(paint, 'warning', failing);
     const parts = [`probe ${p.name.padEnd(width)}  ${state}`];
+    if (p.redirects > 0) parts.push(`${p.redirects} redirect${p.redirects === 1 ? '' : 's'}`);
     if (p.ttfbSeconds !== null) parts.push(`first byte ${secs(p.ttfbSeconds)}`);
     if (p.p95HourSeconds !== null) parts.push(`p95 1h ${secs(p.p95HourSeconds)}`);
     if (p.uptimeDayPercent !== null) parts.push(`uptime 24h ${p.uptimeDayPercent}%`);

@@ -19,6 +19,11 @@ const scratch = scratchDir('mizual-app-broker-');
 const project = `mizualtest${process.pid}${Math.random().toString(36).slice(2, 6)}`;
 const redisName = `${project}-redis-1`;
 const workerName = `${project}-celery-1`;
+// A second Compose project with its own `redis` service, whose name sorts first: never to be asked
+// for the watched project's queues. Its own network namespace, the same port and password, 3 messages.
+const otherProject = `mizualother${process.pid}${Math.random().toString(36).slice(2, 6)}`;
+const otherRedis = `${otherProject}-redis-1`;
+const otherQueued = 3;
 const password = `pw-${Math.random().toString(36).slice(2)}-secret`;
 let port = 0;
 let haveDocker = false;
@@ -44,10 +49,10 @@ for i in range(n):
 `;
 
 /** `docker run` of the host's Python/Redis in the busybox image, the way REAL-SERVICES.md describes. */
-function hostRuntimeArgs(name: string, service: string): string[] {
+function hostRuntimeArgs(name: string, service: string, inProject = project, network = 'host'): string[] {
   return [
-    'run', '-d', '--name', name, '--network', 'host', '--label', TEST_LABEL,
-    '--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`,
+    'run', '-d', '--name', name, '--network', network, '--label', TEST_LABEL,
+    '--label', `com.docker.compose.project=${inProject}`, '--label', `com.docker.compose.service=${service}`,
     '--label', 'com.docker.compose.container-number=1',
     '-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-v', '/etc:/etc:ro', '--tmpfs', '/tmp',
     '-e', 'PATH=/usr/local/bin:/usr/bin:/bin', '-e', 'HOME=/tmp', '-e', 'PYTHONUNBUFFERED=1',
@@ -96,7 +101,18 @@ before(async () => {
     'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--requirepass', password,
   ]); // prettier-ignore
+  await dockerCli([
+    ...hostRuntimeArgs(otherRedis, 'redis', otherProject, 'none'),
+    TEST_IMAGE,
+    'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--requirepass', password,
+  ]); // prettier-ignore
   await waitForLog(redisName, /Ready to accept connections/);
+  await waitForLog(otherRedis, /Ready to accept connections/);
+  await dockerCli([
+    'exec', '-e', `REDISCLI_AUTH=${password}`, otherRedis,
+    'redis-cli', '-p', String(port), '--no-auth-warning', 'LPUSH', 'celery', 'a', 'b', 'c',
+  ]); // prettier-ignore
   const broker = `redis://:${password}@127.0.0.1:${port}/0`;
   // A real worker connects (declaring its queue), then is stopped: what is sent afterwards waits.
   await dockerCli([
@@ -119,7 +135,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (haveDocker) await execa('docker', ['rm', '-f', '-v', redisName, workerName], { reject: false });
+  if (haveDocker) await execa('docker', ['rm', '-f', '-v', redisName, workerName, otherRedis], { reject: false });
   scratch.cleanup();
 });
 
@@ -196,6 +212,42 @@ describe('Celery queues in a Redis broker found behind its Compose service name'
       new RegExp(`^broker redis://redis:${port}/0 \\(asked in container ${redisName}\\): redis-cli: .*WRONGPASS`),
     );
     assert.ok(!`${result.stdout}${result.stderr}`.includes(wrong.slice(0, 12)));
+  });
+
+  it("two projects each with a redis service: the watched containers' project is asked, never the other", async (t) => {
+    if (!haveDocker) return t.skip('no Docker engine');
+    assert.ok(otherRedis < redisName, 'the other project must sort first (what a silent pick took)');
+    const json = await tool('mizual-metrics', ['--json']);
+    assert.equal(json.exitCode, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as { app: { queues: unknown[]; problems: string[] } };
+    assert.deepEqual(report.app.queues, [{ queue: 'celery', length: total }]);
+    assert.notEqual(total, otherQueued);
+  });
+
+  it('both projects watched: two candidates are one clear line naming them, the queue unknown, nothing picked', async (t) => {
+    if (!haveDocker) return t.skip('no Docker engine');
+    const both = { ...env(), MIZUAL_CONTAINERS: `redis=${redisName},other=${otherRedis}` };
+    const run = (name: 'mizual-metrics' | 'mizual-alerts', args: string[]) =>
+      runTool(name, [...args, '--env-file', path.join(scratch.dir, '.env')], { env: both, cwd: scratch.dir });
+    const [json, human, alerts] = await Promise.all([
+      run('mizual-metrics', ['--json']),
+      run('mizual-metrics', []),
+      run('mizual-alerts', ['--json', '--dry-run', '--cpu-sample', '0']),
+    ]);
+    outputs.push(json, human, alerts);
+    const line =
+      `broker redis://redis:${port}/0: 2 running containers of the Compose service redis in the watched ` +
+      `containers' project: ${otherRedis} (project ${otherProject}), ${redisName} (project ${project}); ` +
+      'name one in MIZUAL_CELERY_BROKER_URL';
+    const report = JSON.parse(json.stdout) as { app: { queues: unknown[]; problems: string[] } };
+    assert.deepEqual(report.app.queues, [{ queue: 'celery', length: null }]);
+    assert.deepEqual(report.app.problems, [line]);
+    assert.equal(human.stdout.split('\n').filter((l) => l === line).length, 1, human.stdout);
+    const queue = (JSON.parse(alerts.stdout) as { checks: { check: string; status: string }[] }).checks.find(
+      (c) => c.check === 'queue:celery',
+    );
+    assert.equal(queue?.status, 'unknown');
+    assert.ok(alerts.stderr.split('\n').includes(`mizual-alerts: ${line}`), alerts.stderr);
   });
 
   it('the password appears in no output, log line or state file', (t) => {

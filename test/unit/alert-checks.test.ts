@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { describeContainer } from '../../src/alerts/checks/containers.js';
 import { checkCpu } from '../../src/alerts/checks/cpu.js';
-import { checkHealthUrl } from '../../src/alerts/checks/health.js';
 import { checkShipping } from '../../src/alerts/checks/shipping.js';
 import { toDetails } from '../../src/docker/model.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
@@ -113,35 +110,5 @@ describe('checkShipping', () => {
     const never = await checkShipping(scratch.dir, 3_600_000, now);
     assert.match(never.message, /no successful upload/);
     assert.equal(never.forMs, 3_600_000, 'a shipper that never uploaded gets the same grace');
-  });
-});
-
-describe('checkHealthUrl', () => {
-  it('2xx is fine, 5xx and silence past the timeout are failing, and the query never shows', async () => {
-    let status = 200;
-    const server = createServer((req, res) => {
-      if (req.url?.startsWith('/slow')) return; // never answers
-      res.statusCode = status;
-      res.end('x');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const [ok] = await checkHealthUrl(`${base}/health?token=s3cret`);
-      assert.equal(ok?.failing, false);
-      assert.doesNotMatch(ok?.message ?? '', /s3cret/);
-      status = 503;
-      const [bad] = await checkHealthUrl(`${base}/health`);
-      assert.equal(bad?.failing, true);
-      assert.match(bad?.message ?? '', /answered HTTP 503/);
-      const [slow] = await checkHealthUrl(`${base}/slow`, 300);
-      assert.equal(slow?.failing, true);
-      assert.match(slow?.message ?? '', /no answer within 0\.3 s/);
-      const [refused] = await checkHealthUrl('http://127.0.0.1:9/health');
-      assert.match(refused?.message ?? '', /ECONNREFUSED/);
-    } finally {
-      server.closeAllConnections();
-      server.close();
-    }
   });
 });

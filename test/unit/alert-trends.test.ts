@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { checkHealthUrl } from '../../src/alerts/checks/health.js';
+import { collectProbes, parseProbes, probeChecks } from '../../src/app/probes/probes.js';
 import { applyObservations, type CheckRecord, type Observation } from '../../src/alerts/state.js';
 import {
   containerEventChecks,
@@ -320,9 +320,17 @@ describe('slow health URL', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'mizual-health-'));
+    // MIZUAL_HEALTH_URL as the probe health, checked as `health` with --health-slow 200ms.
+    const checkHealthUrl = async (): Promise<Observation[]> =>
+      probeChecks(await collectProbes({ probes: parseProbes(undefined, url), stateDir }), {
+        slowMs: 2_000,
+        certDays: 14,
+        health: { name: 'health', slowMs: 200 },
+      });
     try {
       const log = alertLog();
-      const [slow] = await checkHealthUrl(url, 5_000, 200);
+      const [slow] = await checkHealthUrl();
       assert.equal(slow?.severity, 'warning');
       assert.equal(slow?.failing, true);
       assert.ok(Number(slow?.data?.['responseMs']) >= 400, String(slow?.data?.['responseMs']));
@@ -332,18 +340,19 @@ describe('slow health URL', () => {
         /^WARNING health: .* answered HTTP 200 in \d+ ms \(slower than 0\.2 s\)$/,
       );
       status = 500;
-      const [error] = await checkHealthUrl(url, 5_000, 200);
+      const [error] = await checkHealthUrl();
       assert.equal(error?.severity, 'critical');
       assert.match(log(error ? [error] : [], START + 300_000).lines[0] ?? '', /^CRITICAL health: .* HTTP 500/);
       status = 200;
       delayMs = 0;
-      const [fast] = await checkHealthUrl(url, 5_000, 200);
+      const [fast] = await checkHealthUrl();
       assert.equal(fast?.failing, false);
       assert.ok(Number(fast?.data?.['responseMs']) < 200);
       assert.match(log(fast ? [fast] : [], START + 600_000).lines[0] ?? '', /^RESOLVED health: .* HTTP 200/);
     } finally {
       server.closeAllConnections();
       server.close();
+      rmSync(stateDir, { recursive: true, force: true });
     }
   });
 });

@@ -3,7 +3,13 @@
 import { execa, type ResultPromise } from 'execa';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { collectQueues, parseBrokerUrl, pickContainer, queueChecks, queueKeys } from '../../src/app/broker/broker.js';
+import {
+  collectQueues,
+  findBrokerContainer,
+  parseBrokerUrl,
+  queueChecks,
+  queueKeys,
+} from '../../src/app/broker/broker.js';
 import { encodeCommand, parseReply, RespError } from '../../src/app/broker/resp.js';
 import { UsageError } from '../../src/core/errors.js';
 import type { ContainerSummary } from '../../src/docker/model.js';
@@ -107,11 +113,40 @@ describe('queue lengths over a socket (a real redis-server)', () => {
 describe('the container behind a Compose service name', () => {
   const c = (name: string, labels: Record<string, string> = {}, state = 'running'): ContainerSummary =>
     ({ name, id: name, image: 'redis', state, status: '', health: 'none', labels }) as ContainerSummary;
-  it('the service label first, then the exact name, then <project>-<service>-<n>; running ones only', () => {
+  const pick = (list: ContainerSummary[], watched: string[] = []) => findBrokerContainer(list, 'redis', watched);
+  const svc = (name: string, project: string, service = 'redis') =>
+    c(name, { 'com.docker.compose.service': service, 'com.docker.compose.project': project });
+  it('no watched container in a project: the service label, else the exact name, else <project>-<service>-<n>', () => {
     const labelled = c('whatever', { 'com.docker.compose.service': 'redis' });
-    assert.equal(pickContainer([c('app-redis-1'), labelled], 'redis'), labelled);
-    assert.equal(pickContainer([c('app-redis-1'), c('redis')], 'redis')?.name, 'redis');
-    assert.equal(pickContainer([c('app_redis_1'), c('redisinsight')], 'redis')?.name, 'app_redis_1');
-    assert.equal(pickContainer([c('app-redis-1', {}, 'exited')], 'redis'), null);
+    assert.equal(pick([c('app-redis-1'), labelled]).container, labelled);
+    assert.equal(pick([c('app-redis-1'), c('redis')]).container?.name, 'redis');
+    assert.equal(pick([c('app_redis_1'), c('redisinsight')]).container?.name, 'app_redis_1');
+    assert.deepEqual(pick([c('app-redis-1', {}, 'exited')]), { container: null, ambiguous: null });
+  });
+  it("the watched containers' project decides between two projects' redis", () => {
+    const list = [svc('alpha-redis-1', 'alpha'), svc('shop-redis-1', 'shop'), svc('shop-backend-1', 'shop', 'backend')];
+    assert.equal(pick(list, ['shop-backend-1']).container?.name, 'shop-redis-1');
+    // Outside the watched project nothing is taken, not even a lone redis elsewhere.
+    assert.equal(
+      pick([svc('alpha-redis-1', 'alpha'), svc('shop-backend-1', 'shop', 'backend')], ['shop-backend-1']).container,
+      null,
+    );
+  });
+  it('two candidates are one line naming both, never a silent pick', () => {
+    const both = pick([svc('alpha-redis-1', 'alpha'), svc('shop-redis-1', 'shop')]);
+    assert.equal(both.container, null);
+    assert.equal(
+      both.ambiguous,
+      '2 running containers of the Compose service redis: alpha-redis-1 (project alpha), shop-redis-1 (project shop); name one in MIZUAL_CELERY_BROKER_URL',
+    );
+    const watchedBoth = pick(
+      [svc('alpha-redis-1', 'alpha'), svc('shop-redis-1', 'shop')],
+      ['alpha-redis-1', 'shop-redis-1'],
+    );
+    assert.match(
+      watchedBoth.ambiguous ?? '',
+      /^2 running containers of the Compose service redis in the watched containers' project: /,
+    );
+    assert.equal(pick([c('a-redis-1'), c('b_redis_2')]).ambiguous?.startsWith('2 running containers named like'), true);
   });
 });

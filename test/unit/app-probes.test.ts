@@ -11,13 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import type { ProbeFigure } from '../../src/app/model.js';
 import { addSamples, summarise, type ProbeHistory, type ProbeSample } from '../../src/app/probes/history.js';
 import { probeHttp } from '../../src/app/probes/http.js';
-import { collectProbes, parseProbes, probeChecks } from '../../src/app/probes/probes.js';
+import { collectProbes, parseProbeRetries, parseProbes, probeChecks } from '../../src/app/probes/probes.js';
 import { UsageError } from '../../src/core/errors.js';
 import { scratchDir } from '../helpers/cli.js';
 
 const scratch = scratchDir('mizual-probe-unit-');
 const seen: { url: string; auth?: string }[] = [];
 let httpUrl = '';
+let otherUrl = '';
 let httpsUrl = '';
 const servers: http.Server[] = [];
 let flips = 0;
@@ -32,7 +33,18 @@ const handler: http.RequestListener = (req, res) => {
     }, 300);
   } else if (req.url?.startsWith('/error')) res.writeHead(503).end('down');
   else if (req.url?.startsWith('/hang')) return;
-  else if (req.url?.startsWith('/flip')) res.writeHead(flips++ % 2 === 0 ? 200 : 503).end();
+  else if (req.url?.startsWith('/hop/')) {
+    // /hop/N redirects to /hop/N-1 (relative), /hop/0 answers; /loop/a <-> /loop/b.
+    const n = Number(req.url.slice(5));
+    if (n > 0) res.writeHead(302, { Location: `/hop/${n - 1}` }).end();
+    else res.end('arrived: the page');
+  } else if (req.url?.startsWith('/loop/')) res.writeHead(301, { Location: req.url.endsWith('a') ? 'b' : 'a' }).end();
+  else if (req.url?.startsWith('/away')) res.writeHead(307, { Location: `${otherUrl}/landed` }).end();
+  else if (req.url?.startsWith('/chunks')) {
+    // The text split across two writes.
+    res.writeHead(200).write(`${'x'.repeat(70_000)}Welc`);
+    setTimeout(() => res.end('ome back'), 20);
+  } else if (req.url?.startsWith('/flip')) res.writeHead(flips++ % 2 === 0 ? 200 : 503).end();
   else res.end('ok');
 };
 
@@ -49,6 +61,7 @@ before(async () => {
     '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert,
   ], { stdio: 'ignore' }); // prettier-ignore
   httpUrl = `http://127.0.0.1:${await listen(http.createServer(handler))}`;
+  otherUrl = `http://127.0.0.1:${await listen(http.createServer(handler))}`;
   const tlsServer = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, handler);
   httpsUrl = `https://localhost:${await listen(tlsServer)}`;
 });
@@ -68,9 +81,53 @@ describe('MIZUAL_PROBES', () => {
       { name: 'web', url: 'https://b/' },
     ]);
   });
-  it('without it, MIZUAL_HEALTH_URL is the probe health; with neither, no probe', () => {
-    assert.deepEqual(parseProbes(undefined, 'http://h/health'), [{ name: 'health', url: 'http://h/health' }]);
+  it('MIZUAL_HEALTH_URL is the probe health, alone or beside MIZUAL_PROBES; with neither, no probe', () => {
+    assert.deepEqual(parseProbes(undefined, 'http://h/health'), [
+      { name: 'health', url: 'http://h/health', health: true },
+    ]);
+    assert.deepEqual(
+      parseProbes('api=http://a/', 'http://h/health').map((p) => [p.name, p.health ?? false]),
+      [
+        ['health', true],
+        ['api', false],
+      ],
+    );
+    // Named in MIZUAL_PROBES too (for its options): still one probe, the health one.
+    assert.deepEqual(parseProbes('health=http://h/health contains=ok', 'http://h/health'), [
+      { name: 'health', url: 'http://h/health', contains: 'ok', health: true },
+    ]);
+    assert.throws(() => parseProbes('health=http://other/', 'http://h/health'), /give this entry another name/);
     assert.deepEqual(parseProbes(undefined, undefined), []);
+  });
+  it('options after the URL: status ranges, contains (quoted with spaces), timeout', () => {
+    assert.deepEqual(
+      parseProbes('web=https://b/ status=200-299,301 contains="Welcome back" timeout=3s,api=http://a/ contains=ok', undefined),
+      [
+        { name: 'web', url: 'https://b/', status: [[200, 299], [301, 301]], contains: 'Welcome back', timeoutMs: 3_000 },
+        { name: 'api', url: 'http://a/', contains: 'ok' },
+      ],
+    ); // prettier-ignore
+    for (const [bad, why] of [
+      ['a=http://x/ status=2xx', /a: status must look like 200-299/],
+      ['a=http://x/ status=299-200', /a: status must look like/],
+      ['a=http://x/ timeout=soon', /a: timeout must look like/],
+      ['a=http://x/ timeout=1h', /a: timeout must be at most 2m/],
+      ['a=http://x/ retries=3', /a: unknown option retries=/],
+      ['a=http://x/ contains=', /a: contains= needs a text/],
+      ['a=http://x/ junk', /a: expected status=, contains= or timeout= after the URL/],
+    ] as const) {
+      assert.throws(
+        () => parseProbes(bad, undefined),
+        (e: unknown) => e instanceof UsageError && /^MIZUAL_PROBES: /.test(e.message) && why.test(e.message),
+        bad,
+      );
+    }
+  });
+  it('MIZUAL_PROBE_RETRIES: 2 unless set, a whole number from 1', () => {
+    assert.equal(parseProbeRetries(undefined), 2);
+    assert.equal(parseProbeRetries('1'), 1);
+    for (const bad of ['0', '1.5', 'two', '-1'])
+      assert.throws(() => parseProbeRetries(bad), /^UsageError: MIZUAL_PROBE_RETRIES must be a whole number/);
   });
   it('a malformed entry, a non-http URL or a name given twice is a usage error naming the variable', () => {
     for (const bad of ['api', 'api=ftp://x/', 'a=http://x/,a=http://y/', 'api=not a url']) {
@@ -84,7 +141,7 @@ describe('MIZUAL_PROBES', () => {
 
 describe('the HTTP(S) prober', () => {
   it('times the first byte and the whole answer separately', async () => {
-    const r = await probeHttp(`${httpUrl}/late`, 5_000);
+    const r = await probeHttp(`${httpUrl}/late`, { timeoutMs: 5_000 });
     assert.equal(r.up, true);
     assert.equal(r.status, 200);
     assert.ok((r.ttfbSeconds ?? 0) >= 0.3, String(r.ttfbSeconds));
@@ -93,25 +150,61 @@ describe('the HTTP(S) prober', () => {
   });
   it('a 5xx is down with its status; a hang ends at the deadline', async () => {
     assert.deepEqual(
-      [(await probeHttp(`${httpUrl}/error`, 5_000)).up, (await probeHttp(`${httpUrl}/error`, 5_000)).error],
+      [
+        (await probeHttp(`${httpUrl}/error`, { timeoutMs: 5_000 })).up,
+        (await probeHttp(`${httpUrl}/error`, { timeoutMs: 5_000 })).error,
+      ],
       [false, 'HTTP 503'],
     );
-    const hung = await probeHttp(`${httpUrl}/hang`, 300);
+    const hung = await probeHttp(`${httpUrl}/hang`, { timeoutMs: 300 });
     assert.deepEqual([hung.up, hung.status, hung.error], [false, null, 'no answer within 0.3 s']);
   });
   it('a refused connection is down with a short reason', async () => {
-    const r = await probeHttp('http://127.0.0.1:1/', 2_000);
+    const r = await probeHttp('http://127.0.0.1:1/', { timeoutMs: 2_000 });
     assert.deepEqual([r.up, r.error], [false, 'ECONNREFUSED']);
   });
   it('an untrusted certificate: down, its days left still read, and no request sent to that server', async () => {
     const before = seen.length;
-    const r = await probeHttp(`https://u:pw@${httpsUrl.slice('https://'.length)}/`, 5_000);
+    const r = await probeHttp(`https://u:pw@${httpsUrl.slice('https://'.length)}/`, { timeoutMs: 5_000 });
     assert.equal(r.up, false);
     assert.equal(r.status, null);
     assert.match(r.error ?? '', /^TLS certificate not trusted: /);
     const days = ((r.certValidToMs ?? 0) - Date.now()) / 86_400_000;
     assert.ok(days > 4.9 && days <= 5, String(days));
     assert.equal(seen.length, before, 'a request (with its credentials) reached the untrusted server');
+  });
+  it('follows up to 5 redirects and counts them; a sixth, a loop or a redirect to nowhere is down', async () => {
+    const five = await probeHttp(`${httpUrl}/hop/5`, { timeoutMs: 5_000, contains: 'the page' });
+    assert.deepEqual([five.up, five.status, five.redirects], [true, 200, 5]);
+    const six = await probeHttp(`${httpUrl}/hop/6`, { timeoutMs: 5_000 });
+    assert.deepEqual([six.up, six.status, six.redirects, six.error], [false, 302, 5, 'more than 5 redirects']);
+    const loop = await probeHttp(`${httpUrl}/loop/a`, { timeoutMs: 5_000 });
+    assert.deepEqual([loop.up, loop.status, loop.error], [false, 301, 'redirect loop after 2 redirects']);
+  });
+  it("credentials go to the URL's own origin only, never where it redirects", async () => {
+    const r = await probeHttp(`http://u:secret@${httpUrl.slice(7)}/away`, { timeoutMs: 5_000 });
+    assert.deepEqual([r.up, r.redirects], [true, 1]);
+    assert.deepEqual(
+      seen.slice(-2).map((s) => [s.url, s.auth !== undefined]),
+      [
+        ['/away', true],
+        ['/landed', false],
+      ],
+    );
+  });
+  it('contains= finds text split across chunks; a 200 without it is down; status= widens what is up', async () => {
+    const found = await probeHttp(`${httpUrl}/chunks`, { timeoutMs: 5_000, contains: 'Welcome back' });
+    assert.equal(found.up, true, found.error);
+    const missing = await probeHttp(`${httpUrl}/chunks`, { timeoutMs: 5_000, contains: 'Sign in' });
+    assert.deepEqual([missing.up, missing.status, missing.error], [false, 200, "HTTP 200 without 'Sign in'"]);
+    const gone = await probeHttp(`${httpUrl}/error`, {
+      timeoutMs: 5_000,
+      status: [
+        [200, 299],
+        [503, 503],
+      ],
+    });
+    assert.equal(gone.up, true);
   });
   it('sends the URL credentials as basic auth and the query string, but shows neither', async () => {
     const [figure] = await collectProbes({
@@ -178,7 +271,8 @@ describe('probe history', () => {
 describe('probe and cert checks', () => {
   const figure = (over: Partial<ProbeFigure>): ProbeFigure => ({
     name: 'api', url: 'https://x/', up: true, status: 200, seconds: 0.2, ttfbSeconds: 0.1, certDaysLeft: 60,
-    p95HourSeconds: null, uptimeDayPercent: null, ...over,
+    p95HourSeconds: null, uptimeDayPercent: null, redirects: 0, failedRuns: over.up === false ? 2 : 0,
+    down: over.up === false, ...over,
   }); // prettier-ignore
   const decide = (f: ProbeFigure) =>
     probeChecks([f], { slowMs: 2_000, certDays: 14 }).map((o) => [o.check, o.failing ? o.severity : 'ok']);
@@ -188,9 +282,27 @@ describe('probe and cert checks', () => {
       ['cert:api', 'ok'],
     ]);
   });
-  it('slower than --probe-slow warns; down is critical', () => {
+  it('slower than --probe-slow warns; DOWN is critical; a first failed run is not raised yet', () => {
     assert.deepEqual(decide(figure({ seconds: 2.5 }))[0], ['probe:api', 'warning']);
     assert.deepEqual(decide(figure({ up: false, status: 500 }))[0], ['probe:api', 'critical']);
+    const first = probeChecks([figure({ up: false, status: 500, failedRuns: 1, down: false, error: 'HTTP 500' })], {
+      slowMs: 2_000,
+      certDays: 14,
+    })[0];
+    assert.equal(first?.failing, false);
+    assert.match(first?.message ?? '', /answered HTTP 500 in 0\.20 s.* \(failed 1 run in a row: not DOWN yet\)$/);
+  });
+  it('the MIZUAL_HEALTH_URL probe is the check health: WARNING past --health-slow, CRITICAL on its first failed run', () => {
+    const limits = { slowMs: 2_000, certDays: 14, health: { name: 'health', slowMs: 1_000 } };
+    const checks = (f: ProbeFigure) => probeChecks([f], limits).map((o) => [o.check, o.failing ? o.severity : 'ok']);
+    const url = 'http://h/health';
+    assert.deepEqual(checks(figure({ name: 'health', url, seconds: 2.5 })), [['health', 'warning']]);
+    assert.deepEqual(checks(figure({ name: 'health', url, seconds: 0.5 })), [['health', 'ok']]);
+    const once = figure({ name: 'health', url, up: false, status: 503, failedRuns: 1, down: false, error: 'HTTP 503' });
+    assert.deepEqual(checks(once), [['health', 'critical']]);
+    assert.match(probeChecks([once], limits)[0]?.message ?? '', /^http:\/\/h\/health answered HTTP 503 in 200 ms/);
+    // Another probe that happens to be called health, without MIZUAL_HEALTH_URL, is an ordinary probe.
+    assert.deepEqual(decide(figure({ name: 'health', url, seconds: 2.5 })), [['probe:health', 'warning']]);
   });
   it('a certificate within 14 days warns, within 3 days or expired is critical', () => {
     assert.deepEqual(decide(figure({ certDaysLeft: 13.9 }))[1], ['cert:api', 'warning']);

@@ -9,7 +9,6 @@ import { cpuCheck } from './cpu.js';
 import { databaseCheck } from './database.js';
 import { disksCheck } from './disks.js';
 import { dockerLogsCheck } from './docker-logs.js';
-import { healthCheck } from './health.js';
 import { memoryCheck } from './memory.js';
 import { outsideCheck } from './outside.js';
 import { shippingCheck } from './shipping.js';
@@ -22,7 +21,6 @@ export const CHECKS: readonly AlertCheck[] = [
   containersCheck,
   dockerLogsCheck,
   trendsCheck,
-  healthCheck,
   shippingCheck,
   databaseCheck,
   outsideCheck,

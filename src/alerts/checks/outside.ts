@@ -1,13 +1,20 @@
 /**
- * The alert checks on what is asked from outside the app: `probe:<name>`, `cert:<name>` and
- * `queue:<queue>`. They run alongside the host and container checks, so the probes add no more
- * than the slowest probe's time to a run.
+ * The alert checks on what is asked from outside the app: `probe:<name>`, `cert:<name>`,
+ * `queue:<queue>`, and `health` (MIZUAL_HEALTH_URL, asked once as the probe `health`). They run
+ * alongside the host and container checks, so the probes add no more than the slowest probe's time
+ * to a run.
  */
 import { defineCheck } from '../check.js';
 import type { Observation } from '../state.js';
 import { DEFAULT_QUEUE_BACKLOG, parseQueues, queueChecks } from '../../app/broker/broker.js';
 import { collectOutside, type OutsideFigures, type OutsideOptions } from '../../app/outside.js';
-import { DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, parseProbes, probeChecks } from '../../app/probes/probes.js';
+import {
+  DEFAULT_CERT_DAYS,
+  DEFAULT_PROBE_SLOW_MS,
+  parseProbeRetries,
+  parseProbes,
+  probeChecks,
+} from '../../app/probes/probes.js';
 import { parseDuration, parsePositiveInt, parsePositiveNumber } from '../../core/units.js';
 
 export interface OutsideLimits {
@@ -17,6 +24,8 @@ export interface OutsideLimits {
   certDays: number;
   /** `--queue-backlog`: WARNING at this many waiting messages. */
   queueBacklog: number;
+  /** `--health-slow`: the `health` check WARNING above it (ms). */
+  healthSlowMs: number;
 }
 
 /** Start the probes and the broker query now; throws at once (usage) for a malformed MIZUAL_PROBES. */
@@ -26,7 +35,11 @@ export function startOutsideChecks(
   return collectOutside(options).then((figures) => {
     return {
       observations: [
-        ...probeChecks(figures.probes, { slowMs: options.limits.probeSlowMs, certDays: options.limits.certDays }),
+        ...probeChecks(figures.probes, {
+          slowMs: options.limits.probeSlowMs,
+          certDays: options.limits.certDays,
+          health: figures.healthProbe ? { name: figures.healthProbe, slowMs: options.limits.healthSlowMs } : null,
+        }),
         ...queueChecks(figures.queues, figures.brokerProblem, options.limits.queueBacklog),
       ],
       problems: figures.problems,
@@ -58,9 +71,16 @@ export const outsideCheck = defineCheck<OutsideLimits>({
       default: String(DEFAULT_QUEUE_BACKLOG),
       parse: parsePositiveInt,
     },
+    healthSlowMs: {
+      flag: '--health-slow <duration>',
+      help: 'MIZUAL_HEALTH_URL slower than this',
+      default: '2s',
+      parse: parseDuration,
+    },
   },
   validate: (config) => {
     parseProbes(config.lookup('MIZUAL_PROBES'), config.healthUrl);
+    parseProbeRetries(config.lookup('MIZUAL_PROBE_RETRIES'));
     if (config.lookup('MIZUAL_CELERY_BROKER_URL') ?? config.lookup('CELERY_BROKER_URL')) {
       parseQueues(config.lookup('MIZUAL_CELERY_QUEUES'));
     }

@@ -91,6 +91,8 @@ export interface QueueOptions {
   timeoutMs?: number;
   /** This run's look at the engine, when there is one: its list stands for listing again. */
   snapshot?: Promise<Snapshot>;
+  /** The watched containers' names: the broker's Compose service is looked up in their projects. */
+  watched?: readonly string[];
 }
 
 /** Ask the broker the length of each queue; never throws (a failure is the collection's problem). */
@@ -117,7 +119,10 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
       const client = createDockerClient({ host: options.dockerHost, timeoutMs });
       try {
         const list = options.snapshot ? listedIn(await options.snapshot) : await client.listContainers();
-        const container = pickContainer(list, target.host);
+        const found = findBrokerContainer(list, target.host, options.watched);
+        if (found.ambiguous)
+          return { queues: unknown, problem: hide(`broker ${target.shown}: ${found.ambiguous}`), via: null };
+        const container = found.container;
         if (container) {
           viaDocker = container.name;
           const lengths = await lengthsInContainer(client, container.name, target, keys, timeoutMs);
@@ -147,16 +152,47 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
   }
 }
 
-/** The container a Compose service name stands for: its service label, else its name, else `<project>-<name>-<n>`. */
-export function pickContainer(list: readonly ContainerSummary[], host: string): ContainerSummary | null {
+/** The container behind a broker host name, or why there is no single one. */
+export interface BrokerContainer {
+  container: ContainerSummary | null;
+  /** Set when more than one container could be meant: one line naming them (nothing is picked). */
+  ambiguous: string | null;
+}
+
+/**
+ * The container a Compose service name stands for, looked up in the Compose projects of the watched
+ * containers (the app's own network, where the name resolves): the service there, else a container of
+ * that name, else (no watched container in a project) the service in any project, else a container
+ * named `<project>-<name>-<n>`. Two candidates at the step that finds any are never a silent pick.
+ */
+export function findBrokerContainer(
+  list: readonly ContainerSummary[],
+  host: string,
+  watched: readonly string[] = [],
+): BrokerContainer {
   const running = list.filter((c) => c.state === 'running').sort((a, b) => a.name.localeCompare(b.name));
+  const project = (c: ContainerSummary): string | undefined => c.labels['com.docker.compose.project'];
+  const names = new Set(watched);
+  const projects = new Set(running.filter((c) => names.has(c.name)).flatMap((c) => project(c) ?? []));
+  const service = running.filter((c) => c.labels['com.docker.compose.service'] === host);
   const compose = new RegExp(`^.+[-_]${host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[-_]\\d+$`);
-  return (
-    running.find((c) => c.labels['com.docker.compose.service'] === host) ??
-    running.find((c) => c.name === host) ??
-    running.find((c) => compose.test(c.name)) ??
-    null
-  );
+  const steps: [ContainerSummary[], string][] = [
+    [service.filter((c) => projects.has(project(c) ?? '')), `of the Compose service ${host} in the watched containers' project`],
+    [running.filter((c) => c.name === host), `named ${host}`],
+    [projects.size === 0 ? service : [], `of the Compose service ${host}`],
+    [projects.size === 0 ? running.filter((c) => compose.test(c.name)) : [], `named like <project>-${host}-<n>`],
+  ]; // prettier-ignore
+  for (const [found, what] of steps) {
+    if (found.length === 1) return { container: found[0] as ContainerSummary, ambiguous: null };
+    if (found.length > 1) {
+      const which = found.map((c) => (project(c) ? `${c.name} (project ${project(c)})` : c.name)).join(', ');
+      return {
+        container: null,
+        ambiguous: `${found.length} running containers ${what}: ${which}; name one in MIZUAL_CELERY_BROKER_URL`,
+      };
+    }
+  }
+  return { container: null, ambiguous: null };
 }
 
 async function lengthsInContainer(

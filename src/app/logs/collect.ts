@@ -17,7 +17,7 @@ import { listHeld } from '../../docker/held-logs.js';
 import type { ContainerDetails } from '../../docker/model.js';
 import { inspectedIn, type Snapshot } from '../../docker/snapshot.js';
 import type { AppReport } from '../model.js';
-import { parseRules, rulesFor, type AppRule } from './rules.js';
+import { parseRules, rulesFor, rulesTurnedOff, type AppRule } from './rules.js';
 import { LineScanner } from './scan.js';
 import { logGenerations, readApiLog, readLogFiles, type LogFile, type LogPosition } from './source.js';
 import { emptyTotals, Tally, type MinuteBucket, type Totals } from './tally.js';
@@ -86,6 +86,7 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
       const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
       const before = JSON.stringify(state.positions);
       await readContainers(options, state, tally, rules, nowMs, nowMs - horizonMs, problems);
+      problems.push(...rulesTurnedOff(rules));
       const counted = tally.buckets.size > 0 || horizonMs !== horizonBefore;
       const kept = state.buckets.length;
       state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);

@@ -6,7 +6,7 @@
  */
 import { parseCeleryLine, parseJsonRequest, parseRequestLine, type RequestLine } from './formats.js';
 import { collapseRoute } from './routes.js';
-import { matchRule, type AppRule } from './rules.js';
+import { matchRules, type AppRule, type RuleMatch } from './rules.js';
 import { countHttp, type HttpSeries, type Tally } from './tally.js';
 
 const NEWLINE = 0x0a;
@@ -212,12 +212,11 @@ export class LineScanner {
   }
 
   private applyRules(buf: Buffer, s: number, e: number, escaped: boolean): void {
-    const text = decode(buf, s, e, escaped);
-    for (const rule of this.rules) {
-      const m = matchRule(rule, text);
-      if (m) this.tally.rule(this.container, rule.name, m.label, m.duration);
-    }
+    matchRules(this.rules, decode(buf, s, e, escaped), this.countRule);
   }
+
+  private readonly countRule = (rule: AppRule, m: RuleMatch): void =>
+    this.tally.rule(this.container, rule.name, m.label, m.duration);
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE']);
