@@ -14,7 +14,7 @@ import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
 import { parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
 import { dbCheckOptions } from '../alerts/db-checks.js';
 import { VERSION } from '../core/version.js';
-import type { DeliveryReport } from '../alerts/webhook.js';
+import type { DeliveryReport } from '../alerts/notify/deliver.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
 import { DEFAULT_OUTSIDE_LIMITS, startOutsideChecks, type OutsideLimits } from '../alerts/outside-checks.js';
 import { DEFAULT_APP_LIMITS, DEFAULT_APP_WINDOW, parseAppWindow, parseLatency, type AppLimits } from '../app/limits.js';
@@ -79,10 +79,10 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
   const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
-  // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
-  const webhookLib = config.webhookUrl ? await import('../alerts/webhook.js') : null;
-  const format =
-    webhookLib && config.webhookUrl ? webhookLib.resolveWebhookFormat(config.webhookFormat, config.webhookUrl) : null;
+  // Parse the targets before any work so a bad MIZUAL_ALERT_WEBHOOK_URL or _FORMAT is a usage error.
+  const targets = config.webhookUrl
+    ? (await import('../alerts/notify/targets.js')).parseTargets(config.webhookUrl, config.webhookFormat)
+    : [];
   const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
   if (lock && 'heldBy' in lock) {
     throw new MizualError(`another mizual-alerts run (pid ${lock.heldBy ?? '?'}) is still running`, UNKNOWN);
@@ -167,18 +167,17 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
           diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
         ),
       ]);
-      if (webhookLib && format && config.webhookUrl) {
-        webhook = await webhookLib.deliverNotifications({
-          url: config.webhookUrl,
-          format,
+      if (targets.length > 0) {
+        const { deliverNotifications } = await import('../alerts/notify/deliver.js');
+        webhook = await deliverNotifications({
+          targets,
           stateDir: config.stateDir,
           events,
-          ctx: { host: config.hostname, repeatMs },
-          now,
+          ctx: { host: config.hostname, repeatMs, now },
         });
         if (webhook.outboxProblem) diagnostics.push(webhook.outboxProblem);
-        if (webhook.error) {
-          diagnostics.push(`webhook ${webhook.target} failed (${webhook.error}); ${webhook.queued} kept in the outbox`);
+        for (const t of webhook.targets) {
+          if (t.error) diagnostics.push(`webhook ${t.target} failed (${t.error}); ${t.queued} kept in the outbox`);
         }
         if (webhook.dropped > 0) {
           const line = formatAlertLine(
