@@ -7,7 +7,7 @@ import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '
 import type { CheckResult } from '../alerts/state.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
-import { EXIT_USAGE, MizualError } from '../core/errors.js';
+import { EXIT_USAGE, MizualError, UsageError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
@@ -247,6 +247,7 @@ function buildProgram(): Command {
     .option('--no-docker', 'skip the Docker engine and container checks')
     .option('--json', 'print every check as one JSON document')
     .option('--dry-run', 'evaluate and print; write no state, log line or webhook')
+    .option('--test-notification', 'send each notification target a test message, print its answer; check nothing')
     .option('--env-file <path>', 'read settings from this .env file')
     .addOption(new Option('--proc <dir>', 'procfs root (for testing)').default('/proc').hideHelp())
     .addOption(new Option('--sys <dir>', 'sysfs root (for testing)').default('/sys').hideHelp())
@@ -258,11 +259,26 @@ function buildProgram(): Command {
         [
           ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
           ['mizual-alerts --json --no-docker', 'host checks as JSON'],
-          ['mizual-alerts --memory 90 --repeat 30m', 'other limits (cron: crontab.example)'],
+          ['mizual-alerts --test-notification', 'a test message to every MIZUAL_ALERT_WEBHOOK_URL target'],
         ],
         'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
       ),
     );
+}
+
+/** `--test-notification`: one test message to every target; 0 when all accepted it, 1 otherwise. Writes nothing. */
+async function testNotification(envFile: string | undefined, json: boolean): Promise<number> {
+  const config = loadConfig({ envFileFlag: envFile });
+  const { parseTargets } = await import('../alerts/notify/targets.js');
+  const targets = parseTargets(config.webhookUrl, config.webhookFormat);
+  if (targets.length === 0) {
+    throw new UsageError('--test-notification needs MIZUAL_ALERT_WEBHOOK_URL (one or more targets) to be set');
+  }
+  const { sendTestNotification } = await import('../alerts/notify/deliver.js');
+  const answers = await sendTestNotification(targets, { host: config.hostname, repeatMs: 0, now: new Date() });
+  if (json) writeJson({ host: config.hostname, targets: answers });
+  else writeText((await import('../alerts/render.js')).renderTestNotification(answers, shouldColor()));
+  return answers.every((a) => a.ok) ? 0 : 1;
 }
 
 /** Entry point of `mizual-alerts`: monitoring-plugin exit codes, 3 for usage errors and failures. */
@@ -275,6 +291,7 @@ export async function run(argv: string[]): Promise<void> {
       program.parse(args);
       const o = program.opts<Record<string, string | boolean | undefined>>();
       const str = (key: string): string | undefined => (typeof o[key] === 'string' ? (o[key] as string) : undefined);
+      if (o.testNotification) return testNotification(str('envFile'), o.json === true);
       const sample = str('cpuSample') ?? '3s';
       const report = await checkAlerts({
         envFile: str('envFile'),
