@@ -412,3 +412,18 @@ describe('notification delivery and outboxes', () => {
     assert.equal(saved.targets[targets[0]?.id ?? '']?.length, 1);
   });
 });
+
+describe('mail headers', () => {
+  it('a subject that is not ASCII is RFC 2047 encoded words of at most 75 characters, decoding to the title', () => {
+    const t = parseTargets('mailto:ops@example.com', undefined)[0]!;
+    const out = buildMessages(t, { ...ctx, host: 'web-1', test: false }, [
+      event({ check: 'probe:café-ünïcode-名前-'.repeat(3) }),
+    ])[0] as { message: string };
+    const header = /^Subject: (.*(?:\n .*)*)$/m.exec(out.message)?.[1] ?? '';
+    const words = header.split('\n ');
+    assert.ok(words.length > 1);
+    for (const w of words) assert.ok(w.length <= 75 && /^=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=$/.test(w), w);
+    const decoded = words.map((w) => Buffer.from(w.slice(10, -2), 'base64').toString('utf8')).join('');
+    assert.equal(decoded, `[mizual] web-1: CRITICAL ${'probe:café-ünïcode-名前-'.repeat(3)}`);
+  });
+});

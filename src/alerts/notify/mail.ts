@@ -36,8 +36,20 @@ export function mailRecipients(target: string): string[] {
   return addresses;
 }
 
-/** A header value on one line; RFC 2047 encoded when it is not plain ASCII. */
+/** A header value on one line; RFC 2047 encoded words (at most 75 characters each) when it is not plain ASCII. */
 function encodeHeader(value: string): string {
   const line = value.replace(/[\r\n]+/g, ' ');
-  return /^[\x20-\x7e]*$/.test(line) ? line : `=?UTF-8?B?${Buffer.from(line).toString('base64')}?=`;
+  if (/^[\x20-\x7e]*$/.test(line)) return line;
+  // 45 bytes of UTF-8 make 60 characters of base64; a character is never split across two words.
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of line) {
+    if (Buffer.byteLength(chunk + ch) > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\n ');
 }
