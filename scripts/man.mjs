@@ -241,7 +241,12 @@ function renderBlocks(blocks, ctx, out) {
 
 /** Convert one docs page (`# tool` heading, then a one-paragraph summary) into a section-1 man page. */
 export function markdownToMan(markdown, { version }) {
-  const blocks = parseBlocks(markdown.replace(/\r\n/g, '\n').split('\n'));
+  // An HTML comment on its own line (the docs mark their output examples so) is not for the reader.
+  const lines = markdown
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .filter((line) => !/^<!--.*-->\s*$/.test(line));
+  const blocks = parseBlocks(lines);
   const [title, summary, ...body] = blocks;
   if (title?.type !== 'heading' || title.level !== 1 || summary?.type !== 'paragraph') {
     throw new Error('a man page source starts with "# name" and a one-paragraph summary');

@@ -28,3 +28,21 @@ export function renderAlerts(report: RenderableAlerts, color: boolean): string {
   if (report.webhook?.delivered) lines.push(`webhook: ${report.webhook.delivered} notifications delivered`);
   return lines.join('\n');
 }
+
+/** `--test-notification`: a line per target with its answer, then a verdict. */
+export function renderTestNotification(
+  answers: readonly { target: string; format: string; ok: boolean; answer: string }[],
+  color: boolean,
+): string {
+  const paint = createPainter(color);
+  const lines = answers.map(
+    (a) => `${a.ok ? paint.green('ok  ') : paint.red('FAIL')}  ${a.format} ${a.target}: ${a.answer}`,
+  );
+  const failed = answers.filter((a) => !a.ok).length;
+  lines.push(
+    failed === 0
+      ? `verdict: all ${answers.length} targets answered`
+      : `verdict: ${failed} of ${answers.length} targets failed`,
+  );
+  return lines.join('\n');
+}

@@ -16,7 +16,7 @@ import { trendsCheck } from './checks/trends.js';
 import { appendAlertLines, formatAlertLine, parseSize } from './log.js';
 import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from './state.js';
 import type { CheckResult, Observation } from './state.js';
-import type { DeliveryReport } from './webhook.js';
+import type { DeliveryReport } from './notify/deliver.js';
 import { outsideAppReport, type OutsideFigures } from '../app/outside.js';
 import { loadConfig } from '../core/config.js';
 import { MizualError } from '../core/errors.js';
@@ -112,10 +112,10 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
   const now = options.now ?? new Date();
   const dryRun = Boolean(options.dryRun);
   const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
-  // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
-  const webhookLib = config.webhookUrl ? await import('./webhook.js') : null;
-  const format =
-    webhookLib && config.webhookUrl ? webhookLib.resolveWebhookFormat(config.webhookFormat, config.webhookUrl) : null;
+  // Parse the targets before any work so a bad MIZUAL_ALERT_WEBHOOK_URL or _FORMAT is a usage error.
+  const targets = config.webhookUrl
+    ? (await import('./notify/targets.js')).parseTargets(config.webhookUrl, config.webhookFormat)
+    : [];
   const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
   if (lock && 'heldBy' in lock) {
     throw new MizualError(`another mizual-alerts run (pid ${lock.heldBy ?? '?'}) is still running`, UNKNOWN);
@@ -166,18 +166,17 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
             diagnostics.push(`history not recorded: ${err instanceof Error ? err.message : String(err)}`),
         ),
       ]);
-      if (webhookLib && format && config.webhookUrl) {
-        webhook = await webhookLib.deliverNotifications({
-          url: config.webhookUrl,
-          format,
+      if (targets.length > 0) {
+        const { deliverNotifications } = await import('./notify/deliver.js');
+        webhook = await deliverNotifications({
+          targets,
           stateDir: config.stateDir,
           events,
-          ctx: { host: config.hostname, repeatMs },
-          now,
+          ctx: { host: config.hostname, repeatMs, now },
         });
         if (webhook.outboxProblem) diagnostics.push(webhook.outboxProblem);
-        if (webhook.error) {
-          diagnostics.push(`webhook ${webhook.target} failed (${webhook.error}); ${webhook.queued} kept in the outbox`);
+        for (const t of webhook.targets) {
+          if (t.error) diagnostics.push(`webhook ${t.target} failed (${t.error}); ${t.queued} kept in the outbox`);
         }
         if (webhook.dropped > 0) {
           const line = formatAlertLine(

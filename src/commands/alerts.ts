@@ -3,7 +3,8 @@ import { longName, type CheckFlag } from '../alerts/check.js';
 import { CHECKS } from '../alerts/checks/index.js';
 import { RUN_FLAGS, runAlerts, UNKNOWN, type AlertsOptions, type AlertsReport } from '../alerts/run.js';
 import { configureProgram, runCli } from '../core/cli.js';
-import { EXIT_USAGE, MizualError } from '../core/errors.js';
+import { loadConfig } from '../core/config.js';
+import { EXIT_USAGE, MizualError, UsageError } from '../core/errors.js';
 import { helpFooter } from '../core/help.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { VERSION } from '../core/version.js';
@@ -31,6 +32,7 @@ function buildProgram(): Command {
     .option('--no-docker', 'skip the Docker engine and container checks')
     .option('--json', 'print every check as one JSON document')
     .option('--dry-run', 'print only: no state, log line or webhook')
+    .option('--test-notification', 'send each notification target a test message, print its answer; check nothing')
     .option('--env-file <path>', 'read settings from this .env file')
     .addOption(new Option('--proc <dir>', 'procfs root (for testing)').default('/proc').hideHelp())
     .addOption(new Option('--sys <dir>', 'sysfs root (for testing)').default('/sys').hideHelp())
@@ -48,7 +50,7 @@ function buildProgram(): Command {
       [
         ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
         ['mizual-alerts --json --no-docker', 'host checks as JSON'],
-        ['mizual-alerts --memory 90 --repeat 30m', 'other limits (cron: crontab.example)'],
+        ['mizual-alerts --test-notification', 'a test message to every MIZUAL_ALERT_WEBHOOK_URL target'],
       ],
       'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
     ),
@@ -68,6 +70,21 @@ function givenFlags(program: Command): Record<string, string | undefined> {
   return given;
 }
 
+/** `--test-notification`: one test message to every target; 0 when all accepted it, 1 otherwise. Writes nothing. */
+async function testNotification(envFile: string | undefined, json: boolean): Promise<number> {
+  const config = loadConfig({ envFileFlag: envFile });
+  const { parseTargets } = await import('../alerts/notify/targets.js');
+  const targets = parseTargets(config.webhookUrl, config.webhookFormat);
+  if (targets.length === 0) {
+    throw new UsageError('--test-notification needs MIZUAL_ALERT_WEBHOOK_URL (one or more targets) to be set');
+  }
+  const { sendTestNotification } = await import('../alerts/notify/deliver.js');
+  const answers = await sendTestNotification(targets, { host: config.hostname, repeatMs: 0, now: new Date() });
+  if (json) writeJson({ host: config.hostname, targets: answers });
+  else writeText((await import('../alerts/render.js')).renderTestNotification(answers, shouldColor()));
+  return answers.every((a) => a.ok) ? 0 : 1;
+}
+
 /** Entry point of `mizual-alerts`: monitoring-plugin exit codes, 3 for usage errors and failures. */
 export async function run(argv: string[]): Promise<void> {
   await runCli(
@@ -77,8 +94,10 @@ export async function run(argv: string[]): Promise<void> {
       const program = buildProgram();
       program.parse(args);
       const o = program.opts<Record<string, string | boolean | undefined>>();
+      const envFile = typeof o.envFile === 'string' ? o.envFile : undefined;
+      if (o.testNotification) return testNotification(envFile, o.json === true);
       const report = await runAlerts({
-        envFile: typeof o.envFile === 'string' ? o.envFile : undefined,
+        envFile,
         flags: givenFlags(program),
         noDocker: o.docker === false,
         dryRun: o.dryRun === true,

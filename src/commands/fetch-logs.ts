@@ -55,7 +55,7 @@ export function buildProgram(): Command {
   return configureProgram(new Command(TOOL))
     .description('Find, download, verify, extract and read the log archives shipped by mizual-ship-logs.')
     .version(VERSION)
-    .option('--env <env>', 'dev or prod (required)')
+    .option('--env <env>', 'dev or prod (required, except with --usage)')
     .option('--date <YYYY-MM-DD>', 'UTC day of the archives')
     .option('--since <time>', 'from this time: RFC 3339, "YYYY-MM-DD HH:MM" UTC, or 2h ago')
     .option('--until <time>', 'to this time (default now); same forms as --since')

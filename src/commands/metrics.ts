@@ -118,6 +118,12 @@ export async function run(argv: string[]): Promise<void> {
     if (opts.json && opts.prometheus) throw new UsageError('choose one of --json and --prometheus');
     if (opts.watch === undefined) {
       const gathered = await gatherDashboard(options);
+      // The dashboard shows a bad rules file; a --json or --prometheus cron job learns it on stderr, in one line.
+      const ruleProblems = gathered.report.app?.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES')) ?? [];
+      if ((opts.json || opts.prometheus) && ruleProblems.length > 0) {
+        const more = ruleProblems.length > 1 ? ` (and ${ruleProblems.length - 1} more)` : '';
+        process.stderr.write(`mizual-metrics: ${ruleProblems[0]}${more}\n`);
+      }
       if (opts.json) writeJson(gathered.report);
       else writeText(render(gathered));
       return 0;

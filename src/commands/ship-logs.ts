@@ -54,6 +54,10 @@ export function buildProgram(): Command {
 function renderShip(s: ShipSummary): string {
   const out: string[] = [];
   if (s.dryRun) out.push(`dry run: window ending ${s.window.end}; nothing written or uploaded`);
+  if (s.destination) {
+    const { bucket, key } = s.destination;
+    out.push(bucket ? `would upload to s3://${bucket}/${key}` : `would upload to ${key} (S3_BUCKET_NAME is not set)`);
+  }
   if (s.archive) out.push(`archive ${s.archive.path} (${formatBytes(s.archive.bytes)})`);
   for (const f of s.files) {
     const size = s.dryRun ? '' : ` ${f.lines} lines, ${formatBytes(f.bytes)}`;

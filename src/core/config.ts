@@ -137,6 +137,7 @@ export interface Config {
   holdDir: string | undefined;
   alertLog: string;
   retentionDays: number;
+  /** MIZUAL_ALERT_WEBHOOK_URL as written: whitespace-separated targets, parsed by mizual-alerts. */
   webhookUrl: string | undefined;
   webhookFormat: string | undefined;
   healthUrl: string | undefined;
@@ -169,7 +170,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     holdDir: lookup('MIZUAL_HOLD_DIR'),
     alertLog: lookup('MIZUAL_ALERT_LOG') ?? '/var/log/mizual-alerts.log',
     retentionDays: parsePositiveInt(lookup('MIZUAL_RETENTION_DAYS') ?? '90', 'MIZUAL_RETENTION_DAYS'),
-    webhookUrl: optionalUrl(lookup, 'MIZUAL_ALERT_WEBHOOK_URL'),
+    webhookUrl: lookup('MIZUAL_ALERT_WEBHOOK_URL'),
     webhookFormat: lookup('MIZUAL_ALERT_WEBHOOK_FORMAT'),
     healthUrl: optionalUrl(lookup, 'MIZUAL_HEALTH_URL'),
     dockerHost: lookup('DOCKER_HOST'),

@@ -88,6 +88,8 @@ export interface ShipSummary {
   hold: { dir: string; containers: number; bytes: number; onlyHeldBytes: number; problem: string | null } | null;
   /** Dry run: the alert log bytes waiting. */
   alertBytes?: number;
+  /** Dry run: where the archive would go (the bucket is null when S3_BUCKET_NAME is not set). */
+  destination?: { bucket: string | null; key: string };
   uploaded: { name: string; key: string; bytes: number }[];
   pending: string[];
   deleted: string[];
@@ -358,6 +360,10 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
         .filter((p) => p.parts.length > 0)
         .map((p) => plannedFile(p, stamp, null, summary.window.end));
       summary.alertBytes = await pendingAlertBytes(config.alertLog, state.alertLog);
+      summary.destination = {
+        bucket: config.lookup('S3_BUCKET_NAME') ?? null,
+        key: objectKey(config.env, config.hostname, nanoToDate(end)),
+      };
     } else {
       const commit = await writeAndCommit(options, state, planned, docker, clock, summary, remote.taken, clockNow);
       state = commit.state;

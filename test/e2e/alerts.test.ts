@@ -140,7 +140,7 @@ describe('mizual-alerts host checks', () => {
       [['--bogus'], {}, /unknown option '--bogus'/],
       [
         [],
-        { MIZUAL_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/', MIZUAL_ALERT_WEBHOOK_FORMAT: 'teams' },
+        { MIZUAL_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/', MIZUAL_ALERT_WEBHOOK_FORMAT: 'pager' },
         /FORMAT must be one of/,
       ],
     ];
@@ -377,7 +377,7 @@ describe('mizual-alerts webhook', () => {
     assert.equal(down.exitCode, 1);
     assert.match(
       down.stderr,
-      /^mizual-alerts: webhook http:\/\/127\.0\.0\.1:\d+ failed \(ECONNREFUSED\); 1 kept in the outbox$/m,
+      /^mizual-alerts: webhook http:\/\/127\.0\.0\.1:\d+\/\*\*\* failed \(ECONNREFUSED\); 1 kept in the outbox$/m,
     );
     assert.match(box.newLines().join('\n'), / WARNING memory: /);
     assert.ok(existsSync(path.join(box.stateDir, 'alerts-outbox.json')));

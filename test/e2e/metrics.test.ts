@@ -305,4 +305,19 @@ describe('mizual-metrics with the real Docker engine', () => {
     );
     await promtoolCheck(prom.stdout);
   });
+
+  it('--json and --prometheus with a malformed MIZUAL_APP_RULES say so on stderr in one line', async () => {
+    const rules = path.join(scratch.dir, 'bad-rules.txt');
+    writeFileSync(rules, 'ok * (?<status>5\\d\\d)\nbad backend (unclosed\nworse\n');
+    for (const flag of ['--json', '--prometheus']) {
+      const result = await runTool('mizual-metrics', [flag, '--sample', '1'], {
+        env: { ...env, MIZUAL_APP_RULES: rules, MIZUAL_STATE_DIR: path.join(scratch.dir, 'rules-state') },
+        cwd: scratch.dir,
+      });
+      assert.equal(result.exitCode, 0, result.stderr);
+      const lines = result.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0] ?? '', /^mizual-metrics: MIZUAL_APP_RULES \S+ line 2: invalid regex.* \(and 1 more\)$/);
+    }
+  });
 });

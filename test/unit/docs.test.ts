@@ -14,6 +14,7 @@ import { buildProgram as shipLogsProgram } from '../../src/commands/ship-logs.js
 import { KNOWN_VARIABLES } from '../../src/core/config.js';
 import { markdownToMan } from '../../scripts/man.mjs';
 import { buildIfStale, ROOT } from '../helpers/cli.js';
+import { DOC_EXAMPLES, docExample } from '../helpers/doc-examples.js';
 
 const TOOLS: Record<string, () => Command> = {
   metrics: metricsProgram,
@@ -271,6 +272,44 @@ describe('the reference lives in one place', () => {
     const targets = links(readme);
     for (const page of ['metrics', 'alerts', 'ship-logs', 'fetch-logs', 'configuration']) {
       assert.ok(targets.includes(`docs/${page}.md`), page);
+    }
+  });
+});
+
+describe('the output examples of the docs are tied to real runs', () => {
+  const marked = pages.flatMap((page) =>
+    [...readFileSync(path.join(ROOT, page), 'utf8').matchAll(/<!-- example: ([\w-]+) -->/g)].map((m) => ({
+      page,
+      name: m[1] ?? '',
+    })),
+  );
+
+  it('each example marker names an example test/e2e/docs-examples.test.ts runs, and each such example is marked once', () => {
+    for (const { page, name } of marked) {
+      assert.equal(DOC_EXAMPLES[name]?.file, page, `${page}: <!-- example: ${name} --> is not in DOC_EXAMPLES`);
+    }
+    for (const [name, example] of Object.entries(DOC_EXAMPLES)) {
+      assert.equal(marked.filter((m) => m.name === name).length, 1, `${name} marked once in ${example.file}`);
+      assert.ok(docExample(name).length > 0);
+    }
+  });
+
+  it("each example's own text has the shape its check expects (no line the shape cannot read)", () => {
+    for (const name of Object.keys(DOC_EXAMPLES)) {
+      const shape = DOC_EXAMPLES[name]!.shape(docExample(name));
+      assert.ok(shape.length > 0, name);
+      assert.ok(!shape.some((s) => s.startsWith('unexpected line')), `${name}: ${shape.join('\n')}`);
+    }
+  });
+});
+
+describe('user pages carry no bench figures, targets or issue numbers', () => {
+  it('none in README.md or docs/ (docs/development.md and bench/README.md hold them)', () => {
+    for (const page of pages.filter((p) => p !== 'docs/development.md')) {
+      const text = readFileSync(path.join(ROOT, page), 'utf8');
+      assert.doesNotMatch(text, /\(issue \d+\)|\bissue #?\d+\b/i, page);
+      assert.doesNotMatch(text, /\(target [^)]*\)|\btarget [<≤]?\s*\d/i, page);
+      assert.doesNotMatch(text, /\bmedians? of \d+|\bCPU-s\b/, page);
     }
   });
 });

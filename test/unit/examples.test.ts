@@ -59,7 +59,11 @@ describe('examples', () => {
       lines.some((l) => l.startsWith('* * * * * /usr/local/bin/mizual-ship-logs --hold ')),
       'the hold every minute',
     );
-    for (const l of lines) assert.match(l, />> \/var\/log\/mizual-[a-z-]+\.log 2>&1$/);
+    for (const l of lines) {
+      assert.match(l, /(>> \/var\/log\/mizual-[a-z-]+\.log 2>&1|> \/dev\/null 2>> \/var\/log\/mizual-[a-z-]+\.log)$/);
+    }
+    // Every run prints its whole table: appended every 5 minutes, the cron log would hold nothing but tables.
+    assert.ok(lines.some((l) => / \/usr\/local\/bin\/mizual-alerts > \/dev\/null 2>> /.test(l)));
   });
 });
 
