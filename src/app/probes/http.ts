@@ -156,7 +156,10 @@ async function exchange(target: URL, o: ExchangeOptions, onCert: (validToMs: num
       end();
       reject(new Error(error));
     };
-    const failErr = (err: NodeJS.ErrnoException): void => fail(err.code ?? err.message);
+    // Once the headers are in, any error (ECONNRESET, aborted) is the answer being cut short.
+    let answering = false;
+    const cut = 'connection closed before the whole answer arrived';
+    const failErr = (err: NodeJS.ErrnoException): void => fail(answering ? cut : (err.code ?? err.message));
     const timer = setTimeout(
       () => fail(`no answer within ${o.timeoutMs / 1000} s`),
       Math.max(0, o.deadline - performance.now()),
@@ -177,12 +180,13 @@ async function exchange(target: URL, o: ExchangeOptions, onCert: (validToMs: num
       });
       req.on('error', failErr);
       req.on('response', (res) => {
+        answering = true;
         const ttfbMs = performance.now();
         const status = res.statusCode ?? 0;
         const location = typeof res.headers.location === 'string' ? res.headers.location : null;
         const search = o.needle ? new BodySearch(o.needle) : null;
         res.on('error', failErr);
-        res.on('close', () => (res.complete ? undefined : fail('connection closed before the whole answer arrived')));
+        res.on('close', () => (res.complete ? undefined : fail(cut)));
         res.on('data', (chunk: Buffer) => search?.add(chunk));
         res.on('end', () => {
           if (settled) return;
