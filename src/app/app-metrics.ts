@@ -49,6 +49,8 @@ interface EndpointState {
   /** Our own cumulative counts (the Prometheus counters), never going back. */
   totals: Record<string, number[]>;
   container: string;
+  /** The last readings of the hour, every one (not thinned): how counts going back and forth are seen. */
+  seen?: Seen[];
 }
 
 interface AppMetricsState {
@@ -134,9 +136,11 @@ export async function collectAppMetrics(options: CollectAppMetricsOptions): Prom
     for (const { spec, container, scraped, error } of await Promise.all(scrapes)) {
       const label = `app metrics ${spec.name} (${describeUrl(spec.url)})`;
       if (error !== null || scraped === null) {
-        problems.push(`${label}: ${error ?? 'no *_request_duration_seconds histogram with a route label'}`);
+        problems.push(`${label}: ${error ?? 'no answer'}`);
         continue;
       }
+      // Kept all the same: an app exposes nothing before its first request (multiprocess mode).
+      if (scraped.family === '') problems.push(`${label}: no *_request_duration_seconds histogram with a route label`);
       if (scraped.truncated) problems.push(`${label}: more than ${scraped.series.size} series; the rest not read`);
       if (!scraped.hasStatus) problems.push(`${label}: ${scraped.family} has no status label; 5xx not known`);
       const figure = advance(state, spec.name, container, scraped, nowMs, options.windowMs, label, problems);
@@ -174,9 +178,15 @@ function advance(
   problems: string[],
 ): Omit<HttpFigure, 'name' | 'url'> | null {
   let ep = state.endpoints[name];
-  // Readings of no request yet (no bucket known) are zeros whatever the buckets turn out to be.
-  if (ep && ep.family === scraped.family && ep.bounds.length === 0) ep.bounds = scraped.bounds;
-  if (ep && scraped.bounds.length === 0 && scraped.series.size === 0) scraped.bounds = ep.bounds;
+  // Readings of no request yet (no family or no bucket known) are zeros whatever the histogram turns out to be.
+  if (ep && (ep.family === '' || ep.family === scraped.family) && ep.bounds.length === 0) {
+    ep.family = scraped.family;
+    ep.bounds = scraped.bounds;
+  }
+  if (ep && scraped.bounds.length === 0 && scraped.series.size === 0) {
+    scraped.family = ep.family;
+    scraped.bounds = ep.bounds;
+  }
   // New buckets (the app changed its histogram) cannot be compared with the old ones: start again.
   if (!ep || ep.family !== scraped.family || ep.bounds.join() !== scraped.bounds.join()) {
     ep = { family: scraped.family, bounds: scraped.bounds, snapshots: [], totals: {}, container };
@@ -186,8 +196,11 @@ function advance(
   const cur: Snapshot = { t: nowMs, start: scraped.start, s: boundRoutes(scraped, ep.snapshots.at(-1)) };
   const previous = ep.snapshots;
   const chain = [...previous, cur];
-  // Judged over the last hour: long enough to catch two workers taking turns, short enough to clear after the fix.
-  const flipping = goesBackAndForth(chain.filter((s) => nowMs - s.t <= 3_900_000));
+  const total = Object.values(cur.s).reduce((n, c) => n + (c[c.length - 2] ?? 0), 0);
+  ep.seen = [...(ep.seen ?? []), [nowMs, cur.start, total] as Seen]
+    .filter(([t]) => nowMs - t <= 3_900_000)
+    .slice(-SEEN_KEPT);
+  const flipping = goesBackAndForth(ep.seen);
   const newest = previous.at(-1);
   // Counts read from one worker and then another would add up to nonsense: no totals, no figure.
   if (newest && !flipping) addInto(ep.totals, pairDelta(newest, cur));
@@ -196,6 +209,7 @@ function advance(
     problems.push(`${label}: the counts go back and forth between runs; ${MULTIPROC_FIX}`);
     return null;
   }
+  if (scraped.family === '') return null;
   if (previous.length === 0) {
     problems.push(`${label}: first reading; figures from the next run on`);
     return null;
@@ -257,27 +271,33 @@ function pairDelta(prev: Snapshot, cur: Snapshot): Record<string, number[]> {
   return out;
 }
 
+/** The last readings seen (time, process start, total count), kept apart from the thinned snapshots. */
+type Seen = [number, number | null, number];
+const SEEN_KEPT = 20;
+/** A pattern is judged while one of these last readings takes part in it: it clears soon after the fix. */
+const SEEN_JUDGED = 6;
+
 /**
- * Counts that came from different registries in turn: the total went down while the process start
- * stayed the same (workers forked in the same clock tick share it), a process start seen before comes
- * back after another, or (without process_start_time_seconds) the total goes down and is back past
- * where it was within the next three readings.
+ * Counts that came from different registries in turn, among the last readings: the total went down
+ * while the process start stayed the same (workers forked in the same clock tick share it), a process
+ * start seen before comes back after another, or (without process_start_time_seconds) the total goes
+ * down and is back past where it was within the next three readings.
  */
-function goesBackAndForth(chain: Snapshot[]): boolean {
-  const totals = chain.map((s) => Object.values(s.s).reduce((n, c) => n + (c[c.length - 2] ?? 0), 0));
-  const seen = new Set<number>();
-  let last: number | null = null;
-  for (const [i, s] of chain.entries()) {
-    if (s.start === null) continue;
-    if (s.start !== last && seen.has(s.start)) return true;
-    if (s.start === last && (totals[i] as number) < (totals[i - 1] as number)) return true;
-    seen.add(s.start);
-    last = s.start;
+function goesBackAndForth(seen: Seen[]): boolean {
+  const from = Math.max(1, seen.length - SEEN_JUDGED);
+  for (let i = from; i < seen.length; i++) {
+    const [, start, total] = seen[i] as Seen;
+    const [, prevStart, prevTotal] = seen[i - 1] as Seen;
+    if (start === null || prevStart === null) continue;
+    if (start === prevStart && total < prevTotal) return true;
+    if (start !== prevStart && seen.slice(0, i - 1).some(([, s]) => s === start)) return true;
   }
-  for (let i = 0; i + 1 < totals.length; i++) {
-    const a = totals[i] as number;
-    if ((totals[i + 1] as number) >= a || (chain[i + 1] as Snapshot).start !== null) continue;
-    if (totals.slice(i + 2, i + 5).some((c) => c >= a)) return true;
+  for (let i = Math.max(0, from - 4); i + 1 < seen.length; i++) {
+    const [, , a] = seen[i] as Seen;
+    const [, start, b] = seen[i + 1] as Seen;
+    if (start !== null || b >= a) continue;
+    const back = seen.slice(i + 2, i + 5).findIndex(([, , c]) => c >= a);
+    if (back >= 0 && i + 2 + back >= from) return true;
   }
   return false;
 }

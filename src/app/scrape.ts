@@ -18,7 +18,7 @@ export const MAX_SCRAPED_SERIES = 5_000;
 export type SeriesCounts = number[];
 
 export interface Scraped {
-  /** The histogram family read, e.g. `http_request_duration_seconds`. */
+  /** The histogram family read, e.g. `http_request_duration_seconds`; '' when there is none (yet). */
   family: string;
   /** The finite `le` bounds, ascending. */
   bounds: number[];
@@ -62,14 +62,14 @@ export class ExpositionReader {
     this.carry = text.slice(from);
   }
 
-  /** The figures read (null when no request-duration histogram with a route label was found). */
-  result(): Scraped | null {
+  /** The figures read. */
+  result(): Scraped {
     if (this.carry) this.line(this.carry);
     this.carry = '';
     if (this.family === null) {
-      if (this.declared === null) return null;
+      // No request observed yet (or no such histogram at all: family ''): an empty reading.
       return {
-        family: this.declared,
+        family: this.declared ?? '',
         bounds: [],
         series: new Map(),
         start: this.start,
@@ -202,7 +202,7 @@ export interface ScrapeOptions {
 }
 
 /** GET the endpoint and parse its answer as it arrives; rejects with one line (no credentials in it). */
-export async function scrapeHistograms(url: string, options: ScrapeOptions): Promise<Scraped | null> {
+export async function scrapeHistograms(url: string, options: ScrapeOptions): Promise<Scraped> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
   const auth = target.username
@@ -211,13 +211,13 @@ export async function scrapeHistograms(url: string, options: ScrapeOptions): Pro
   return new Promise((resolve, reject) => {
     let settled = false;
     const reader = new ExpositionReader();
-    const done = (err: Error | null, value?: Scraped | null): void => {
+    const done = (err: Error | null, value?: Scraped): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       req.destroy();
-      if (err) reject(err);
-      else resolve(value ?? null);
+      if (err || !value) reject(err ?? new MizualError('no answer'));
+      else resolve(value);
     };
     const req = transport.request(
       {
