@@ -16,9 +16,9 @@ if ! command -v promtool >/dev/null || ! command -v prometheus-node-exporter >/d
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus prometheus-node-exporter >&2
 fi
 # The tests of the application, history and docs run Debian's own programs: the app's real stack
-# (FastAPI under uvicorn and gunicorn, Celery, Redis), python-dotenv as the .env reference, a real
+# (FastAPI under uvicorn and gunicorn, its /metrics with prometheus_client, Celery, Redis), python-dotenv as the .env reference, a real
 # terminal (tmux), a real browser (chromium), fake time (faketime), man, bsdtar and openssl.
-packages=(python3-fastapi python3-uvicorn gunicorn python3-celery python3-redis python3-dotenv redis-server redis-tools
+packages=(python3-fastapi python3-uvicorn python3-prometheus-client gunicorn python3-celery python3-redis python3-dotenv redis-server redis-tools
   tmux chromium faketime man-db libarchive-tools openssl)
 missing_packages() { for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done; }
 mapfile -t missing < <(missing_packages)
