@@ -204,6 +204,8 @@ function advance(
   const newest = previous.at(-1);
   // Counts read from one worker and then another would add up to nonsense: no totals, no figure.
   if (newest && !flipping) addInto(ep.totals, pairDelta(newest, cur));
+  // Our counters start at zero at the first reading, so the first increase after it is seen by rate().
+  if (!newest) for (const [key, counts] of Object.entries(cur.s)) ep.totals[key] ??= counts.map(() => 0);
   ep.snapshots = thin(chain, nowMs, state.horizonMs);
   if (flipping) {
     problems.push(`${label}: the counts go back and forth between runs; ${MULTIPROC_FIX}`);
