@@ -1,0 +1,103 @@
+// What MIZUAL_APP_METRICS adds to a run, measured side by side in one run (alternating, BENCH_RUNS pairs):
+//   A  `mizual-metrics --json --no-docker --sample 1` with no app endpoint,
+//   B  the same reading a real prometheus_client endpoint (Debian's python3-prometheus-client) whose
+//      request-duration histogram has BENCH_ROUTES handlers x 2 methods x 3 statuses (the default
+//      buckets: 17 lines a series), after a first reading so the window's figures are computed.
+// Reported: median wall, user+sys CPU and peak RSS of each, the ratios B/A, the endpoint's size, and the
+// state file's size. Needs the built package and /usr/bin/time. Writes bench/results/app-metrics.json.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const runs = Number(process.env.BENCH_RUNS ?? 9);
+const routes = Number(process.env.BENCH_ROUTES ?? 100);
+const metrics = path.join(root, 'bin/mizual-metrics.js');
+const scratch = mkdtempSync(path.join(tmpdir(), 'mizual-bench-app-metrics-'));
+
+const port = 20000 + Math.floor(Math.random() * 20000);
+const app = `
+import time
+from prometheus_client import Histogram, start_http_server
+h = Histogram('http_request_duration_seconds', 'Request duration.', ['handler', 'method', 'status'])
+for i in range(${routes}):
+    for m in ('GET', 'POST'):
+        for s in ('200', '404', '500'):
+            h.labels('/api/v1/r%d/{item_id}' % i, m, s).observe(0.01 * (i % 50))
+start_http_server(${port}, addr='127.0.0.1')
+while True:
+    time.sleep(1)
+`;
+const server = spawn('/usr/bin/python3', ['-c', app], { stdio: ['ignore', 'ignore', 'inherit'] });
+const url = `http://127.0.0.1:${port}/metrics`;
+for (let i = 0; i < 100; i++) {
+  const ok = await fetch(url)
+    .then((r) => r.ok)
+    .catch(() => false);
+  if (ok) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+const size = (await (await fetch(url)).text()).length;
+
+function envFor(label, withMetrics) {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NO_COLOR: '1',
+    MIZUAL_ENV_FILE: '',
+    MIZUAL_STATE_DIR: path.join(scratch, label, 'state'),
+  };
+  if (withMetrics) env.MIZUAL_APP_METRICS = `web=${url}`;
+  return env;
+}
+
+function timed(env) {
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%e %U %S %M', process.execPath, metrics, '--json', '--no-docker', '--sample', '1'],
+    { encoding: 'utf8', env },
+  );
+  if (r.status !== 0) throw new Error(`run failed: ${r.stderr}`);
+  const [wall, user, sys, rss] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  const app = JSON.parse(r.stdout).app;
+  return { wall, cpu: user + sys, rssMiB: rss / 1024, routes: app?.http?.[0]?.routes?.length ?? 0 };
+}
+
+const variants = [
+  { label: 'A: no app endpoint', env: envFor('a', false), samples: [] },
+  { label: `B: MIZUAL_APP_METRICS, ${routes * 6} series`, env: envFor('b', true), samples: [] },
+];
+timed(variants[1].env); // the first reading
+for (let i = 0; i < runs; i++) for (const v of variants) v.samples.push(timed(v.env));
+server.kill();
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = variants.map((v) => ({
+  label: v.label,
+  wall: median(v.samples.map((s) => s.wall)),
+  cpu: median(v.samples.map((s) => s.cpu)),
+  rssMiB: median(v.samples.map((s) => s.rssMiB)),
+  routes: v.samples[0].routes,
+}));
+const [a, b] = rows;
+const result = {
+  runs,
+  endpointBytes: size,
+  stateBytes: statSync(path.join(scratch, 'b', 'state', 'app-metrics.json')).size,
+  rows,
+  ratio: { wall: b.wall / a.wall, cpu: b.cpu / a.cpu, rss: b.rssMiB / a.rssMiB },
+};
+for (const r of rows) {
+  console.log(
+    `${r.label.padEnd(40)} wall ${r.wall.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  rss ${r.rssMiB.toFixed(1)} MiB`,
+  );
+}
+console.log(
+  `B/A: wall ${result.ratio.wall.toFixed(2)}x, cpu ${result.ratio.cpu.toFixed(2)}x, rss ${result.ratio.rss.toFixed(2)}x; ` +
+    `endpoint ${(size / 1024).toFixed(0)} KiB, state ${(result.stateBytes / 1024).toFixed(0)} KiB`,
+);
+mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+writeFileSync(path.join(root, 'bench/results/app-metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+rmSync(scratch, { recursive: true, force: true });
