@@ -7,6 +7,7 @@
  * registry) give no figure at all, only the fix.
  */
 import path from 'node:path';
+import type { Config } from '../core/config.js';
 import { describeError, UsageError } from '../core/errors.js';
 import { describeUrl } from '../core/http-client.js';
 import { acquireLockWaiting, type Lock } from '../core/lock.js';
@@ -109,6 +110,32 @@ export function parseAppMetrics(value: string | undefined): AppMetricsSpec[] {
     specs.push({ name, url });
   }
   return specs;
+}
+
+/**
+ * MIZUAL_APP_METRICS as configured: null when unset; a malformed value rejects with its usage error.
+ * What both tools call (mizual-alerts with `readOnly` under --dry-run).
+ */
+export async function collectConfiguredAppMetrics(
+  config: Pick<Config, 'lookup' | 'stateDir'>,
+  options: Omit<CollectAppMetricsOptions, 'specs' | 'stateDir'>,
+): Promise<AppMetricsCollection | null> {
+  const value = config.lookup('MIZUAL_APP_METRICS');
+  if (!value?.trim()) return null;
+  return collectAppMetrics({ ...options, specs: parseAppMetrics(value), stateDir: config.stateDir });
+}
+
+/**
+ * One HTTP figure per container, for the checks: the app's own histogram when it was read (it counts
+ * every request whatever the log writes), else the one from the log lines.
+ */
+export function onePerContainer(http: HttpFigure[]): HttpFigure[] {
+  const chosen = new Map<string, HttpFigure>();
+  for (const h of http) {
+    const had = chosen.get(h.container);
+    if (!had || (h.source === 'metrics' && had.source !== 'metrics')) chosen.set(h.container, h);
+  }
+  return [...chosen.values()];
 }
 
 /** Read every endpoint at once, keep the snapshots, and return the window's figures. */

@@ -44,12 +44,10 @@ export function appMetricsTotalsOf(report: MetricsReport): AppMetricsTotals[] | 
 }
 
 /** Read MIZUAL_APP_METRICS (a bad value rejects with its usage error), or null when unset. */
-function startAppMetrics(config: Config, windowMs: number): Promise<AppMetricsCollection> | null {
+function startAppMetrics(config: Config, windowMs: number): Promise<AppMetricsCollection | null> | null {
   const value = config.lookup('MIZUAL_APP_METRICS');
   if (!value?.trim()) return null;
-  const collected = import('../app/app-metrics.js').then((m) =>
-    m.collectAppMetrics({ specs: m.parseAppMetrics(value), stateDir: config.stateDir, windowMs }),
-  );
+  const collected = import('../app/app-metrics.js').then((m) => m.collectConfiguredAppMetrics(config, { windowMs }));
   // Awaited after the other figures; a usage error must not count as unhandled meanwhile.
   collected.catch(() => undefined);
   return collected;
