@@ -3,8 +3,8 @@
  * format (families whole, histograms as `_bucket{le}`, `_sum`, `_count`), for node_exporter's
  * textfile collector. The counters never go back while the state directory lives.
  */
-import type { AppMetricsTotals } from './app-metrics.js';
-import { emptyTotals, HISTOGRAM_BOUNDS, type Histogram, type Totals } from './tally.js';
+import type { AppMetricsTotals } from './app-metrics/collect.js';
+import { emptyTotals, HISTOGRAM_BOUNDS, type Histogram, type Totals } from './logs/tally.js';
 
 /**
  * The text of the application families (empty when nothing was ever counted): from the logs' totals,

@@ -1,12 +1,12 @@
 // What one `mizual-metrics` run gathers: the host and containers, the application's figures (logs,
 // probes, broker), the database's, and the last hour's sparklines from the kept history.
 import { loadConfig, type Config } from '../core/config.js';
-import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics.js';
+import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics/collect.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
 import { configuredDbUrl } from '../db/url.js';
-import type { Totals } from '../app/tally.js';
+import type { Totals } from '../app/logs/tally.js';
 import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
 import { sparklines } from '../history/sparkline.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
@@ -47,7 +47,9 @@ export function appMetricsTotalsOf(report: MetricsReport): AppMetricsTotals[] | 
 function startAppMetrics(config: Config, windowMs: number): Promise<AppMetricsCollection | null> | null {
   const value = config.lookup('MIZUAL_APP_METRICS');
   if (!value?.trim()) return null;
-  const collected = import('../app/app-metrics.js').then((m) => m.collectConfiguredAppMetrics(config, { windowMs }));
+  const collected = import('../app/app-metrics/collect.js').then((m) =>
+    m.collectConfiguredAppMetrics(config, { windowMs }),
+  );
   // Awaited after the other figures; a usage error must not count as unhandled meanwhile.
   collected.catch(() => undefined);
   return collected;
@@ -90,7 +92,7 @@ export async function gatherDashboard(
   }));
   // The application figures are read from the logs meanwhile, the outside ones joined to them.
   const app = docker
-    ? import('../app/collect.js').then(async ({ collectApp }) =>
+    ? import('../app/logs/collect.js').then(async ({ collectApp }) =>
         collectApp({
           stateDir: config.stateDir,
           containers: config.containers,

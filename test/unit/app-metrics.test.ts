@@ -7,9 +7,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bucketQuantile, collectAppMetrics, parseAppMetrics } from '../../src/app/app-metrics.js';
+import { bucketQuantile, collectAppMetrics, parseAppMetrics } from '../../src/app/app-metrics/collect.js';
 import { renderAppExposition } from '../../src/app/exposition.js';
-import { ExpositionReader } from '../../src/app/scrape.js';
+import { ExpositionReader } from '../../src/app/app-metrics/scrape.js';
 import { ROOT } from '../helpers/cli.js';
 
 const fixture = (name: string): string => readFileSync(path.join(ROOT, 'test/fixtures/app-metrics', name), 'utf8');

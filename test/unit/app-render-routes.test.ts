@@ -2,7 +2,7 @@
 // one-line hint where no duration is known, and the one HTTP figure per container the checks judge.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { onePerContainer } from '../../src/app/app-metrics.js';
+import { onePerContainer } from '../../src/app/app-metrics/collect.js';
 import type { AppReport, HttpFigure, RouteFigure } from '../../src/app/model.js';
 import { createPainter } from '../../src/core/paint.js';
 import { renderAppSection } from '../../src/metrics/app-render.js';

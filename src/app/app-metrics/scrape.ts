@@ -5,7 +5,7 @@
  * every other line is skipped without being parsed.
  */
 import http from 'node:http';
-import { MizualError } from '../core/errors.js';
+import { MizualError } from '../../core/errors.js';
 
 /** The route-like labels, in the order they are preferred (instrumentator, starlette_exporter, others). */
 const ROUTE_LABELS = ['handler', 'path', 'route', 'path_template', 'endpoint'];

@@ -7,15 +7,15 @@
  * registry) give no figure at all, only the fix.
  */
 import path from 'node:path';
-import type { Config } from '../core/config.js';
-import { describeError, UsageError } from '../core/errors.js';
-import { describeUrl } from '../core/http-client.js';
-import { acquireLockWaiting, type Lock } from '../core/lock.js';
-import { ensurePrivateDir, readJsonState, writeFileAtomic } from '../core/state-files.js';
-import type { HttpFigure, RouteFigure } from './model.js';
-import { collapseRoute } from './routes.js';
+import type { Config } from '../../core/config.js';
+import { describeError, UsageError } from '../../core/errors.js';
+import { describeUrl } from '../../core/http-client.js';
+import { acquireLockWaiting, type Lock } from '../../core/lock.js';
+import { ensurePrivateDir, readJsonState, writeFileAtomic } from '../../core/state-files.js';
+import type { HttpFigure, RouteFigure } from '../model.js';
+import { collapseRoute } from '../logs/routes.js';
 import { scrapeHistograms, type Scraped } from './scrape.js';
-import { MAX_ROUTES_TRACKED } from './tally.js';
+import { MAX_ROUTES_TRACKED } from '../logs/tally.js';
 
 export const APP_METRICS_STATE_FILE = 'app-metrics.json';
 const LOCK_FILE = 'app-metrics.lock';
