@@ -240,6 +240,27 @@ describe("response times from the app's own /metrics", { skip: !available && 'no
     assert.match(dash.stdout, /^\s+GET \/slow\s+10 req.*p95 \d+ms/m);
     assert.match(dash.stdout, /^\s+GET \/fail\s+6 req.*6 5xx/m);
 
+    // mizual-alerts judges the app's histogram: with --no-docker (no log read at all) the 6 failed of
+    // about 90 requests (>= 5%) and the p95 in /slow's bucket (>= 200ms) are warnings; --dry-run keeps nothing.
+    const before = readFileSync(path.join(stateDir, 'app-metrics.json'), 'utf8');
+    const alertEnv = { ...env, MIZUAL_ALERT_LOG: path.join(dir, 'alerts-uv.log') };
+    const alertArgs = ['--json', '--cpu-sample', '0', '--latency', '200ms'];
+    const dry = await runTool('mizual-alerts', [...alertArgs, '--no-docker', '--dry-run'], { env: alertEnv });
+    const checks = (out: string): { check: string; status: string; value: number; message: string }[] =>
+      (JSON.parse(out) as { checks: { check: string; status: string; value: number; message: string }[] }).checks;
+    const dryChecks = checks(dry.stdout);
+    assert.equal(dryChecks.find((c) => c.check === 'app-errors:web')?.status, 'warning', dry.stdout);
+    const latency = dryChecks.find((c) => c.check === 'app-latency:web');
+    assert.equal(latency?.status, 'warning', dry.stdout);
+    assert.ok((latency?.value as number) > 0.25 && (latency?.value as number) <= 0.5, String(latency?.value));
+    assert.equal(readFileSync(path.join(stateDir, 'app-metrics.json'), 'utf8'), before, '--dry-run kept nothing');
+    // With the log read too: still one check per container.
+    const real = await runTool('mizual-alerts', alertArgs, { env: alertEnv });
+    const realChecks = checks(real.stdout);
+    assert.equal(realChecks.filter((c) => c.check === 'app-errors:web').length, 1, real.stdout);
+    assert.equal(realChecks.find((c) => c.check === 'app-errors:web')?.status, 'warning');
+    assert.match(readFileSync(alertEnv.MIZUAL_ALERT_LOG, 'utf8'), /WARNING app-latency:web: web: p95 response time/);
+
     // --prometheus: per-route histograms, valid for promtool, counted from the first reading.
     const prom1 = await runTool('mizual-metrics', ['--prometheus', '--sample', '1'], { env });
     assert.equal(prom1.exitCode, 0, prom1.stderr);
