@@ -1,14 +1,16 @@
-// What MIZUAL_APP_METRICS adds to a run, measured side by side in one run (alternating, BENCH_RUNS pairs):
+// What MIZUAL_APP_METRICS adds to a run, measured side by side in one run (alternating, BENCH_RUNS rounds):
 //   A  `mizual-metrics --json --no-docker --sample 1` with no app endpoint,
 //   B  the same reading a real prometheus_client endpoint (Debian's python3-prometheus-client) whose
 //      request-duration histogram has BENCH_ROUTES handlers x 2 methods x 3 statuses (the default
-//      buckets: 17 lines a series), after a first reading so the window's figures are computed.
-// Reported: median wall, user+sys CPU and peak RSS of each, the ratios B/A, the endpoint's size, and the
-// state file's size. Needs the built package and /usr/bin/time. Writes bench/results/app-metrics.json.
+//      buckets: 17 lines a series), after a first reading so the window's figures are computed;
+//   C, D the same pair for `mizual-alerts --json --no-docker --cpu-sample 0 --dry-run`.
+// Reported: median wall, user+sys CPU and peak RSS of each, the ratios B/A and D/C, the endpoint's size,
+// and the state file's size. Needs the built package and /usr/bin/time. Writes bench/results/app-metrics.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 // Node 20's global fetch (the lint environment of bench/ predates it).
@@ -17,6 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.env.BENCH_RUNS ?? 9);
 const routes = Number(process.env.BENCH_ROUTES ?? 100);
 const metrics = path.join(root, 'bin/mizual-metrics.js');
+const alerts = path.join(root, 'bin/mizual-alerts.js');
 const scratch = mkdtempSync(path.join(tmpdir(), 'mizual-bench-app-metrics-'));
 
 const port = 20000 + Math.floor(Math.random() * 20000);
@@ -42,6 +45,13 @@ for (let i = 0; i < 100; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const size = (await (await fetch(url)).text()).length;
+// What the endpoint itself takes to answer (the app's work, paid by any reader).
+const answers = [];
+for (let i = 0; i < 7; i++) {
+  const started = performance.now();
+  await (await fetch(url)).text();
+  answers.push((performance.now() - started) / 1000);
+}
 
 function envFor(label, withMetrics) {
   const env = {
@@ -55,24 +65,24 @@ function envFor(label, withMetrics) {
   return env;
 }
 
-function timed(env) {
-  const r = spawnSync(
-    '/usr/bin/time',
-    ['-f', '%e %U %S %M', process.execPath, metrics, '--json', '--no-docker', '--sample', '1'],
-    { encoding: 'utf8', env },
-  );
-  if (r.status !== 0) throw new Error(`run failed: ${r.stderr}`);
+const metricsArgs = [metrics, '--json', '--no-docker', '--sample', '1'];
+const alertsArgs = [alerts, '--json', '--no-docker', '--cpu-sample', '0', '--dry-run'];
+
+function timed(env, args) {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', process.execPath, ...args], { encoding: 'utf8', env });
+  if (r.status === null || r.status > 3) throw new Error(`run failed: ${r.stderr}`);
   const [wall, user, sys, rss] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
-  const app = JSON.parse(r.stdout).app;
-  return { wall, cpu: user + sys, rssMiB: rss / 1024, routes: app?.http?.[0]?.routes?.length ?? 0 };
+  return { wall, cpu: user + sys, rssMiB: rss / 1024 };
 }
 
 const variants = [
-  { label: 'A: no app endpoint', env: envFor('a', false), samples: [] },
-  { label: `B: MIZUAL_APP_METRICS, ${routes * 6} series`, env: envFor('b', true), samples: [] },
+  { label: 'A: metrics, no app endpoint', env: envFor('a', false), args: metricsArgs, samples: [] },
+  { label: `B: metrics, ${routes * 6} series`, env: envFor('b', true), args: metricsArgs, samples: [] },
+  { label: 'C: alerts --dry-run, no endpoint', env: envFor('c', false), args: alertsArgs, samples: [] },
+  { label: `D: alerts --dry-run, ${routes * 6} series`, env: envFor('b', true), args: alertsArgs, samples: [] },
 ];
-timed(variants[1].env); // the first reading
-for (let i = 0; i < runs; i++) for (const v of variants) v.samples.push(timed(v.env));
+timed(variants[1].env, metricsArgs); // the first reading
+for (let i = 0; i < runs; i++) for (const v of variants) v.samples.push(timed(v.env, v.args));
 server.kill();
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -81,24 +91,32 @@ const rows = variants.map((v) => ({
   wall: median(v.samples.map((s) => s.wall)),
   cpu: median(v.samples.map((s) => s.cpu)),
   rssMiB: median(v.samples.map((s) => s.rssMiB)),
-  routes: v.samples[0].routes,
 }));
-const [a, b] = rows;
+const [a, b, c, d] = rows;
+const ratio = (x, y) => ({ wall: y.wall / x.wall, cpu: y.cpu / x.cpu, rss: y.rssMiB / x.rssMiB });
 const result = {
   runs,
   endpointBytes: size,
   stateBytes: statSync(path.join(scratch, 'b', 'state', 'app-metrics.json')).size,
   rows,
-  ratio: { wall: b.wall / a.wall, cpu: b.cpu / a.cpu, rss: b.rssMiB / a.rssMiB },
+  metrics: ratio(a, b),
+  alerts: ratio(c, d),
 };
 for (const r of rows) {
   console.log(
     `${r.label.padEnd(40)} wall ${r.wall.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  rss ${r.rssMiB.toFixed(1)} MiB`,
   );
 }
+for (const [name, r] of [
+  ['metrics B/A', result.metrics],
+  ['alerts D/C', result.alerts],
+]) {
+  console.log(`${name}: wall ${r.wall.toFixed(2)}x, cpu ${r.cpu.toFixed(2)}x, rss ${r.rss.toFixed(2)}x`);
+}
+result.endpointAnswerSeconds = median(answers);
 console.log(
-  `B/A: wall ${result.ratio.wall.toFixed(2)}x, cpu ${result.ratio.cpu.toFixed(2)}x, rss ${result.ratio.rss.toFixed(2)}x; ` +
-    `endpoint ${(size / 1024).toFixed(0)} KiB, state ${(result.stateBytes / 1024).toFixed(0)} KiB`,
+  `endpoint ${(size / 1024).toFixed(0)} KiB answered in ${result.endpointAnswerSeconds.toFixed(2)} s (median), ` +
+    `state ${(result.stateBytes / 1024).toFixed(0)} KiB`,
 );
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 writeFileSync(path.join(root, 'bench/results/app-metrics.json'), `${JSON.stringify(result, null, 2)}\n`);

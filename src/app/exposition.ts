@@ -73,7 +73,9 @@ export function renderAppExposition(totals: Totals = emptyTotals(), fromMetrics:
 function metricsSeries(fromMetrics: AppMetricsTotals[]): { requests: string[]; durations: string[] } {
   const requests: string[] = [];
   const durations: string[] = [];
-  for (const ep of [...fromMetrics].sort((a, b) => a.container.localeCompare(b.container))) {
+  for (const ep of [...fromMetrics].sort((a, b) =>
+    a.container < b.container ? -1 : a.container > b.container ? 1 : 0,
+  )) {
     const n = ep.bounds.length;
     const byCode = new Map<string, number>();
     const byRoute = new Map<string, number[]>();

@@ -271,10 +271,16 @@ function boundRoutes(scraped: Scraped, before: Snapshot | undefined): Record<str
     if (!list) collapsed.set(r, (list = []));
     list.push({ key: `${method}\t${r}\t${status}`, counts });
   }
-  const total = (r: string): number =>
-    (collapsed.get(r) ?? []).reduce((n, e) => n + (e.counts[e.counts.length - 2] ?? 0), 0);
+  const totals = new Map<string, number>();
+  for (const [r, list] of collapsed)
+    totals.set(
+      r,
+      list.reduce((n, e) => n + (e.counts[e.counts.length - 2] ?? 0), 0),
+    );
+  // Plain comparisons: localeCompare's first call loads ICU's collator, a cost this run need not pay.
   const order = [...collapsed.keys()].sort(
-    (a, b) => Number(known.has(b)) - Number(known.has(a)) || total(b) - total(a) || a.localeCompare(b),
+    (a, b) =>
+      Number(known.has(b)) - Number(known.has(a)) || (totals.get(b) ?? 0) - (totals.get(a) ?? 0) || compare(a, b),
   );
   const kept = new Set(order.slice(0, MAX_ROUTES_TRACKED));
   const out: Record<string, number[]> = {};
@@ -425,7 +431,7 @@ function figure(
       p99: bucketQuantile(0.99, bounds, r.counts),
     };
   });
-  rows.sort((a, b) => b.requests - a.requests || a.route.localeCompare(b.route) || a.method.localeCompare(b.method));
+  rows.sort((a, b) => b.requests - a.requests || compare(a.route, b.route) || compare(a.method, b.method));
   const q = (p: number): number | null => bucketQuantile(p, bounds, all);
   return {
     source: 'metrics',
@@ -464,6 +470,10 @@ async function loadState(file: string, problems: string[]): Promise<AppMetricsSt
     return fresh;
   }
   return { ...fresh, ...data } as AppMetricsState;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function round(value: number): number {
