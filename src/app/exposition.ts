@@ -3,10 +3,14 @@
  * format (families whole, histograms as `_bucket{le}`, `_sum`, `_count`), for node_exporter's
  * textfile collector. The counters never go back while the state directory lives.
  */
-import { HISTOGRAM_BOUNDS, type Histogram, type Totals } from './logs/tally.js';
+import type { AppMetricsTotals } from './app-metrics/collect.js';
+import { emptyTotals, HISTOGRAM_BOUNDS, type Histogram, type Totals } from './logs/tally.js';
 
-/** The text of the application families (empty when nothing was ever counted). */
-export function renderAppExposition(totals: Totals): string {
+/**
+ * The text of the application families (empty when nothing was ever counted): from the logs' totals,
+ * and per route from the app's own histograms (MIZUAL_APP_METRICS), in the same families.
+ */
+export function renderAppExposition(totals: Totals = emptyTotals(), fromMetrics: AppMetricsTotals[] = []): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string, lines: string[]): void => {
     if (lines.length > 0) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
@@ -18,15 +22,23 @@ export function renderAppExposition(totals: Totals): string {
       http.push(`mizual_http_requests_total${labels({ container, method, code })} ${n}`);
     }
   }
-  family('mizual_http_requests_total', 'counter', 'HTTP requests read from the access lines of a container.', http);
+  const metricsHttp = metricsSeries(fromMetrics);
+  http.push(...metricsHttp.requests);
+  family(
+    'mizual_http_requests_total',
+    'counter',
+    "HTTP requests read from a container's access lines or its app's own histogram.",
+    http,
+  );
   const httpHist: string[] = [];
   for (const [container, h] of sorted(totals.httpDuration)) {
     httpHist.push(...histogram('mizual_http_request_duration_seconds', { container }, h));
   }
+  httpHist.push(...metricsHttp.durations);
   family(
     'mizual_http_request_duration_seconds',
     'histogram',
-    'HTTP request durations, from access lines that carry them.',
+    "HTTP request durations, from access lines that carry them or per route from the app's own histogram.",
     httpHist,
   );
   const tasks: string[] = [];
@@ -54,8 +66,49 @@ export function renderAppExposition(totals: Totals): string {
   return out.length === 0 ? '' : `${out.join('\n')}\n`;
 }
 
-function histogram(name: string, base: Record<string, string>, h: Histogram): string[] {
-  const lines = HISTOGRAM_BOUNDS.map((le, i) => `${name}_bucket${labels({ ...base, le: String(le) })} ${h.b[i] ?? 0}`);
+/**
+ * The app histograms' own counts per container: requests by method and status, durations per route
+ * (method and route labels, the app's own buckets; routes bounded and collapsed when they were kept).
+ */
+function metricsSeries(fromMetrics: AppMetricsTotals[]): { requests: string[]; durations: string[] } {
+  const requests: string[] = [];
+  const durations: string[] = [];
+  for (const ep of [...fromMetrics].sort((a, b) =>
+    a.container < b.container ? -1 : a.container > b.container ? 1 : 0,
+  )) {
+    const n = ep.bounds.length;
+    const byCode = new Map<string, number>();
+    const byRoute = new Map<string, number[]>();
+    for (const [key, counts] of Object.entries(ep.series)) {
+      const [method, route, code] = key.split('\t') as [string, string, string];
+      const k = `${method} ${code || 'unknown'}`;
+      byCode.set(k, (byCode.get(k) ?? 0) + (counts[n] ?? 0));
+      const rk = `${method}\t${route}`;
+      const have = byRoute.get(rk);
+      byRoute.set(rk, have ? have.map((v, i) => v + (counts[i] ?? 0)) : [...counts]);
+    }
+    for (const [k, v] of [...byCode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const [method, code] = k.split(' ') as [string, string];
+      requests.push(`mizual_http_requests_total${labels({ container: ep.container, method, code })} ${v}`);
+    }
+    for (const [rk, counts] of [...byRoute].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const [method, route] = rk.split('\t') as [string, string];
+      const h: Histogram = { b: counts.slice(0, n), count: counts[n] ?? 0, sum: counts[n + 1] ?? 0 };
+      durations.push(
+        ...histogram('mizual_http_request_duration_seconds', { container: ep.container, method, route }, h, ep.bounds),
+      );
+    }
+  }
+  return { requests, durations };
+}
+
+function histogram(
+  name: string,
+  base: Record<string, string>,
+  h: Histogram,
+  bounds: readonly number[] = HISTOGRAM_BOUNDS,
+): string[] {
+  const lines = bounds.map((le, i) => `${name}_bucket${labels({ ...base, le: String(le) })} ${h.b[i] ?? 0}`);
   lines.push(`${name}_bucket${labels({ ...base, le: '+Inf' })} ${h.count}`);
   lines.push(`${name}_sum${labels(base)} ${Number(h.sum.toPrecision(12))}`, `${name}_count${labels(base)} ${h.count}`);
   return lines;

@@ -7,7 +7,8 @@ export interface HttpDuration {
   p50: number;
   p95: number;
   p99: number;
-  max: number;
+  /** From logs the longest seen; from a histogram the upper bound of the highest bucket reached (null: +Inf). */
+  max: number | null;
 }
 
 export interface RouteFigure {
@@ -17,9 +18,14 @@ export interface RouteFigure {
   requests: number;
   errors: number;
   p95: number | null;
+  /** From an app's histogram (MIZUAL_APP_METRICS). */
+  p50?: number | null;
+  p99?: number | null;
 }
 
 export interface HttpFigure {
+  /** Read from the container's log lines, or from the app's own Prometheus endpoint (MIZUAL_APP_METRICS). */
+  source: 'logs' | 'metrics';
   container: string;
   requests: number;
   status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
@@ -27,6 +33,12 @@ export interface HttpFigure {
   errorRate: number;
   duration: HttpDuration | null;
   routes: RouteFigure[];
+  /** MIZUAL_APP_METRICS only: the entry's name, its URL (no credentials or query). */
+  name?: string;
+  url?: string;
+  /** MIZUAL_APP_METRICS only: the span really covered (from the reading kept a window ago). */
+  since?: string;
+  seconds?: number;
 }
 
 export interface TaskFigure {

@@ -5,7 +5,13 @@ import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
 import type { MetricsReport } from '../metrics/report.js';
-import { appTotalsOf, gatherDashboard, gatherMetrics, type MetricsOptions } from '../metrics/gather.js';
+import {
+  appMetricsTotalsOf,
+  appTotalsOf,
+  gatherDashboard,
+  gatherMetrics,
+  type MetricsOptions,
+} from '../metrics/gather.js';
 
 export { gatherMetrics, type MetricsOptions };
 import { shouldColor, writeJson, writeText } from '../core/output.js';
@@ -107,7 +113,8 @@ export async function run(argv: string[]): Promise<void> {
       : { renderAppExposition: null };
     const appExposition = (report: MetricsReport): string => {
       const totals = appTotalsOf(report);
-      return totals && renderAppExposition ? renderAppExposition(totals) : '';
+      const fromMetrics = appMetricsTotalsOf(report);
+      return (totals || fromMetrics) && renderAppExposition ? renderAppExposition(totals, fromMetrics) : '';
     };
     const render = ({ report, spark }: { report: MetricsReport; spark: (key: string) => string }): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);

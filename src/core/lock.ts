@@ -171,3 +171,13 @@ export async function acquireLock(file: string): Promise<Lock | LockHeld> {
   }
   throw new MizualError(`cannot take the lock ${file}`);
 }
+
+/** Try for the lock until `waitMs` has passed (another run of a tool sharing a state file finishing first). */
+export async function acquireLockWaiting(file: string, waitMs: number): Promise<Lock | LockHeld> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = await acquireLock(file);
+    if ('release' in lock || Date.now() > deadline) return lock;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

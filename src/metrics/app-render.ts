@@ -4,7 +4,7 @@
  * no container writes such lines and nothing is wrong with the rules.
  */
 import type { ChalkInstance } from 'chalk';
-import type { AppReport } from '../app/model.js';
+import type { AppReport, HttpFigure } from '../app/model.js';
 import { DEFAULT_APP_LIMITS, taskFailureShare, type AppLimits } from '../app/limits.js';
 import { paintLevel, renderTable } from '../core/paint.js';
 import { renderQueuesAndProbes } from './render-app.js';
@@ -20,26 +20,32 @@ export function renderAppSection(
 ): string[] {
   if (!app) return [];
   const shown = app.http.length + app.tasks.length + app.rules.length + app.queues.length + app.probes.length;
-  const problems = app.problems.filter((p) => shown > 0 || p.startsWith('MIZUAL_APP_RULES'));
+  const problems = app.problems.filter(
+    (p) => shown > 0 || p.startsWith('MIZUAL_APP_RULES') || p.startsWith('app metrics'),
+  );
   if (shown === 0 && problems.length === 0) return [];
   const lines = ['', paint.bold(`application (last ${Math.round(app.window.seconds / 60)} min)`)];
   const rows: string[][] = [];
+  const timed = new Set(app.http.filter((h) => h.duration).map((h) => h.container));
+  const untimed: string[] = [];
   for (const h of app.http) {
     const pct = h.errorRate * 100;
     const judged = h.requests >= limits.minRequests;
     const errLevel = judged && pct >= limits.errorRatePercent ? 'warning' : 'ok';
     const d = h.duration;
     const latLevel = d && d.p95 >= limits.latencySeconds ? 'warning' : 'ok';
+    if (!d && !timed.has(h.container) && !untimed.includes(h.container)) untimed.push(h.container);
     rows.push([
-      `web ${h.container}`,
+      `web ${h.container}${h.source === 'metrics' ? ' (app metrics)' : ''}`,
       `${h.requests} req`,
       `${h.status['2xx']}/${h.status['3xx']}/${h.status['4xx']}/${h.status['5xx']}`,
       paintLevel(paint, errLevel, `${pct.toFixed(1)}% 5xx`),
       d
         ? paintLevel(paint, latLevel, `p50 ${secs(d.p50)} p95 ${secs(d.p95)} p99 ${secs(d.p99)}`) +
           (spark(`app.p95|${h.container}`) ? ` ${spark(`app.p95|${h.container}`)}` : '')
-        : 'no durations',
+        : 'no durations (see below)',
     ]);
+    rows.push(...routeRows(h, paint, limits));
   }
   for (const t of app.tasks) {
     const share = taskFailureShare(t);
@@ -62,9 +68,40 @@ export function renderAppSection(
     ]);
   }
   if (rows.length > 0) lines.push(renderTable(['', 'count', '2/3/4/5xx', 'errors', 'durations'], rows, color));
+  for (const c of untimed) lines.push(`${c}: ${NO_DURATION_HINT}`);
   lines.push(...renderQueuesAndProbes(app, paint, spark));
   for (const p of problems) lines.push(paint.yellow(p));
   return lines;
+}
+
+/** How to get response times for a web container whose figures carry none (one line). */
+export const NO_DURATION_HINT =
+  'no response times: set MIZUAL_APP_METRICS to its /metrics, add the JSON access-line middleware, ' +
+  'or put a proxy logging $request_time in front (docs/application-metrics.md)';
+
+/** Routes shown under a web container: its five slowest by p95, then every route with 5xx. */
+const SLOWEST_ROUTES = 5;
+
+function routeRows(h: HttpFigure, paint: ChalkInstance, limits: AppLimits): string[][] {
+  const slowest = h.routes
+    .filter((r) => r.p95 !== null)
+    .sort((a, b) => (b.p95 as number) - (a.p95 as number) || b.requests - a.requests)
+    .slice(0, SLOWEST_ROUTES);
+  const shown = [...slowest, ...h.routes.filter((r) => r.errors > 0 && !slowest.includes(r))];
+  return shown.map((r) => {
+    const level = r.p95 !== null && r.p95 >= limits.latencySeconds ? 'warning' : 'ok';
+    const q = [r.p50 != null ? `p50 ${secs(r.p50)}` : '', r.p95 !== null ? `p95 ${secs(r.p95)}` : '']
+      .concat(r.p99 != null ? [`p99 ${secs(r.p99)}`] : [])
+      .filter(Boolean)
+      .join(' ');
+    return [
+      `  ${r.method} ${r.route}`,
+      `${r.requests} req`,
+      '',
+      r.errors > 0 ? paintLevel(paint, 'warning', `${r.errors} 5xx`) : '',
+      q ? paintLevel(paint, level, q) : '',
+    ];
+  });
 }
 
 function secs(s: number): string {

@@ -1,6 +1,7 @@
 // What one `mizual-metrics` run gathers: the host and containers, the application's figures (logs,
 // probes, broker), the database's, and the last hour's sparklines from the kept history.
-import { loadConfig } from '../core/config.js';
+import { loadConfig, type Config } from '../core/config.js';
+import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics/collect.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -32,6 +33,26 @@ const appTotals = new WeakMap<MetricsReport, Totals>();
 /** The cumulative application totals gathered with a report (undefined without the logs' figures). */
 export function appTotalsOf(report: MetricsReport): Totals | undefined {
   return appTotals.get(report);
+}
+
+/** The cumulative counts read from MIZUAL_APP_METRICS with a report, for --prometheus. */
+const appMetricsTotals = new WeakMap<MetricsReport, AppMetricsTotals[]>();
+
+/** The MIZUAL_APP_METRICS totals gathered with a report (undefined when none is configured). */
+export function appMetricsTotalsOf(report: MetricsReport): AppMetricsTotals[] | undefined {
+  return appMetricsTotals.get(report);
+}
+
+/** Read MIZUAL_APP_METRICS (a bad value rejects with its usage error), or null when unset. */
+function startAppMetrics(config: Config, windowMs: number): Promise<AppMetricsCollection | null> | null {
+  const value = config.lookup('MIZUAL_APP_METRICS');
+  if (!value?.trim()) return null;
+  const collected = import('../app/app-metrics/collect.js').then((m) =>
+    m.collectConfiguredAppMetrics(config, { windowMs }),
+  );
+  // Awaited after the other figures; a usage error must not count as unhandled meanwhile.
+  collected.catch(() => undefined);
+  return collected;
 }
 
 /** Gather one report from explicit options (no printing). */
@@ -83,6 +104,8 @@ export async function gatherDashboard(
         report: m.outsideAppReport(await figures, Date.now(), windowMs),
         totals: null,
       }));
+  // The app's own /metrics endpoints are read meanwhile too (nothing loaded when none is configured).
+  const appMetrics = startAppMetrics(config, windowMs);
   const [report, collected] = await Promise.all([
     collectMetrics({
       trends: recent.length > 0 ? trendsFromHistory(recent, Date.now()) : await readAlertTrends(config.stateDir),
@@ -98,6 +121,12 @@ export async function gatherDashboard(
   ]);
   report.app = collected.report;
   if (collected.totals) appTotals.set(report, collected.totals);
+  const fromMetrics = await appMetrics;
+  if (fromMetrics) {
+    report.app.http.push(...fromMetrics.http);
+    report.app.problems.push(...fromMetrics.problems);
+    appMetricsTotals.set(report, fromMetrics.totals);
+  }
   if (db) report.db = await db;
   return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }

@@ -108,7 +108,25 @@ before(async () => {
     const r = await execa('redis-cli', ['-p', String(redisPort), 'LPUSH', 'celery', 'a', 'b'], { reject: false });
     return r.exitCode === 0 && r.stdout.trim() === '2' ? true : undefined;
   });
+  // The app's own /metrics (MIZUAL_APP_METRICS): Debian's prometheus_client serving a request-duration
+  // histogram per handler, for the per-route panel.
+  const appPort = await freePort();
+  const app = [
+    'import sys, time',
+    'from prometheus_client import Histogram, start_http_server',
+    "h = Histogram('http_request_duration_seconds', 'Request duration.', ['handler', 'method', 'status'])",
+    "start_http_server(int(sys.argv[1]), addr='127.0.0.1')",
+    'while True:',
+    "    h.labels('/items/{item_id}', 'GET', '200').observe(0.02)",
+    '    time.sleep(0.1)',
+  ].join('\n');
+  spawnDaemon('/usr/bin/python3', ['-c', app, String(appPort)]);
+  await waitFor('the app metrics endpoint', async () => {
+    const res = await fetch(`http://127.0.0.1:${appPort}/metrics`);
+    return (await res.text()).includes('handler="/items/{item_id}"') ? true : undefined;
+  });
   const env = {
+    MIZUAL_APP_METRICS: `backend=http://127.0.0.1:${appPort}/metrics`,
     MIZUAL_PROBES: `tls=https://localhost:${tlsPort}/`,
     CELERY_BROKER_URL: `redis://127.0.0.1:${redisPort}/0`,
     NODE_EXTRA_CA_CERTS: cert,

@@ -61,6 +61,7 @@ export function appReport(t: number): AppReport {
     window: { since: new Date(t - 5 * MIN).toISOString(), until: new Date(t).toISOString(), seconds: 300 },
     http: [
       {
+        source: 'logs',
         container: 'mizual-backend',
         requests: Math.round(600 + 300 * wave),
         status: { '2xx': 590, '3xx': 0, '4xx': 5, '5xx': 5 },

@@ -8,6 +8,7 @@ import { renderAppSection } from '../../src/metrics/app-render.js';
 import { createPainter } from '../../src/core/paint.js';
 
 const http = (over: Partial<HttpFigure>): HttpFigure => ({
+  source: 'logs',
   container: 'backend',
   requests: 100,
   status: { '2xx': 95, '3xx': 0, '4xx': 0, '5xx': 5 },

@@ -12,17 +12,22 @@ import {
   MIN_TASKS,
   type AppLimits,
 } from '../../app/limits.js';
+import { onePerContainer, parseAppMetrics, type AppMetricsCollection } from '../../app/app-metrics/collect.js';
+import { outsideAppReport } from '../../app/outside.js';
 import { defineCheck } from '../check.js';
 import type { Observation } from '../state.js';
 import type { Config } from '../../core/config.js';
 import { parsePercent, parsePositiveInt } from '../../core/units.js';
 import type { Snapshot } from '../../docker/snapshot.js';
 
-/** One observation per web container and per task kind seen in the window. */
+/**
+ * One observation per web container and per task kind seen in the window. A container read both from
+ * its log and from its app's /metrics is judged on the app's histogram.
+ */
 export function appObservations(app: AppReport, limits: AppLimits): Observation[] {
   const window = `${Math.round(app.window.seconds / 60)}m`;
   const out: Observation[] = [];
-  for (const h of app.http) {
+  for (const h of onePerContainer(app.http)) {
     const percent = Math.round(h.errorRate * 1000) / 10;
     const enough = h.requests >= limits.minRequests;
     out.push({
@@ -79,6 +84,8 @@ export async function checkAppLogs(options: {
   diagnostics: string[];
   /** This run's look at the engine. */
   snapshot?: Promise<Snapshot>;
+  /** The figures of the app's own /metrics (MIZUAL_APP_METRICS), judged with the log's. */
+  fromMetrics?: Promise<AppMetricsCollection | null>;
 }): Promise<{ observations: Observation[]; report: AppReport }> {
   const { config } = options;
   const [{ collectApp }, { createDockerClient }] = await Promise.all([
@@ -96,6 +103,7 @@ export async function checkAppLogs(options: {
     readOnly: options.dryRun,
     snapshot: options.snapshot,
   });
+  joinAppMetrics(report, await options.fromMetrics);
   const observations = appObservations(report, options.limits);
   const ruleProblems = report.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES'));
   options.diagnostics.push(...report.problems);
@@ -112,7 +120,17 @@ export async function checkAppLogs(options: {
   return { observations, report };
 }
 
-/** The application checks, from the containers' new log lines (not with --no-docker). */
+/** Add the app's own figures to the report read from the logs. */
+function joinAppMetrics(report: AppReport, fromMetrics: AppMetricsCollection | null | undefined): void {
+  if (!fromMetrics) return;
+  report.http.push(...fromMetrics.http);
+  report.problems.push(...fromMetrics.problems);
+}
+
+/**
+ * The application checks, from the containers' new log lines (not with --no-docker) and the app's own
+ * /metrics (MIZUAL_APP_METRICS, read alongside, with --no-docker too).
+ */
 export const appLogsCheck = defineCheck({
   name: 'app',
   group: 'Application checks:',
@@ -148,16 +166,34 @@ export const appLogsCheck = defineCheck({
       parse: parsePercent,
     },
   },
+  validate: (config) => void parseAppMetrics(config.lookup('MIZUAL_APP_METRICS')),
   run: async (context, limits) => {
-    if (!context.snapshot) return { observations: [] };
+    const { config, now, dryRun } = context;
+    const fromMetrics = config.lookup('MIZUAL_APP_METRICS')?.trim()
+      ? import('../../app/app-metrics/collect.js').then((m) =>
+          m.collectConfiguredAppMetrics(config, { windowMs: limits.windowMs, now, readOnly: dryRun }),
+        )
+      : Promise.resolve(null);
+    // Awaited below; until then a failure must not count as unhandled.
+    fromMetrics.catch(() => undefined);
+    if (!context.snapshot) {
+      const got = await fromMetrics;
+      if (!got) return { observations: [] };
+      const none = { probes: [], queues: [], problems: [], brokerProblem: null, healthProbe: null };
+      const report = outsideAppReport(none, now.getTime(), limits.windowMs);
+      joinAppMetrics(report, got);
+      context.diagnostics.push(...got.problems);
+      return { observations: appObservations(report, limits), sample: { app: report } };
+    }
     const { observations, report } = await checkAppLogs({
-      config: context.config,
+      config,
       windowMs: limits.windowMs,
       limits,
-      now: context.now,
-      dryRun: context.dryRun,
+      now,
+      dryRun,
       diagnostics: context.diagnostics,
       snapshot: context.snapshot,
+      fromMetrics,
     });
     return { observations, sample: { app: report } };
   },

@@ -66,6 +66,7 @@ export function httpFigures(buckets: MinuteBucket[]): HttpFigure[] {
     }
     const q = all.s ? sketchQuantiles(all.s, [0.5, 0.95, 0.99]) : null;
     figures.push({
+      source: 'logs',
       container,
       requests: all.n,
       status,
