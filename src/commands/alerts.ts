@@ -12,7 +12,7 @@ import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
 import { resolveThresholds, type Thresholds } from '../core/thresholds.js';
 import { parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../core/units.js';
-import { dbCheckOptions } from '../alerts/db-checks.js';
+import { dbCheckOptions, type DbFlags } from '../alerts/db-checks.js';
 import { VERSION } from '../core/version.js';
 import type { DeliveryReport } from '../alerts/webhook.js';
 import { DEFAULT_LIMITS, type TrendLimits } from '../alerts/trends.js';
@@ -43,7 +43,7 @@ export interface AlertsOptions {
   sysRoot?: string;
   now?: Date;
   /** `--db-long`, `--db-window`, `--db-connections` (the database checks run only with a database URL). */
-  db?: { longMs: number; windowMs: number; connectionsPercent: number };
+  db?: DbFlags;
   /** `--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`. */
   limits?: Partial<TrendLimits>;
   /** `--probe-slow`, `--cert-days`, `--queue-backlog`. */
@@ -245,6 +245,9 @@ function buildProgram(): Command {
     .option('--db-long <duration>', 'WARNING for a query or idle transaction (or lock wait) older than this', '30s')
     .option('--db-window <duration>', 'the window of the top statements', '1h')
     .option('--db-connections <percent>', 'WARNING when this share of the usable connections is in use', '80')
+    .option('--db-regression-ms <ms>', "a regression's mean over the last hour must be at least this many ms", '20')
+    .option('--db-regression-calls <count>', 'a regression needs this many calls over the last hour', '100')
+    .option('--db-slot-bytes <size>', 'WARNING when an inactive replication slot retains more WAL than this', '1G')
     .option('--no-docker', 'skip the Docker engine and container checks')
     .option('--json', 'print every check as one JSON document')
     .option('--dry-run', 'evaluate and print; write no state, log line or webhook')
@@ -295,6 +298,9 @@ export async function run(argv: string[]): Promise<void> {
           longMs: parseDuration(str('dbLong') ?? '30s', '--db-long'),
           windowMs: parseDuration(str('dbWindow') ?? '1h', '--db-window'),
           connectionsPercent: parsePercent(str('dbConnections') ?? '80', '--db-connections'),
+          regressionMs: parsePositiveNumber(str('dbRegressionMs') ?? '20', '--db-regression-ms'),
+          regressionCalls: parsePositiveInt(str('dbRegressionCalls') ?? '100', '--db-regression-calls'),
+          slotBytes: parseSize(str('dbSlotBytes') ?? '1G', '--db-slot-bytes'),
         },
         appWindowMs: parseAppWindow(str('appWindow') ?? DEFAULT_APP_WINDOW),
         appLimits: {

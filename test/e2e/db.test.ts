@@ -236,7 +236,7 @@ test('a workload with known answers shows in --json and the alerts with the righ
   ]);
 });
 
-test('a statement twice as slow over the last hour as the day before raises db:regression:<queryid>', async () => {
+test('a statement twice as slow over the last hour as the day before, over the floor, raises db:regression:<queryid>', async () => {
   // Three alerts runs as cron would make them a day apart (faketime moves only the tool's clock); the
   // statement's calls happen on the real server in between.
   const dir = path.join(scratch.dir, 'regression');
@@ -267,16 +267,17 @@ test('a statement twice as slow over the last hour as the day before raises db:r
   };
   const probe = (seconds: number) => admin.query('SELECT pg_sleep($1) FROM (SELECT 1) AS regression_probe', [seconds]);
   await alertsAt('-25h');
-  for (let i = 0; i < 60; i++) await probe(0.005);
+  for (let i = 0; i < 100; i++) await probe(0.01);
   await alertsAt('-1h');
-  for (let i = 0; i < 60; i++) await probe(0.02);
+  // Over the floor (a mean of 20 ms and 100 calls in the hour) and at least twice as slow.
+  for (let i = 0; i < 100; i++) await probe(0.025);
   const now = await alertsAt(null);
   const regression = now.report.checks.find((c) => c.check.startsWith('db:regression:'));
   assert.ok(regression, JSON.stringify(now.report.checks.map((c) => c.check)));
   assert.equal(regression.status, 'warning');
   assert.match(
     regression.message,
-    /over the last hour \(60 calls\), .* over the 24h before \(60 calls\): SELECT pg_sleep\(\$1\) FROM \(SELECT \$2\) AS regression_probe/,
+    /over the last hour \(100 calls\), .* over the 24h before \(100 calls\): SELECT pg_sleep\(\$1\) FROM \(SELECT \$2\) AS regression_probe/,
   );
   const queryid = regression.check.slice('db:regression:'.length);
   const [row] = (
