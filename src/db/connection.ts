@@ -138,18 +138,15 @@ export async function openSession(target: DbTarget): Promise<DbSession> {
     query,
     server,
     async transaction(work) {
-      // One round trip: the transaction, its local timeouts, and our pid (the server backend's, also
-      // behind a pooler, for as long as the transaction lasts).
-      const started = (await connected
-        .query(
-          `${OWN_MARK} BEGIN READ ONLY; SET LOCAL statement_timeout = ${STATEMENT_TIMEOUT_MS}; ` +
-            `SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}; SET LOCAL idle_in_transaction_session_timeout = 60000; ` +
-            'SELECT pg_backend_pid() AS pid',
-        )
-        .catch((err: unknown) => {
-          throw toDbError(err, target);
-        })) as unknown as { rows: { pid: number }[] }[];
-      const pid = Number(started.at(-1)?.rows[0]?.pid);
+      // Each statement its own string, so pg_stat_statements keeps our mark on it and leaves it out of
+      // the figures. set_config(…, true) is SET LOCAL: it ends with the transaction.
+      await query('BEGIN READ ONLY');
+      const [started] = await query<{ pid: number }>(
+        `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+                set_config('idle_in_transaction_session_timeout', $3, true), pg_backend_pid() AS pid`,
+        [String(STATEMENT_TIMEOUT_MS), String(LOCK_TIMEOUT_MS), '60000'],
+      );
+      const pid = Number(started?.pid);
       const result = await work(pid, step);
       await query('COMMIT');
       return result;

@@ -82,7 +82,7 @@ superuser_reserved_connections = 3
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
 wal_level = logical
-max_replication_slots = 4
+max_replication_slots = 10
 shared_buffers = 16MB
 fsync = off
 EOF
