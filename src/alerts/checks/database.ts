@@ -2,36 +2,29 @@
  * The database checks of mizual-alerts, from one collection of the database figures (which also keeps
  * this run's statement snapshot and size sample for the windows and the regression check).
  */
-import type { DbReport } from '../db/model.js';
-import { loadAlertState, type Observation } from './state.js';
-import { configuredDbUrl } from '../db/url.js';
-import { formatBytes } from '../core/units.js';
+import type { DbReport } from '../../db/model.js';
+import { defineCheck } from '../check.js';
+import { parseSize } from '../log.js';
+import { loadAlertState, type Observation } from '../state.js';
+import { formatBytes, parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../../core/units.js';
+import { configuredDbUrl } from '../../db/url.js';
 
-export interface DbCheckOptions {
-  url: string;
-  variable: string;
-  longMs: number;
-  windowMs: number;
-  /** --db-connections: percent of max_connections less the reserved ones. */
-  connectionsPercent: number;
-  /** --db-regression-ms: a regression's mean over the last hour must be at least this. */
-  regressionMs: number;
-  /** --db-regression-calls: a regression needs this many calls over the last hour. */
-  regressionCalls: number;
-  /** --db-slot-bytes: an inactive replication slot retaining more WAL than this is a WARNING. */
-  slotBytes: number;
-  /** Keep the snapshot (not with --dry-run). */
-  keep: boolean;
-}
-
-/** The database flags of mizual-alerts (`--db-*`); unset ones take their defaults. */
+/** The database flags of mizual-alerts (`--db-*`). */
 export interface DbFlags {
   longMs: number;
   windowMs: number;
   connectionsPercent: number;
-  regressionMs?: number;
-  regressionCalls?: number;
-  slotBytes?: number;
+  regressionMs: number;
+  regressionCalls: number;
+  slotBytes: number;
+}
+
+/** What one run of the database checks needs: the URL and the flags. */
+export interface DbCheckOptions extends DbFlags {
+  url: string;
+  variable: string;
+  /** Keep the snapshot (not with --dry-run). */
+  keep: boolean;
 }
 
 const DEPENDENT = ['db:connections', 'db:long-query', 'db:idle-in-transaction', 'db:blocked', 'db:wraparound'];
@@ -51,7 +44,7 @@ export async function checkDatabase(
   stateDir: string,
   now: Date,
 ): Promise<{ observations: Observation[]; report: DbReport }> {
-  const { collectDb } = await import('../db/report.js');
+  const { collectDb } = await import('../../db/report.js');
   const report = await collectDb({
     ...options,
     stateDir,
@@ -248,19 +241,64 @@ export function dbObservations(
 /** The database checks' options when a database URL is configured, else null (no check, pg not loaded). */
 export function dbCheckOptions(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
-  flags: DbFlags | undefined,
+  flags: DbFlags,
   dryRun: boolean,
 ): DbCheckOptions | null {
   const configured = configuredDbUrl(lookup);
   if (!configured) return null;
-  return {
-    ...configured,
-    longMs: flags?.longMs ?? 30_000,
-    windowMs: flags?.windowMs ?? 3_600_000,
-    connectionsPercent: flags?.connectionsPercent ?? 80,
-    regressionMs: flags?.regressionMs ?? 20,
-    regressionCalls: flags?.regressionCalls ?? 100,
-    slotBytes: flags?.slotBytes ?? DEFAULT_SLOT_BYTES,
-    keep: !dryRun,
-  };
+  return { ...configured, ...flags, keep: !dryRun };
 }
+
+/**
+ * `db:*`, only with a database URL (pg is loaded only then). One collection of the database figures per
+ * run gives every database check: down, connections, long queries, idle transactions, lock waits,
+ * wraparound, regressions, sequences and slots.
+ */
+export const databaseCheck = defineCheck<DbFlags>({
+  name: 'db',
+  group: 'Database checks:',
+  flags: {
+    longMs: {
+      flag: '--db-long <duration>',
+      help: 'long query, idle transaction or lock wait',
+      default: '30s',
+      parse: parseDuration,
+    },
+    windowMs: {
+      flag: '--db-window <duration>',
+      help: 'window of the top statements',
+      default: '1h',
+      parse: parseDuration,
+    },
+    connectionsPercent: {
+      flag: '--db-connections <percent>',
+      help: 'share of the usable connections in use',
+      default: '80',
+      parse: parsePercent,
+    },
+    regressionMs: {
+      flag: '--db-regression-ms <ms>',
+      help: "a regression's least mean over the last hour",
+      default: '20',
+      parse: parsePositiveNumber,
+    },
+    regressionCalls: {
+      flag: '--db-regression-calls <count>',
+      help: "a regression's least calls over the last hour",
+      default: '100',
+      parse: (text, what) => parsePositiveInt(text, what),
+    },
+    slotBytes: {
+      flag: '--db-slot-bytes <size>',
+      help: 'WAL an inactive replication slot may hold',
+      default: '1G',
+      parse: parseSize,
+    },
+  },
+  run: async (context, limits) => {
+    const options = dbCheckOptions(context.config.lookup, limits, context.dryRun);
+    if (!options) return { observations: [] };
+    const { observations, report } = await checkDatabase(options, context.config.stateDir, context.now);
+    return { observations, sample: { db: report } };
+  },
+});
