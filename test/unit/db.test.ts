@@ -280,6 +280,69 @@ describe('database checks', () => {
     assert.ok(obs.slice(1).every((o) => o.unknown));
   });
 
+  const up = (extra: Partial<ReturnType<typeof unavailableDb>>) => ({
+    ...unavailableDb('', HOUR),
+    available: true,
+    reason: null,
+    ...extra,
+  });
+  const limits = { longMs: 30_000, connectionsPercent: 80, slotBytes: 1024 ** 3 };
+
+  it('while the database is down, the named checks raised before stay as they are (UNKNOWN)', () => {
+    const previous = ['db:regression:42', 'db:sequence:public.ids', 'db:slot:cdc', 'cpu'];
+    const obs = dbObservations(unavailableDb('database h:5432/d: connection refused', HOUR), limits, previous);
+    for (const check of previous.slice(0, 3)) {
+      assert.equal(obs.find((o) => o.check === check)?.unknown, true, check);
+    }
+    assert.equal(
+      obs.find((o) => o.check === 'cpu'),
+      undefined,
+    );
+  });
+
+  it('sequences warn at 90% of their column, inactive slots past --db-slot-bytes', () => {
+    const obs = dbObservations(
+      up({
+        sequences: [
+          { name: 'public.ids', table: 'public.orders', column: 'id', percent: 93.13 },
+          { name: 'public.other', table: null, column: null, percent: 60 },
+        ],
+        slots: [
+          { name: 'cdc', type: 'logical', active: false, retainedBytes: 2 * 1024 ** 3 },
+          { name: 'replica', type: 'physical', active: true, retainedBytes: 5 * 1024 ** 3 },
+          { name: 'small', type: 'logical', active: false, retainedBytes: 1024 },
+        ],
+      }),
+      limits,
+    );
+    const failing = (check: string) => obs.find((o) => o.check === check)?.failing;
+    assert.equal(failing('db:sequence:public.ids'), true);
+    assert.match(obs.find((o) => o.check === 'db:sequence:public.ids')!.message, /feeds public\.orders\.id/);
+    assert.equal(failing('db:sequence:public.other'), false);
+    assert.equal(failing('db:slot:cdc'), true);
+    assert.equal(failing('db:slot:replica'), false, 'an active slot is the replica working');
+    assert.equal(failing('db:slot:small'), false);
+  });
+
+  it('at most 5 regressions are raised, the rest counted; unjudged ones are held', () => {
+    const r = (id: string) => ({
+      queryid: id,
+      query: 'SELECT ?',
+      recentMeanSeconds: 0.05,
+      baselineMeanSeconds: 0.01,
+      recentCalls: 200,
+      baselineCalls: 200,
+    });
+    const obs = dbObservations(
+      up({ regressions: ['1', '2', '3', '4', '5'].map(r), regressionsNotRaised: 2 }),
+      limits,
+    ).filter((o) => o.check.startsWith('db:regression:'));
+    assert.equal(obs.length, 5);
+    assert.ok(obs.every((o) => o.message.includes('and 2 more statements regressed, not raised')));
+    const held = dbObservations(up({ regressionsUnjudged: 'the statistics were reset' }), limits, ['db:regression:9']);
+    assert.equal(held.find((o) => o.check === 'db:regression:9')?.unknown, true);
+  });
+
   it('wraparound warns at 50% and is critical at 75%', () => {
     const at = (percent: number) => {
       const db = { ...unavailableDb('', HOUR), available: true, reason: null, wraparound: { ageXids: 1, percent } };
