@@ -101,29 +101,31 @@ for (let i = 0; i < statements; i++) {
     `SELECT count(*) FROM production.items WHERE ${column} ${not}IN (${Array.from({ length: n }, (_, k) => k + 1).join(',')});`,
   );
 }
-const workloadFile = path.join(scratch, 'workload.sql');
-writeFileSync(workloadFile, `${workload.join('\n')}\n`);
+// Fed on stdin: the postgres user may not read our scratch directory.
+const workloadText = `${workload.join('\n')}\n`;
 const runWorkload = () =>
-  execFileSync('runuser', [
-    '-u',
-    'postgres',
-    '--',
-    path.join(h.PG_TEST_BIN, 'psql'),
-    '-X',
-    '-q',
-    '-o',
-    '/dev/null',
-    '-h',
-    h.PG_TEST_SOCKET,
-    '-p',
-    h.PG_TEST_PORT,
-    '-U',
-    h.PG_TEST_ADMIN_USER,
-    '-d',
-    'appdb',
-    '-f',
-    workloadFile,
-  ]);
+  execFileSync(
+    'runuser',
+    [
+      '-u',
+      'postgres',
+      '--',
+      path.join(h.PG_TEST_BIN, 'psql'),
+      '-X',
+      '-q',
+      '-o',
+      '/dev/null',
+      '-h',
+      h.PG_TEST_SOCKET,
+      '-p',
+      h.PG_TEST_PORT,
+      '-U',
+      h.PG_TEST_ADMIN_USER,
+      '-d',
+      'appdb',
+    ],
+    { input: workloadText },
+  );
 
 // 1. The statements one run sends, recorded through the collectors themselves.
 const { openSession } = await import('../src/db/connection.ts');

@@ -47,10 +47,18 @@ export interface DbHistory {
   sizes: [number, number][];
   /** The queryids the last judged run raised as regressions (held while no verdict can be given). */
   raised: string[];
+  /**
+   * Statement texts already read (queryid → text as shown, literals masked): reading texts makes
+   * pg_stat_statements read its whole texts file, so each is read once while the statement lives.
+   */
+  texts: Record<string, string>;
 }
 
+/** Texts kept at most (about 200 characters each). */
+export const KEPT_TEXTS = 500;
+
 export function emptyHistory(target: string): DbHistory {
-  return { version: 2, target, statements: [], sizes: [], raised: [] };
+  return { version: 2, target, statements: [], sizes: [], raised: [], texts: {} };
 }
 
 /** The kept history for this target; missing, corrupt, older or another target's gives an empty one. */
@@ -69,6 +77,10 @@ export async function readDbHistory(stateDir: string, target: string): Promise<D
     ),
     sizes: d.sizes.filter((s) => Array.isArray(s) && typeof s[0] === 'number' && typeof s[1] === 'number'),
     raised: Array.isArray(d.raised) ? d.raised.filter((q) => typeof q === 'string') : [],
+    texts:
+      d.texts && typeof d.texts === 'object'
+        ? Object.fromEntries(Object.entries(d.texts).filter(([, t]) => typeof t === 'string'))
+        : {},
   };
 }
 

@@ -227,7 +227,7 @@ async function scrapeAll(
     report.regressionsHeld = history.raised;
   }
   if (options.keep && options.stateDir && !expired()) {
-    let kept: DbHistory = { ...history, raised };
+    let kept: DbHistory = { ...history, raised, texts: ctx.statementTexts ?? history.texts };
     if (counters) kept = addSnapshot(kept, counters, nowMs, ctx.statementEpoch);
     if (report.sizeBytes !== null) kept = addSizeSample(kept, report.sizeBytes, nowMs);
     await writeDbHistory(options.stateDir, kept).catch((err: unknown) => {

@@ -26,6 +26,8 @@ export interface ScrapeContext {
   statementCounters?: Map<string, Counters>;
   /** Set by the statements collector: when its counters started (stats_reset, dealloc). */
   statementEpoch?: StatementEpoch;
+  /** Set by the statements collector: the texts to keep for the next run (those used first). */
+  statementTexts?: Record<string, string>;
 }
 
 export interface Sample {

@@ -1,5 +1,12 @@
 import { maskQuery, isHidden } from '../sql-text.js';
-import { formatWindow, windowBase, windowCounters, type Counters, type StatementEpoch } from '../history.js';
+import {
+  formatWindow,
+  KEPT_TEXTS,
+  windowBase,
+  windowCounters,
+  type Counters,
+  type StatementEpoch,
+} from '../history.js';
 import type { TopStatement } from '../model.js';
 import { atLeast, num, type Collector } from './collector.js';
 import { hiddenNote } from './activity.js';
@@ -120,24 +127,34 @@ export const statementsCollector: Collector = {
       ...by(stats, 'meanSeconds', TOP_BY_OTHER * 2),
       ...by(stats, 'rows', TOP_BY_OTHER * 2),
     ]);
+    // Texts already read are kept: reading any text makes the server read the whole texts file.
     const texts = new Map<string, string | null>();
-    if (candidates.size > 0) {
+    const missing: string[] = [];
+    for (const c of candidates) {
+      const kept = ctx.history.texts[c.queryid];
+      if (kept === undefined) missing.push(c.queryid);
+      else texts.set(c.queryid, kept);
+    }
+    if (missing.length > 0) {
       const found = await ctx.query<{ queryid: string; query: string | null }>(
         `SELECT queryid::text AS queryid, min(query) AS query FROM ${ext}.pg_stat_statements(true)
           WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND queryid = ANY($1::bigint[])
           GROUP BY queryid`,
-        [[...candidates].map((c) => c.queryid)],
+        [missing],
       );
-      for (const f of found) texts.set(f.queryid, f.query);
+      for (const f of found) texts.set(f.queryid, isHidden(f.query) ? null : maskQuery(f.query));
     }
     const ours = (id: string) => String(texts.get(id) ?? '').startsWith(OWN_MARK);
     const shown = [...candidates]
       .filter((c) => !ours(c.queryid))
-      .map((c) => {
-        const text = texts.get(c.queryid) ?? null;
-        return { ...c, query: text === null || isHidden(text) ? '<hidden>' : (maskQuery(text) ?? '<hidden>') };
-      });
+      .map((c) => ({ ...c, query: texts.get(c.queryid) ?? '<hidden>' }));
+    const keep: Record<string, string> = {};
+    for (const [id, text] of [...texts, ...Object.entries(ctx.history.texts)]) {
+      if (Object.keys(keep).length >= KEPT_TEXTS) break;
+      if (text !== null && current.has(id) && keep[id] === undefined) keep[id] = text;
+    }
+    ctx.statementTexts = keep;
     // Our own statements stay out of the snapshot too (they are the same every run).
     for (const id of texts.keys()) if (ours(id)) current.delete(id);
     ctx.statementCounters = current;
