@@ -36,7 +36,8 @@ const baseEnv = {
   MIZUAL_ALERT_LOG: path.join(scratch, 'alerts.log'),
 };
 
-const adminSql = (sql) =>
+/** psql as the harness's superuser over its socket (as the postgres user: the socket's peer). */
+const adminPsql = (args, input) =>
   execFileSync(
     'runuser',
     [
@@ -45,7 +46,6 @@ const adminSql = (sql) =>
       '--',
       path.join(h.PG_TEST_BIN, 'psql'),
       '-X',
-      '-qtA',
       '-h',
       h.PG_TEST_SOCKET,
       '-p',
@@ -54,11 +54,11 @@ const adminSql = (sql) =>
       h.PG_TEST_ADMIN_USER,
       '-d',
       'appdb',
-      '-c',
-      sql,
+      ...args,
     ],
-    { encoding: 'utf8' },
-  ).trim();
+    { encoding: 'utf8', ...(input === undefined ? {} : { input }) },
+  );
+const adminSql = (sql) => adminPsql(['-qtA', '-c', sql]).trim();
 
 /**
  * Database time (ms) and calls of statements starting with this mark, and sessions opened on appdb so
@@ -103,29 +103,7 @@ for (let i = 0; i < statements; i++) {
 }
 // Fed on stdin: the postgres user may not read our scratch directory.
 const workloadText = `${workload.join('\n')}\n`;
-const runWorkload = () =>
-  execFileSync(
-    'runuser',
-    [
-      '-u',
-      'postgres',
-      '--',
-      path.join(h.PG_TEST_BIN, 'psql'),
-      '-X',
-      '-q',
-      '-o',
-      '/dev/null',
-      '-h',
-      h.PG_TEST_SOCKET,
-      '-p',
-      h.PG_TEST_PORT,
-      '-U',
-      h.PG_TEST_ADMIN_USER,
-      '-d',
-      'appdb',
-    ],
-    { input: workloadText },
-  );
+const runWorkload = () => adminPsql(['-q', '-o', '/dev/null'], workloadText);
 
 // 1. The statements one run sends, recorded through the collectors themselves.
 const { openSession } = await import('../src/db/connection.ts');

@@ -239,31 +239,11 @@ test('a workload with known answers shows in --json and the alerts with the righ
 test('a statement twice as slow over the last hour as the day before, over the floor, raises db:regression:<queryid>', async () => {
   // Three alerts runs as cron would make them a day apart (faketime moves only the tool's clock); the
   // statement's calls happen on the real server in between.
-  const dir = path.join(scratch.dir, 'regression');
-  const regEnv: Record<string, string> = {
-    ...env,
-    MIZUAL_STATE_DIR: path.join(dir, 'state'),
-    MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
-  };
-  delete regEnv.MIZUAL_ALERT_WEBHOOK_URL;
+  const runs = alertsIn('regression');
+  const regEnv = runs.env;
   const alertsAt = async (offset: string | null) => {
-    const args = ['--no-docker', '--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100', '--json'];
-    const bin = path.join(ROOT, 'bin', 'mizual-alerts.js');
-    const cmd = offset ? ['faketime', '-f', offset, process.execPath, bin, ...args] : [process.execPath, bin, ...args];
-    const { execa } = await import('execa');
-    const r = await execa(cmd[0]!, cmd.slice(1), {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...regEnv },
-      extendEnv: false,
-      reject: false,
-    });
-    outputs.push(
-      { where: `alerts ${offset} stdout`, text: String(r.stdout) },
-      { where: `alerts ${offset} stderr`, text: String(r.stderr) },
-    );
-    return {
-      exitCode: r.exitCode,
-      report: JSON.parse(String(r.stdout)) as { checks: { check: string; status: string; message: string }[] },
-    };
+    const r = await runs.at(offset);
+    return { exitCode: r.exitCode, report: { checks: r.checks } };
   };
   const probe = (seconds: number) => admin.query('SELECT pg_sleep($1) FROM (SELECT 1) AS regression_probe', [seconds]);
   await alertsAt('-25h');
@@ -320,37 +300,34 @@ function alertsIn(name: string) {
     MIZUAL_STATE_DIR: path.join(dir, 'state'),
     MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
   };
-  return async (offset: string | null, extra: string[] = []) => {
-    const args = [
-      '--no-docker',
-      '--cpu-sample',
-      '0',
-      '--cpu',
-      '100',
-      '--memory',
-      '100',
-      '--disk',
-      '100',
-      '--json',
-      ...extra,
-    ];
+  const at = async (offset: string | null, extra: string[] = []) => {
+    const args = ['--no-docker', '--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100', '--json'];
     const bin = path.join(ROOT, 'bin', 'mizual-alerts.js');
-    const cmd = offset ? ['faketime', '-f', offset, process.execPath, bin, ...args] : [process.execPath, bin, ...args];
+    const cmd = [process.execPath, bin, ...args, ...extra];
     const { execa } = await import('execa');
-    const r = await execa(cmd[0]!, cmd.slice(1), {
+    const r = await execa(offset ? 'faketime' : cmd[0]!, offset ? ['-f', offset, ...cmd] : cmd.slice(1), {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runEnv },
       extendEnv: false,
       reject: false,
     });
-    outputs.push({ where: `${name} ${offset} stdout`, text: String(r.stdout) });
-    const checks = (JSON.parse(String(r.stdout)) as { checks: { check: string; status: string; message: string }[] })
-      .checks;
-    return checks.filter((c) => c.check.startsWith('db:regression:'));
+    outputs.push(
+      { where: `${name} ${offset} stdout`, text: String(r.stdout) },
+      { where: `${name} ${offset} stderr`, text: String(r.stderr) },
+    );
+    const report = JSON.parse(String(r.stdout)) as { checks: { check: string; status: string; message: string }[] };
+    return { exitCode: r.exitCode, checks: report.checks };
   };
+  return { env: runEnv, at };
 }
 
+/** The db:regression:* checks of one run. */
+const regressions = (checks: { check: string; status: string }[]) =>
+  checks.filter((c) => c.check.startsWith('db:regression:'));
+
 test('0.02 ms becoming 0.05 ms is no regression: under the floor of 20 ms and 100 calls', async () => {
-  const alertsAt = alertsIn('floor');
+  const runs = alertsIn('floor');
+  const alertsAt = async (offset: string | null, extra: string[] = []) =>
+    regressions((await runs.at(offset, extra)).checks);
   const tiny = (n: number) => admin.query('SELECT count(*) FROM generate_series(1, $1) AS floor_probe', [n]);
   await alertsAt('-25h');
   for (let i = 0; i < 150; i++) await tiny(10);
@@ -376,7 +353,9 @@ test('0.02 ms becoming 0.05 ms is no regression: under the floor of 20 ms and 10
 });
 
 test('a statistics reset then regrowth raises nothing: regressions are judged across no reset', async () => {
-  const alertsAt = alertsIn('reset');
+  const runs = alertsIn('reset');
+  const alertsAt = async (offset: string | null, extra: string[] = []) =>
+    regressions((await runs.at(offset, extra)).checks);
   const probe = (s: number) => admin.query('SELECT pg_sleep($1) FROM (SELECT 1) AS reset_probe', [s]);
   await alertsAt('-25h');
   for (let i = 0; i < 300; i++) await probe(0.01);
