@@ -1,5 +1,6 @@
-// The database checks' cost (issue 21), measured side by side in one run against the harness's Postgres
-// (bash test/harness/postgres-up.sh), with the pg_monitor role over TLS:
+// The database checks' cost (issues 21 and 29), measured side by side in one run against the harness's
+// Postgres (bash test/harness/postgres-up.sh), with the pg_monitor role over TLS, after a workload of
+// BENCH_STATEMENTS (1000) distinct statements so pg_stat_statements holds what a real app leaves there:
 //   - database time of an alerts run: pg_stat_statements' own total_exec_time of our statements (they
 //     start with /* mizual-monitoring */), and connections opened (pg_stat_database.sessions);
 //   - a psql baseline: the very statements one run sends (recorded through the collectors), replayed by
@@ -35,7 +36,8 @@ const baseEnv = {
   MIZUAL_ALERT_LOG: path.join(scratch, 'alerts.log'),
 };
 
-const adminSql = (sql) =>
+/** psql as the harness's superuser over its socket (as the postgres user: the socket's peer). */
+const adminPsql = (args, input) =>
   execFileSync(
     'runuser',
     [
@@ -44,7 +46,6 @@ const adminSql = (sql) =>
       '--',
       path.join(h.PG_TEST_BIN, 'psql'),
       '-X',
-      '-qtA',
       '-h',
       h.PG_TEST_SOCKET,
       '-p',
@@ -53,11 +54,11 @@ const adminSql = (sql) =>
       h.PG_TEST_ADMIN_USER,
       '-d',
       'appdb',
-      '-c',
-      sql,
+      ...args,
     ],
-    { encoding: 'utf8' },
-  ).trim();
+    { encoding: 'utf8', ...(input === undefined ? {} : { input }) },
+  );
+const adminSql = (sql) => adminPsql(['-qtA', '-c', sql]).trim();
 
 /**
  * Database time (ms) and calls of statements starting with this mark, and sessions opened on appdb so
@@ -88,6 +89,22 @@ function alertsRun(withDb) {
   return wall;
 }
 
+// 0. The app's statements: IN lists of every length on two columns, with and without NOT (SQLAlchemy
+// makes one queryid per length).
+const statements = Number(process.env.BENCH_STATEMENTS ?? 1000);
+const workload = [];
+for (let i = 0; i < statements; i++) {
+  const n = Math.floor(i / 4) + 1;
+  const column = i % 2 === 0 ? 'id' : 'n';
+  const not = i % 4 < 2 ? '' : 'NOT ';
+  workload.push(
+    `SELECT count(*) FROM production.items WHERE ${column} ${not}IN (${Array.from({ length: n }, (_, k) => k + 1).join(',')});`,
+  );
+}
+// Fed on stdin: the postgres user may not read our scratch directory.
+const workloadText = `${workload.join('\n')}\n`;
+const runWorkload = () => adminPsql(['-q', '-o', '/dev/null'], workloadText);
+
 // 1. The statements one run sends, recorded through the collectors themselves.
 const { openSession } = await import('../src/db/connection.ts');
 const { parseDbUrl } = await import('../src/db/url.ts');
@@ -96,24 +113,28 @@ const { emptyHistory } = await import('../src/db/history.ts');
 const target = parseDbUrl(url);
 const session = await openSession(target);
 const recorded = [];
-const ctx = {
-  query: async (sql, params = []) => {
-    recorded.push({ sql, params });
-    return session.query(sql, params);
-  },
-  selfPid: session.pid,
-  user: target.user,
-  database: target.database,
-  longSeconds: 30,
-  windowMs: 3_600_000,
-  nowMs: Date.now(),
-  history: emptyHistory(target.label),
-  notes: [],
-};
-const report = { statements: { top: [] } };
-for (const c of COLLECTORS) await c.scrape(ctx, report).catch(() => undefined);
+await session.transaction(async (pid) => {
+  const ctx = {
+    query: async (sql, params = []) => {
+      recorded.push({ sql, params });
+      return session.query(sql, params);
+    },
+    selfPid: pid,
+    user: target.user,
+    database: target.database,
+    longSeconds: 30,
+    windowMs: 3_600_000,
+    nowMs: Date.now(),
+    serverVersion: 0,
+    history: emptyHistory(target.label),
+    notes: [],
+  };
+  const report = { statements: { top: [] }, connections: null };
+  for (const c of COLLECTORS) await c.scrape(ctx, report).catch(() => undefined);
+});
 await session.close();
-const literal = (v) => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
+const literal = (v) =>
+  typeof v === 'number' ? String(v) : Array.isArray(v) ? `'{${v.join(',')}}'` : `'${String(v).replace(/'/g, "''")}'`;
 const script =
   recorded
     .map(
@@ -124,8 +145,10 @@ const scriptFile = path.join(scratch, 'baseline.sql');
 writeFileSync(scriptFile, script);
 
 // 2. Alerts runs with the database, then the psql baseline, each measured by pg_stat_statements.
-alertsRun(true); // the first run creates the state; not counted
 adminSql('SELECT pg_stat_statements_reset()');
+runWorkload();
+alertsRun(true); // the first run creates the state; not counted
+runWorkload();
 measured++;
 await settle();
 let before = measure('/* mizual-monitoring */');
@@ -141,6 +164,7 @@ const ours = {
 // The same statements normalise to the same queryid whoever sends them: start afresh so psql's own
 // text (and mark) is the one pg_stat_statements keeps.
 adminSql('SELECT pg_stat_statements_reset()');
+runWorkload();
 measured++;
 await settle();
 before = measure('/* psql-baseline */');
@@ -182,6 +206,7 @@ for (let i = 0; i < runs; i++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const result = {
   runs,
+  workloadStatements: statements,
   statementsPerRun: recorded.length,
   alertsDbTimeMs: Math.round(ours.ms * 100) / 100,
   alertsStatementsPerRun: ours.calls,
@@ -192,6 +217,7 @@ const result = {
   psqlWallMs: Math.round(median(psqlWalls)),
   alertsWallWithoutDbMs: Math.round(median(without)),
   alertsWallWithDbMs: Math.round(median(withDb)),
+  databasePartWallMs: Math.round(median(withDb) - median(without)),
   targetMet: ours.ms <= 100 && ours.sessions <= 1,
 };
 console.table(result);

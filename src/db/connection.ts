@@ -1,15 +1,19 @@
 /**
- * One connection per run, read-only: `pg` is loaded here only (and only when a URL is set), the session
- * is named `mizual-monitoring`, connecting and each statement give up after 5 s on both sides (server's
- * statement_timeout, client's query deadline), and errors are told in our words, naming host and
- * database only.
+ * One connection per run, made for poolers: `pg` is loaded here only (and only when a URL is set), the
+ * startup packet carries the user, the database and `application_name` and nothing else (PgBouncer and
+ * Neon's pooler refuse other parameters), and everything we run is one `BEGIN READ ONLY` transaction
+ * whose `SET LOCAL` timeouts end with it, so nothing of ours stays on a server connection a pooler
+ * hands to the app. Statements go through the unnamed prepared statement only. Errors are told in our
+ * words, naming host and database only.
  */
 import type { Client, ClientConfig } from 'pg';
-import type { DbTarget } from './url.js';
+import { tlsForHost, type DbHost, type DbTarget } from './url.js';
 
 export const APPLICATION_NAME = 'mizual-monitoring';
 export const CONNECT_TIMEOUT_MS = 5_000;
 export const STATEMENT_TIMEOUT_MS = 5_000;
+/** How long one statement may wait for a lock (a migration's) before its figure is given up. */
+export const LOCK_TIMEOUT_MS = 1_000;
 /** The comment every statement of ours starts with, so the statistics can leave them out. */
 export const OWN_MARK = '/* mizual-monitoring */';
 
@@ -18,10 +22,18 @@ export type Query = <T = Record<string, unknown>>(sql: string, params?: unknown[
 
 export interface DbSession {
   query: Query;
-  /** Our own backend's pid (left out of every figure). */
-  pid: number;
+  /** The server that answered (one of the target's hosts). */
+  server: DbHost;
+  /**
+   * Run `work` inside one read-only transaction with our timeouts set locally; `work` gets our backend's
+   * pid and a `step` that isolates one part (a savepoint) so a refused figure does not end the others.
+   */
+  transaction<T>(work: (pid: number, step: Step) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** Run one part of the scrape; a server error in it is rolled back to before it and thrown. */
+export type Step = <T>(part: () => Promise<T>) => Promise<T>;
 
 /** A failure to connect or query, already told without secrets. */
 export class DbError extends Error {
@@ -37,28 +49,31 @@ export class DbError extends Error {
   }
 }
 
-function clientConfig(target: DbTarget, tls: DbTarget['tls'] | false): ClientConfig {
+function clientConfig(target: DbTarget, server: DbHost, tls: DbTarget['tls'] | false): ClientConfig {
   return {
-    host: target.host,
-    port: target.port,
+    host: server.host,
+    port: server.port,
     user: target.user,
     password: target.password,
     database: target.database,
     ssl: tls ?? false,
-    options: target.options,
     application_name: APPLICATION_NAME,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
+    // The client's own deadline per statement; the server's is SET LOCAL inside the transaction.
     query_timeout: STATEMENT_TIMEOUT_MS + 1_000,
-    idle_in_transaction_session_timeout: 60_000,
   };
 }
 
-/** Open the one connection of this run, honouring prefer/allow's fallback as libpq does. */
-export async function openSession(target: DbTarget): Promise<DbSession> {
+/** Connect to one server, honouring prefer/allow's fallback as libpq does. */
+async function connectTo(target: DbTarget, server: DbHost): Promise<Client> {
   const pg = (await import('pg')).default;
-  const attempt = async (tls: DbTarget['tls'] | false): Promise<Client> => {
-    const client = new pg.Client(clientConfig(target, tls));
+  const tls = tlsForHost(target, server.host);
+  const attempt = async (withTls: DbTarget['tls'] | false): Promise<Client> => {
+    const client = new pg.Client(clientConfig(target, server, withTls));
+    // pg would add PGOPTIONS and PGREPLICATION from our environment to the startup packet.
+    const params = (client as unknown as { connectionParameters: Record<string, unknown> }).connectionParameters;
+    params.options = undefined;
+    params.replication = undefined;
     // An 'error' event after connect (server gone) must not crash the process; the query fails instead.
     client.on('error', () => undefined);
     try {
@@ -69,47 +84,77 @@ export async function openSession(target: DbTarget): Promise<DbSession> {
       throw err;
     }
   };
-  let client: Client;
-  try {
-    if (target.sslMode === 'prefer') {
-      client = await attempt(target.tls).catch((err: unknown) => {
-        if (/does not support SSL/i.test(String((err as Error)?.message))) return attempt(false);
-        throw err;
-      });
-    } else if (target.sslMode === 'allow') {
-      client = await attempt(false).catch((err: unknown) => {
-        if ((err as { code?: string })?.code === '28000') return attempt(target.tls);
-        throw err;
-      });
-    } else {
-      client = await attempt(target.sslMode === 'disable' ? false : target.tls);
-    }
-  } catch (err) {
-    throw toDbError(err, target);
+  if (server.host.startsWith('/') || target.sslMode === 'disable') return attempt(false);
+  if (target.sslMode === 'prefer') {
+    return attempt(tls).catch((err: unknown) => {
+      if (/does not support SSL/i.test(String((err as Error)?.message))) return attempt(false);
+      throw err;
+    });
   }
+  if (target.sslMode === 'allow') {
+    return attempt(false).catch((err: unknown) => {
+      if ((err as { code?: string })?.code === '28000') return attempt(tls);
+      throw err;
+    });
+  }
+  return attempt(tls);
+}
+
+/** Open the one connection of this run: the first of the target's hosts that answers. */
+export async function openSession(target: DbTarget): Promise<DbSession> {
+  let client: Client | undefined;
+  let server: DbHost | undefined;
+  let firstError: unknown;
+  for (const candidate of target.hosts) {
+    try {
+      client = await connectTo(target, candidate);
+      server = candidate;
+      break;
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  if (!client || !server) throw toDbError(firstError, target);
+  const connected = client;
   const query: Query = async <T>(sql: string, params?: unknown[]) => {
     try {
-      const result = await client.query(`${OWN_MARK} ${sql}`, params);
+      // No `name`: pg uses the unnamed statement, which transaction pooling allows.
+      const result = await connected.query({ text: `${OWN_MARK} ${sql}`, values: params });
       return result.rows as T[];
     } catch (err) {
       throw toDbError(err, target);
     }
   };
-  try {
-    // Read-only for the whole session: nothing we send can change the app's data.
-    await query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
-    const [row] = await query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return {
-      query,
-      pid: Number(row?.pid),
-      close: async () => {
-        await client.end().catch(() => undefined);
-      },
-    };
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    throw err;
-  }
+  const step: Step = async (part) => {
+    await query('SAVEPOINT mizual_step');
+    try {
+      return await part();
+    } catch (err) {
+      if (err instanceof DbError && err.sqlState) await query('ROLLBACK TO SAVEPOINT mizual_step');
+      throw err;
+    }
+  };
+  return {
+    query,
+    server,
+    async transaction(work) {
+      // Each statement its own string, so pg_stat_statements keeps our mark on it and leaves it out of
+      // the figures. set_config(…, true) is SET LOCAL: it ends with the transaction.
+      await query('BEGIN READ ONLY');
+      const [started] = await query<{ pid: number }>(
+        `SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+                set_config('idle_in_transaction_session_timeout', $3, true), pg_backend_pid() AS pid`,
+        [String(STATEMENT_TIMEOUT_MS), String(LOCK_TIMEOUT_MS), '60000'],
+      );
+      const pid = Number(started?.pid);
+      const result = await work(pid, step);
+      await query('COMMIT');
+      return result;
+    },
+    close: async () => {
+      await connected.end().catch(() => undefined);
+    },
+  };
 }
 
 const TLS_CODES: Record<string, string> = {

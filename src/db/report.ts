@@ -1,16 +1,20 @@
 /**
- * The database figures of one run: parse the URL, open the one read-only connection, run every
- * collector in turn, and (for mizual-alerts) keep this run's snapshot. Never throws: a database that
+ * The database figures of one run: parse the URL, open the one connection, run every collector in turn
+ * inside one read-only transaction (each in a savepoint, so a figure the role may not read is a note and
+ * the rest still come), and (for mizual-alerts) keep this run's snapshot. Never throws: a database that
  * cannot be reached is a report with `available: false` and a reason that names host and database only.
+ * Past the run's deadline nothing more is done: a connection that arrives late is closed, nothing is kept.
  */
 import { activityCollector } from './collector/activity.js';
 import type { Collector, ScrapeContext } from './collector/collector.js';
 import { connectionsCollector } from './collector/connections.js';
 import { databaseCollector } from './collector/database.js';
+import { indexesCollector } from './collector/indexes.js';
 import { locksCollector } from './collector/locks.js';
 import { sequencesCollector } from './collector/sequences.js';
 import { serverCollector } from './collector/server.js';
 import { sizeCollector } from './collector/size.js';
+import { slotsCollector } from './collector/slots.js';
 import { statementsCollector } from './collector/statements.js';
 import { tablesCollector } from './collector/tables.js';
 import { wraparoundCollector } from './collector/wraparound.js';
@@ -19,10 +23,13 @@ import {
   addSizeSample,
   addSnapshot,
   emptyHistory,
-  findRegressions,
+  DEFAULT_REGRESSION_RULES,
   formatWindow,
+  judgeRegressions,
   readDbHistory,
   writeDbHistory,
+  type DbHistory,
+  type RegressionRules,
 } from './history.js';
 import type { DbReport } from './model.js';
 import { DbUrlError, parseDbUrl, type DbTarget } from './url.js';
@@ -39,7 +46,12 @@ export const COLLECTORS: readonly Collector[] = [
   databaseCollector,
   wraparoundCollector,
   sequencesCollector,
+  indexesCollector,
+  slotsCollector,
 ];
+
+/** Regressions raised per run at most; the others are counted. */
+export const MAX_REGRESSIONS = 5;
 
 /** The whole run (connect and every statement) ends within this, whatever the server does. */
 export const RUN_DEADLINE_MS = 15_000;
@@ -55,6 +67,8 @@ export interface DbOptions {
   now: Date;
   /** mizual-alerts: keep this run's statement snapshot and size sample. */
   keep: boolean;
+  /** --db-regression-ms and --db-regression-calls. */
+  regression?: RegressionRules;
 }
 
 /** A report with nothing in it but why. */
@@ -93,49 +107,54 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
     return unavailableDb(`${options.variable} cannot be read`, options.windowMs);
   }
   let session: DbSession | null = null;
+  let expired = false;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new DbError(`database ${target.label}: no complete answer within ${RUN_DEADLINE_MS / 1000}s`)),
-      RUN_DEADLINE_MS,
-    );
+    timer = setTimeout(() => {
+      expired = true;
+      reject(new DbError(`database ${target.label}: no complete answer within ${RUN_DEADLINE_MS / 1000}s`));
+    }, RUN_DEADLINE_MS);
   });
+  const work = (async () => {
+    const opened = await openSession(target);
+    if (expired) {
+      // Arrived after the deadline: nobody is waiting for it any more.
+      await opened.close();
+      throw new DbError(`database ${target.label}: connected after the deadline`);
+    }
+    session = opened;
+    return await scrapeAll(opened, target, options, () => expired);
+  })();
+  work.catch(() => undefined);
   try {
-    return await Promise.race([
-      (async () => {
-        session = await openSession(target);
-        return await scrapeAll(session, target, options);
-      })(),
-      deadline,
-    ]);
+    return await Promise.race([work, deadline]);
   } catch (err) {
     const reason =
       err instanceof DbError
         ? err.message
         : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
-    return { ...unavailableDb(reason, options.windowMs), database: target.database };
+    const down = { ...unavailableDb(reason, options.windowMs), database: target.database };
+    // Regressions raised before stay as they are while the database cannot be asked.
+    const kept = options.stateDir
+      ? await readDbHistory(options.stateDir, target.label).catch(() => emptyHistory(target.label))
+      : emptyHistory(target.label);
+    return { ...down, regressionsUnjudged: reason, regressionsHeld: kept.raised };
   } finally {
     clearTimeout(timer);
     await (session as DbSession | null)?.close();
   }
 }
 
-async function scrapeAll(session: DbSession, target: DbTarget, options: DbOptions): Promise<DbReport> {
+async function scrapeAll(
+  session: DbSession,
+  target: DbTarget,
+  options: DbOptions,
+  expired: () => boolean,
+): Promise<DbReport> {
   const nowMs = options.now.getTime();
   const history = options.stateDir
     ? await readDbHistory(options.stateDir, target.label).catch(() => emptyHistory(target.label))
     : emptyHistory(target.label);
-  const ctx: ScrapeContext = {
-    query: session.query,
-    selfPid: session.pid,
-    user: target.user,
-    database: target.database,
-    longSeconds: options.longMs / 1000,
-    windowMs: options.windowMs,
-    nowMs,
-    history,
-    notes: [],
-  };
   const report: DbReport = {
     ...unavailableDb('', options.windowMs),
     available: true,
@@ -143,34 +162,73 @@ async function scrapeAll(session: DbSession, target: DbTarget, options: DbOption
     database: target.database,
   };
   report.statements = { available: false, reason: null, window: formatWindow(options.windowMs), top: [] };
-  for (const collector of COLLECTORS) {
-    try {
-      await collector.scrape(ctx, report);
-    } catch (err) {
-      // A figure the role may not read is a note; a connection that broke ends the run.
-      if (!(err instanceof DbError) || !err.sqlState) throw err;
-      const hint = err.sqlState === '42501' ? ` (GRANT pg_monitor TO "${target.user}";)` : '';
-      if (collector === statementsCollector) {
-        report.statements = {
-          ...report.statements,
-          available: false,
-          reason: `pg_stat_statements: ${err.reason}${hint}`,
-        };
-      } else ctx.notes.push(`${collector.name}: ${err.reason}${hint}`);
+  const ctx = await session.transaction(async (pid, step) => {
+    const ctx: ScrapeContext = {
+      query: session.query,
+      selfPid: pid,
+      user: target.user,
+      database: target.database,
+      longSeconds: options.longMs / 1000,
+      windowMs: options.windowMs,
+      nowMs,
+      serverVersion: 0,
+      history,
+      notes: [],
+    };
+    for (const collector of COLLECTORS) {
+      if (expired())
+        throw new DbError(`database ${target.label}: no complete answer within ${RUN_DEADLINE_MS / 1000}s`);
+      try {
+        await step(() => collector.scrape(ctx, report));
+      } catch (err) {
+        // A figure the role may not read (or a lock it waited for too long) is a note; a broken
+        // connection ends the run.
+        if (!(err instanceof DbError) || !err.sqlState) throw err;
+        const hint = err.sqlState === '42501' ? ` (GRANT pg_monitor TO "${target.user}";)` : '';
+        if (collector === statementsCollector) {
+          report.statements = {
+            ...report.statements,
+            available: false,
+            reason: `pg_stat_statements: ${err.reason}${hint}`,
+          };
+        } else ctx.notes.push(`${collector.name}: ${err.reason}${hint}`);
+      }
     }
-  }
+    return ctx;
+  });
   report.notes = ctx.notes;
   const counters = ctx.statementCounters;
+  let raised = history.raised;
   if (counters) {
-    const texts = new Map(report.statements.top.map((s) => [s.queryid, s.query]));
-    report.regressions = findRegressions(history, counters, nowMs).map((r) => ({
-      ...r,
-      query: texts.get(r.queryid) ?? null,
-    }));
+    const verdict = judgeRegressions(
+      history,
+      counters,
+      nowMs,
+      ctx.statementEpoch,
+      options.regression ?? DEFAULT_REGRESSION_RULES,
+    );
+    if (verdict.judged) {
+      const texts = new Map(report.statements.top.map((s) => [s.queryid, s.query]));
+      // The ones already raised keep their place among the five, so an alert does not flap out.
+      const before = new Set(history.raised);
+      const ordered = [...verdict.found].sort((a, b) => Number(before.has(b.queryid)) - Number(before.has(a.queryid)));
+      report.regressions = ordered
+        .slice(0, MAX_REGRESSIONS)
+        .map((r) => ({ ...r, query: texts.get(r.queryid) ?? null }));
+      report.regressionsNotRaised = Math.max(0, ordered.length - MAX_REGRESSIONS);
+      report.regressionsUnjudged = null;
+      raised = report.regressions.map((r) => r.queryid);
+    } else {
+      report.regressionsUnjudged = verdict.why;
+      report.regressionsHeld = history.raised;
+    }
+  } else {
+    report.regressionsUnjudged = report.statements.reason ?? 'pg_stat_statements not read';
+    report.regressionsHeld = history.raised;
   }
-  if (options.keep && options.stateDir) {
-    let kept = history;
-    if (counters) kept = addSnapshot(kept, counters, nowMs);
+  if (options.keep && options.stateDir && !expired()) {
+    let kept: DbHistory = { ...history, raised, texts: ctx.statementTexts ?? history.texts };
+    if (counters) kept = addSnapshot(kept, counters, nowMs, ctx.statementEpoch);
     if (report.sizeBytes !== null) kept = addSizeSample(kept, report.sizeBytes, nowMs);
     await writeDbHistory(options.stateDir, kept).catch((err: unknown) => {
       ctx.notes.push(`snapshot not kept: ${scrub(String((err as Error)?.message ?? err), target)}`);

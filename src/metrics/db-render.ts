@@ -1,6 +1,6 @@
 /** The database's part of the dashboard: a few lines, or with --db the whole PgHero-like report. */
 import type { ChalkInstance } from 'chalk';
-import type { DbReport } from '../db/model.js';
+import type { DbReport, IndexAdvice } from '../db/model.js';
 import { createPainter, paintLevel, renderTable } from '../core/paint.js';
 import { formatBytes } from '../core/units.js';
 
@@ -26,7 +26,8 @@ function connectionsLine(db: DbReport, paint: ChalkInstance, connectionsPercent:
   const s = c.byState;
   return (
     `connections ${paintLevel(paint, level, `${c.total}/${usable}`)} (${s.active} active, ${s.idle} idle, ` +
-    `${s['idle in transaction']} idle in transaction, ${s.waiting} waiting)`
+    `${s['idle in transaction']} idle in transaction, ${s.waiting} waiting` +
+    `${c.partial ? "; other roles' states hidden" : ''})`
   );
 }
 
@@ -50,8 +51,25 @@ export function renderDbSection(db: DbReport, color: boolean, connectionsPercent
       lines.push(`    ${secs(s.totalSeconds).padStart(7)} ${String(s.calls).padStart(7)} calls  ${cut(s.query, 60)}`);
     }
   } else lines.push(`  statements: ${db.statements.reason ?? 'not available'}`);
+  const advice = adviceCounts(db);
+  if (advice) lines.push(`  ${paint.yellow(advice)} (mizual-metrics --db)`);
   for (const note of db.notes ?? []) lines.push(paint.gray(`  ${note}`));
   return lines.join('\n');
+}
+
+/** One line counting what --db advises on (indexes, slots holding WAL), or null when nothing. */
+function adviceCounts(db: DbReport): string | null {
+  const i = db.indexes;
+  const parts = [
+    i && i.missing.length > 0 ? `${i.missing.length} table(s) missing an index` : '',
+    i && i.unused.length > 0 ? `${i.unused.length} unused index(es)` : '',
+    i && i.duplicate.length > 0 ? `${i.duplicate.length} duplicate index(es)` : '',
+    i && i.invalid.length > 0 ? `${i.invalid.length} invalid index(es)` : '',
+    (db.slots ?? []).some((s) => !s.active)
+      ? `${(db.slots ?? []).filter((s) => !s.active).length} inactive slot(s)`
+      : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : null;
 }
 
 /** `mizual-metrics --db`: the whole report. */
@@ -71,7 +89,30 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   if (db.wraparound) {
     const p = db.wraparound.percent;
     const level = p >= 75 ? 'critical' : p >= 50 ? 'warning' : 'ok';
-    lines.push(`transaction id age ${db.wraparound.ageXids} (${paintLevel(paint, level, `${p}%`)} of wraparound)`);
+    lines.push(
+      `transaction id age ${db.wraparound.ageXids} (${paintLevel(paint, level, `${p}%`)} of wraparound)` +
+        (db.wraparound.multixactAge === undefined || db.wraparound.multixactAge === null
+          ? ''
+          : `   multixact age ${db.wraparound.multixactAge}`) +
+        (db.wraparound.tables?.[0]
+          ? `   oldest table ${db.wraparound.tables[0].schema}.${db.wraparound.tables[0].table} (${db.wraparound.tables[0].ageXids})`
+          : ''),
+    );
+  }
+  if ((db.connections?.byApplication ?? []).length > 0) {
+    title('connections by application');
+    lines.push(
+      renderTable(
+        ['application', 'user', 'client', 'sessions'],
+        (db.connections?.byApplication ?? []).map((a) => [
+          a.application ?? '-',
+          a.user ?? '-',
+          a.client ?? 'local',
+          String(a.count),
+        ]),
+        color,
+      ),
+    );
   }
   title('long queries and sessions idle in a transaction');
   if (db.longQueries.length === 0) lines.push('none');
@@ -106,6 +147,7 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   if (!db.statements.available) lines.push(db.statements.reason ?? 'not available');
   else {
     if (db.statements.reason) lines.push(paint.gray(db.statements.reason));
+    if (db.statements.hidden) lines.push(paint.gray(`${db.statements.hidden} statements of other roles hidden`));
     const table = (key: 'totalSeconds' | 'calls' | 'meanSeconds' | 'rows', name: string) => {
       lines.push(`by ${name}:`);
       const top = [...db.statements.top].sort((a, b) => b[key] - a[key]).slice(0, 5);
@@ -131,6 +173,7 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   }
   if ((db.regressions ?? []).length > 0) {
     title('slower than the day before');
+    if (db.regressionsNotRaised) lines.push(paint.gray(`and ${db.regressionsNotRaised} more not raised`));
     for (const r of db.regressions ?? []) {
       lines.push(
         paint.yellow(
@@ -167,8 +210,57 @@ export function renderDbReport(db: DbReport, color: boolean, connectionsPercent 
   if (db.sequences.length === 0) lines.push('none');
   for (const s of db.sequences)
     lines.push(
-      `${s.name} ${paintLevel(paint, s.percent >= 90 ? 'critical' : s.percent >= 75 ? 'warning' : 'ok', `${s.percent}%`)}`,
+      `${s.name} ${paintLevel(paint, s.percent >= 90 ? 'critical' : s.percent >= 75 ? 'warning' : 'ok', `${s.percent}%`)}` +
+        (s.table && s.column ? ` of ${s.table}.${s.column}'s range` : ''),
     );
+  const i = db.indexes;
+  if (i) {
+    const list = (name: string, rows: IndexAdvice[], head: string[], row: (a: IndexAdvice) => string[]) => {
+      title(name);
+      if (rows.length === 0) lines.push('none');
+      else lines.push(renderTable(head, rows.map(row), color));
+    };
+    list(
+      'tables read mostly by sequential scans (an index may be missing)',
+      i.missing,
+      ['table', 'rows', 'seq scans', 'size'],
+      (a) => [`${a.schema}.${a.table}`, String(a.rows ?? '-'), `${a.seqScanPercent ?? '?'}%`, formatBytes(a.sizeBytes)],
+    );
+    list('unused indexes (never scanned since the statistics reset)', i.unused, ['index', 'table', 'size'], (a) => [
+      a.index ?? '-',
+      `${a.schema}.${a.table}`,
+      formatBytes(a.sizeBytes),
+    ]);
+    list('duplicate indexes', i.duplicate, ['index', 'covered by', 'table', 'size'], (a) => [
+      a.index ?? '-',
+      a.coveredBy ?? '-',
+      `${a.schema}.${a.table}`,
+      formatBytes(a.sizeBytes),
+    ]);
+    list(
+      'invalid indexes (a failed CREATE INDEX CONCURRENTLY: drop and rebuild)',
+      i.invalid,
+      ['index', 'table', 'size'],
+      (a) => [a.index ?? '-', `${a.schema}.${a.table}`, formatBytes(a.sizeBytes)],
+    );
+  }
+  if (db.slots) {
+    title('replication slots');
+    if (db.slots.length === 0) lines.push('none');
+    else
+      lines.push(
+        renderTable(
+          ['slot', 'type', 'active', 'WAL held'],
+          db.slots.map((s) => [
+            s.name,
+            s.type,
+            s.active ? 'yes' : paint.yellow('no'),
+            s.retainedBytes === null ? '-' : formatBytes(s.retainedBytes),
+          ]),
+          color,
+        ),
+      );
+  }
   if ((db.notes ?? []).length > 0) {
     title('not visible to this role');
     for (const note of db.notes ?? []) lines.push(note);

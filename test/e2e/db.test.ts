@@ -236,47 +236,28 @@ test('a workload with known answers shows in --json and the alerts with the righ
   ]);
 });
 
-test('a statement twice as slow over the last hour as the day before raises db:regression:<queryid>', async () => {
+test('a statement twice as slow over the last hour as the day before, over the floor, raises db:regression:<queryid>', async () => {
   // Three alerts runs as cron would make them a day apart (faketime moves only the tool's clock); the
   // statement's calls happen on the real server in between.
-  const dir = path.join(scratch.dir, 'regression');
-  const regEnv: Record<string, string> = {
-    ...env,
-    MIZUAL_STATE_DIR: path.join(dir, 'state'),
-    MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
-  };
-  delete regEnv.MIZUAL_ALERT_WEBHOOK_URL;
+  const runs = alertsIn('regression');
+  const regEnv = runs.env;
   const alertsAt = async (offset: string | null) => {
-    const args = ['--no-docker', '--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100', '--json'];
-    const bin = path.join(ROOT, 'bin', 'mizual-alerts.js');
-    const cmd = offset ? ['faketime', '-f', offset, process.execPath, bin, ...args] : [process.execPath, bin, ...args];
-    const { execa } = await import('execa');
-    const r = await execa(cmd[0]!, cmd.slice(1), {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...regEnv },
-      extendEnv: false,
-      reject: false,
-    });
-    outputs.push(
-      { where: `alerts ${offset} stdout`, text: String(r.stdout) },
-      { where: `alerts ${offset} stderr`, text: String(r.stderr) },
-    );
-    return {
-      exitCode: r.exitCode,
-      report: JSON.parse(String(r.stdout)) as { checks: { check: string; status: string; message: string }[] },
-    };
+    const r = await runs.at(offset);
+    return { exitCode: r.exitCode, report: { checks: r.checks } };
   };
   const probe = (seconds: number) => admin.query('SELECT pg_sleep($1) FROM (SELECT 1) AS regression_probe', [seconds]);
   await alertsAt('-25h');
-  for (let i = 0; i < 60; i++) await probe(0.005);
+  for (let i = 0; i < 100; i++) await probe(0.01);
   await alertsAt('-1h');
-  for (let i = 0; i < 60; i++) await probe(0.02);
+  // Over the floor (a mean of 20 ms and 100 calls in the hour) and at least twice as slow.
+  for (let i = 0; i < 100; i++) await probe(0.025);
   const now = await alertsAt(null);
   const regression = now.report.checks.find((c) => c.check.startsWith('db:regression:'));
   assert.ok(regression, JSON.stringify(now.report.checks.map((c) => c.check)));
   assert.equal(regression.status, 'warning');
   assert.match(
     regression.message,
-    /over the last hour \(60 calls\), .* over the 24h before \(60 calls\): SELECT pg_sleep\(\$1\) FROM \(SELECT \$2\) AS regression_probe/,
+    /over the last hour \(100 calls\), .* over the 24h before \(100 calls\): SELECT pg_sleep\(\$1\) FROM \(SELECT \$2\) AS regression_probe/,
   );
   const queryid = regression.check.slice('db:regression:'.length);
   const [row] = (
@@ -288,4 +269,101 @@ test('a statement twice as slow over the last hour as the day before raises db:r
     readFileSync(regEnv.MIZUAL_ALERT_LOG!, 'utf8'),
     new RegExp(`WARNING db:regression:${queryid}: statement ${queryid} mean`),
   );
+
+  // The database down (a port nobody listens on): the regression stays as it is, never RESOLVED.
+  const logBefore = readFileSync(regEnv.MIZUAL_ALERT_LOG!, 'utf8');
+  const realUrl = regEnv.DATABASE_URL!;
+  regEnv.DATABASE_URL = realUrl.replace(`:${h.port}/`, `:${await closedPort()}/`);
+  const down = await alertsAt(null);
+  regEnv.DATABASE_URL = realUrl;
+  assert.equal(down.report.checks.find((c) => c.check === 'db:down')?.status, 'critical');
+  const held = down.report.checks.find((c) => c.check === regression.check);
+  assert.equal(held?.status, 'unknown', JSON.stringify(held));
+  assert.doesNotMatch(readFileSync(regEnv.MIZUAL_ALERT_LOG!, 'utf8').slice(logBefore.length), /RESOLVED db:regression/);
+});
+
+/** A port on 127.0.0.1 nobody listens on. */
+async function closedPort(): Promise<number> {
+  const net = await import('node:net');
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** mizual-alerts --json as cron runs it, its clock moved by `offset` (faketime), in its own state. */
+function alertsIn(name: string) {
+  const dir = path.join(scratch.dir, name);
+  const runEnv: Record<string, string> = {
+    DATABASE_URL: env.DATABASE_URL!,
+    MIZUAL_STATE_DIR: path.join(dir, 'state'),
+    MIZUAL_ALERT_LOG: path.join(dir, 'alerts.log'),
+  };
+  const at = async (offset: string | null, extra: string[] = []) => {
+    const args = ['--no-docker', '--cpu-sample', '0', '--cpu', '100', '--memory', '100', '--disk', '100', '--json'];
+    const bin = path.join(ROOT, 'bin', 'mizual-alerts.js');
+    const cmd = [process.execPath, bin, ...args, ...extra];
+    const { execa } = await import('execa');
+    const r = await execa(offset ? 'faketime' : cmd[0]!, offset ? ['-f', offset, ...cmd] : cmd.slice(1), {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...runEnv },
+      extendEnv: false,
+      reject: false,
+    });
+    outputs.push(
+      { where: `${name} ${offset} stdout`, text: String(r.stdout) },
+      { where: `${name} ${offset} stderr`, text: String(r.stderr) },
+    );
+    const report = JSON.parse(String(r.stdout)) as { checks: { check: string; status: string; message: string }[] };
+    return { exitCode: r.exitCode, checks: report.checks };
+  };
+  return { env: runEnv, at };
+}
+
+/** The db:regression:* checks of one run. */
+const regressions = (checks: { check: string; status: string }[]) =>
+  checks.filter((c) => c.check.startsWith('db:regression:'));
+
+test('0.02 ms becoming 0.05 ms is no regression: under the floor of 20 ms and 100 calls', async () => {
+  const runs = alertsIn('floor');
+  const alertsAt = async (offset: string | null, extra: string[] = []) =>
+    regressions((await runs.at(offset, extra)).checks);
+  const tiny = (n: number) => admin.query('SELECT count(*) FROM generate_series(1, $1) AS floor_probe', [n]);
+  await alertsAt('-25h');
+  for (let i = 0; i < 150; i++) await tiny(10);
+  await alertsAt('-1h');
+  for (let i = 0; i < 150; i++) await tiny(2000);
+  const [row] = (
+    await admin.query(
+      `SELECT queryid::text AS q, mean_exec_time AS m FROM pg_stat_statements WHERE query LIKE '%floor_probe%'`,
+    )
+  ).rows;
+  assert.ok(row.m < 20, `the probe's mean ${row.m} ms is under the floor`);
+  // Judged with no floor, the same figures are a regression: the floor alone keeps it quiet.
+  const noFloor = await alertsAt(null, ['--dry-run', '--db-regression-ms', '0.0001', '--db-regression-calls', '100']);
+  assert.ok(
+    noFloor.some((c) => c.check === `db:regression:${row.q}` && c.status === 'warning'),
+    JSON.stringify(noFloor),
+  );
+  const raised = await alertsAt(null);
+  assert.deepEqual(
+    raised.filter((c) => c.check === `db:regression:${row.q}`),
+    [],
+  );
+});
+
+test('a statistics reset then regrowth raises nothing: regressions are judged across no reset', async () => {
+  const runs = alertsIn('reset');
+  const alertsAt = async (offset: string | null, extra: string[] = []) =>
+    regressions((await runs.at(offset, extra)).checks);
+  const probe = (s: number) => admin.query('SELECT pg_sleep($1) FROM (SELECT 1) AS reset_probe', [s]);
+  await alertsAt('-25h');
+  for (let i = 0; i < 300; i++) await probe(0.01);
+  await alertsAt('-1h');
+  await admin.query('SELECT pg_stat_statements_reset()');
+  // 400 calls at 15 ms since the reset: counted against the 300 before it, the hour would read 100
+  // calls at 30 ms, "twice" the 10 ms of the day before.
+  for (let i = 0; i < 400; i++) await probe(0.015);
+  const checks = await alertsAt(null, ['--db-regression-ms', '1']);
+  assert.deepEqual(checks, []);
 });

@@ -8,8 +8,9 @@ import {
   addSizeSample,
   addSnapshot,
   emptyHistory,
-  findRegressions,
+  judgeRegressions,
   growthPerDay,
+  snapshotViews,
   windowBase,
   windowCounters,
   type Counters,
@@ -49,13 +50,42 @@ describe('database URL', () => {
     assert.equal(parseDbUrl('postgres://u:p@/d?host=/run/postgresql').sslMode, 'disable');
   });
 
+  it('reads Unix sockets, several hosts and sslrootcert=system as libpq 16 does', () => {
+    const sock = parseDbUrl('postgresql://app@/db?host=/run/pg');
+    assert.deepEqual(
+      [sock.host, sock.port, sock.database, sock.sslMode, sock.label],
+      ['/run/pg', 5432, 'db', 'disable', '/run/pg/db'],
+    );
+    const encoded = parseDbUrl('postgresql://%2Fvar%2Frun%2Fpostgresql:5433/db?user=app');
+    assert.deepEqual([encoded.host, encoded.port, encoded.user], ['/var/run/postgresql', 5433, 'app']);
+    const bare = parseDbUrl('postgresql:///db?user=app');
+    assert.equal(bare.host, '/var/run/postgresql');
+    const several = parseDbUrl('postgresql://u:p%40ss@h1:5433,[::1]:5434,h3/db?sslmode=require');
+    assert.deepEqual(several.hosts, [
+      { host: 'h1', port: 5433 },
+      { host: '::1', port: 5434 },
+      { host: 'h3', port: 5432 },
+    ]);
+    assert.equal(several.password, 'p@ss');
+    assert.equal(several.label, 'h1:5433,[::1]:5434,h3:5432/db');
+    const params = parseDbUrl('postgresql://u@/db?host=a,b&port=1,2');
+    assert.deepEqual(params.hosts, [
+      { host: 'a', port: 1 },
+      { host: 'b', port: 2 },
+    ]);
+    const system = parseDbUrl('postgresql://u@db.example.com/db?sslrootcert=system');
+    assert.equal(system.sslMode, 'verify-full');
+    assert.equal(system.tls?.rejectUnauthorized, true);
+    assert.equal(system.tls?.ca, undefined, "the system's roots");
+    assert.throws(() => parseDbUrl('postgresql://u@h/db?sslrootcert=system&sslmode=require'), /verify-full/);
+  });
+
   it('refuses what it cannot read without ever quoting the URL', () => {
     const bad = [
       'mysql://u:secret@h/d',
       'postgresql://u:se#cret@h:5432/d',
       'not a url secret',
       'postgres://u:secret@h/d?sslmode=sometimes',
-      'postgres://u:secret@h1,h2/d',
       'postgres://:secret@h/d',
     ];
     for (const url of bad) {
@@ -113,8 +143,26 @@ describe('kept snapshots', () => {
     assert.equal(h.statements.filter((s) => now - s.at <= 2 * HOUR).length, 25);
   });
 
-  it('a window is counted from the snapshot at its start, and a reset does not go negative', () => {
+  it('keep every statement compactly: the oldest in full, later ones only what moved', () => {
     let h = emptyHistory('t');
+    const many = (t: number, busy: number) =>
+      counters(Array.from({ length: 5000 }, (_, i): [string, Counters] => [`q${i}`, [i < busy ? t : 1, i, 1]]));
+    for (let t = 0; t < 24; t++) h = addSnapshot(h, many(t + 2, 10), t * 5 * 60_000);
+    assert.equal(Object.keys(h.statements[0]!.rows).length, 5000, 'the oldest holds every statement');
+    assert.ok(
+      h.statements.slice(1).every((s) => Object.keys(s.rows).length === 10),
+      'the others only the busy ones',
+    );
+    const views = snapshotViews(h);
+    assert.equal(views.at(-1)?.rows.size, 5000);
+    assert.deepEqual(views.at(-1)?.rows.get('q3'), [25, 3, 1]);
+    assert.deepEqual(views.at(-1)?.rows.get('q4000'), [1, 4000, 1]);
+    assert.ok(JSON.stringify(h).length < 400_000, String(JSON.stringify(h).length));
+  });
+
+  it('a window is counted from the snapshot at its start, a statement new in it is there, a reset starts anew', () => {
+    let h = emptyHistory('t');
+    const e1 = { reset: '2026-01-01T00:00:00.000Z', dealloc: 0 };
     h = addSnapshot(
       h,
       counters([
@@ -122,15 +170,15 @@ describe('kept snapshots', () => {
         ['b', [10, 50, 10]],
       ]),
       0,
+      e1,
     );
-    h = addSnapshot(
-      h,
-      counters([
-        ['a', [150, 1500, 150]],
-        ['b', [20, 100, 20]],
-      ]),
-      30 * 60_000,
-    );
+    // 250 statements: each window figure is still there, also those never seen at the start.
+    const later = counters([
+      ['a', [150, 1500, 150]],
+      ['b', [20, 100, 20]],
+      ...Array.from({ length: 250 }, (_, i): [string, Counters] => [`n${i}`, [1, 1, 1]]),
+    ]);
+    h = addSnapshot(h, later, 30 * 60_000, e1);
     const now = HOUR;
     const base = windowBase(h, now, HOUR);
     assert.equal(base?.at, 0);
@@ -138,42 +186,80 @@ describe('kept snapshots', () => {
       counters([
         ['a', [160, 2000, 160]],
         ['b', [3, 9, 3]],
-        ['c', [5, 5, 5]],
+        ['c', [5, 120_000, 5]],
       ]),
       base!,
+      e1,
     );
     assert.deepEqual(d.get('a'), [60, 1000, 60]);
-    assert.deepEqual(d.get('b'), [3, 9, 3], 'reset since: what came after');
-    assert.deepEqual(d.get('c'), [5, 5, 5], 'new since a complete snapshot');
+    assert.deepEqual(d.get('b'), [3, 9, 3], 'evicted and back since: what came after');
+    assert.deepEqual(d.get('c'), [5, 120_000, 5], 'new in the window');
+    const afterReset = windowCounters(counters([['a', [120, 1200, 120]]]), base!, {
+      reset: '2026-01-01T00:40:00.000Z',
+      dealloc: 0,
+    });
+    assert.deepEqual(afterReset.get('a'), [120, 1200, 120], 'after a reset: everything since it');
   });
 
-  it('a statement twice as slow over the last hour as the day before, 50 calls each, is a regression', () => {
-    let h = emptyHistory('t');
+  const judged = (v: ReturnType<typeof judgeRegressions>) => (v.judged ? v.found.map((r) => r.queryid) : v.why);
+
+  it('a statement twice as slow over the last hour, over the floor (20 ms, 100 calls), is a regression', () => {
+    const h = emptyHistory('t');
     const now = 30 * HOUR;
+    const e = { reset: null, dealloc: null };
     h.statements = [
-      { at: now - 25 * HOUR, complete: true, rows: { slow: [0, 0, 0], same: [0, 0, 0], few: [0, 0, 0] } },
+      {
+        at: now - 25 * HOUR,
+        ...e,
+        full: true,
+        rows: { slow: [0, 0, 0], same: [0, 0, 0], few: [0, 0, 0], fast: [0, 0, 0] },
+      },
       {
         at: now - HOUR,
-        complete: true,
-        rows: { slow: [1000, 10_000, 0], same: [1000, 10_000, 0], few: [1000, 10_000, 0] },
+        ...e,
+        full: false,
+        rows: { slow: [1000, 15_000, 0], same: [1000, 15_000, 0], few: [1000, 15_000, 0], fast: [1000, 20, 0] },
       },
     ];
     const current = counters([
-      ['slow', [1100, 12_000, 0]],
-      ['same', [1100, 11_500, 0]],
-      ['few', [1040, 11_000, 0]],
+      ['slow', [1200, 21_000, 0]],
+      ['same', [1200, 18_500, 0]],
+      ['few', [1060, 17_000, 0]],
+      ['fast', [2000, 70, 0]],
     ]);
-    const found = findRegressions(h, current, now);
-    assert.deepEqual(
-      found.map((r) => r.queryid),
-      ['slow'],
-    );
-    assert.equal(found[0]?.recentMeanSeconds, 0.02);
-    assert.equal(found[0]?.baselineMeanSeconds, 0.01);
-    h = { ...h, statements: h.statements.slice(1) };
-    assert.deepEqual(findRegressions(h, current, now), [], 'no day of snapshots, no verdict');
+    const found = judgeRegressions(h, current, now);
+    assert.deepEqual(judged(found), ['slow']);
+    assert.equal(found.judged && found.found[0]?.recentMeanSeconds, 0.03);
+    assert.equal(found.judged && found.found[0]?.baselineMeanSeconds, 0.015);
+    assert.deepEqual(judged(judgeRegressions(h, current, now, e, { minMeanMs: 40, minCalls: 100 })), []);
+    assert.equal(judgeRegressions({ ...h, statements: h.statements.slice(1) }, current, now).judged, false);
   });
 
+  it('0.02 ms becoming 0.05 ms is not a regression (under the floor)', () => {
+    const h = emptyHistory('t');
+    const now = 30 * HOUR;
+    const e = { reset: null, dealloc: null };
+    h.statements = [
+      { at: now - 25 * HOUR, ...e, full: true, rows: { q: [0, 0, 0] } },
+      { at: now - HOUR, ...e, full: false, rows: { q: [10_000, 200, 0] } },
+    ];
+    assert.deepEqual(judged(judgeRegressions(h, counters([['q', [20_000, 700, 0]]]), now)), []);
+  });
+
+  it('a reset then regrowth is no regression: not judged across stats_reset', () => {
+    const h = emptyHistory('t');
+    const now = 30 * HOUR;
+    const before = { reset: '2026-01-01T00:00:00.000Z', dealloc: 0 };
+    h.statements = [
+      { at: now - 25 * HOUR, ...before, full: true, rows: { q: [1000, 10_000, 0] } },
+      { at: now - HOUR, ...before, full: false, rows: { q: [2000, 20_000, 0] } },
+    ];
+    // Reset 30 minutes ago, then 2100 calls at the same 10 ms: the counters passed the old ones.
+    const current = counters([['q', [2100, 80_000, 0]]]);
+    const verdict = judgeRegressions(h, current, now, { reset: new Date(now - HOUR / 2).toISOString(), dealloc: 0 });
+    assert.equal(verdict.judged, false);
+    assert.match(String(judged(verdict)), /reset/);
+  });
   it('growth per day from the size samples, none before 6 hours of them', () => {
     let h = emptyHistory('t');
     for (let t = 0; t <= 5 * HOUR; t += HOUR) h = addSizeSample(h, 1e9 + t / 1000, t);
@@ -192,6 +278,69 @@ describe('database checks', () => {
     assert.equal(obs[0]?.check, 'db:down');
     assert.equal(obs[0]?.failing, true);
     assert.ok(obs.slice(1).every((o) => o.unknown));
+  });
+
+  const up = (extra: Partial<ReturnType<typeof unavailableDb>>) => ({
+    ...unavailableDb('', HOUR),
+    available: true,
+    reason: null,
+    ...extra,
+  });
+  const limits = { longMs: 30_000, connectionsPercent: 80, slotBytes: 1024 ** 3 };
+
+  it('while the database is down, the named checks raised before stay as they are (UNKNOWN)', () => {
+    const previous = ['db:regression:42', 'db:sequence:public.ids', 'db:slot:cdc', 'cpu'];
+    const obs = dbObservations(unavailableDb('database h:5432/d: connection refused', HOUR), limits, previous);
+    for (const check of previous.slice(0, 3)) {
+      assert.equal(obs.find((o) => o.check === check)?.unknown, true, check);
+    }
+    assert.equal(
+      obs.find((o) => o.check === 'cpu'),
+      undefined,
+    );
+  });
+
+  it('sequences warn at 90% of their column, inactive slots past --db-slot-bytes', () => {
+    const obs = dbObservations(
+      up({
+        sequences: [
+          { name: 'public.ids', table: 'public.orders', column: 'id', percent: 93.13 },
+          { name: 'public.other', table: null, column: null, percent: 60 },
+        ],
+        slots: [
+          { name: 'cdc', type: 'logical', active: false, retainedBytes: 2 * 1024 ** 3 },
+          { name: 'replica', type: 'physical', active: true, retainedBytes: 5 * 1024 ** 3 },
+          { name: 'small', type: 'logical', active: false, retainedBytes: 1024 },
+        ],
+      }),
+      limits,
+    );
+    const failing = (check: string) => obs.find((o) => o.check === check)?.failing;
+    assert.equal(failing('db:sequence:public.ids'), true);
+    assert.match(obs.find((o) => o.check === 'db:sequence:public.ids')!.message, /feeds public\.orders\.id/);
+    assert.equal(failing('db:sequence:public.other'), false);
+    assert.equal(failing('db:slot:cdc'), true);
+    assert.equal(failing('db:slot:replica'), false, 'an active slot is the replica working');
+    assert.equal(failing('db:slot:small'), false);
+  });
+
+  it('at most 5 regressions are raised, the rest counted; unjudged ones are held', () => {
+    const r = (id: string) => ({
+      queryid: id,
+      query: 'SELECT ?',
+      recentMeanSeconds: 0.05,
+      baselineMeanSeconds: 0.01,
+      recentCalls: 200,
+      baselineCalls: 200,
+    });
+    const obs = dbObservations(
+      up({ regressions: ['1', '2', '3', '4', '5'].map(r), regressionsNotRaised: 2 }),
+      limits,
+    ).filter((o) => o.check.startsWith('db:regression:'));
+    assert.equal(obs.length, 5);
+    assert.ok(obs.every((o) => o.message.includes('and 2 more statements regressed, not raised')));
+    const held = dbObservations(up({ regressionsUnjudged: 'the statistics were reset' }), limits, ['db:regression:9']);
+    assert.equal(held.find((o) => o.check === 'db:regression:9')?.unknown, true);
   });
 
   it('wraparound warns at 50% and is critical at 75%', () => {

@@ -4,22 +4,35 @@
  */
 import type { DbReport } from '../../db/model.js';
 import { defineCheck } from '../check.js';
-import type { Observation } from '../state.js';
-import { parseDuration, parsePercent } from '../../core/units.js';
+import { parseSize } from '../log.js';
+import { loadAlertState, type Observation } from '../state.js';
+import { formatBytes, parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../../core/units.js';
 import { configuredDbUrl } from '../../db/url.js';
 
-export interface DbCheckOptions {
-  url: string;
-  variable: string;
+/** The database flags of mizual-alerts (`--db-*`). */
+export interface DbFlags {
   longMs: number;
   windowMs: number;
-  /** --db-connections: percent of max_connections less the reserved ones. */
   connectionsPercent: number;
+  regressionMs: number;
+  regressionCalls: number;
+  slotBytes: number;
+}
+
+/** What one run of the database checks needs: the URL and the flags. */
+export interface DbCheckOptions extends DbFlags {
+  url: string;
+  variable: string;
   /** Keep the snapshot (not with --dry-run). */
   keep: boolean;
 }
 
 const DEPENDENT = ['db:connections', 'db:long-query', 'db:idle-in-transaction', 'db:blocked', 'db:wraparound'];
+/** Checks named after what they watch: held as they are (UNKNOWN) while the database cannot be asked. */
+const NAMED = ['db:regression:', 'db:sequence:', 'db:slot:'];
+/** A sequence this far through its column's range is a WARNING. */
+export const SEQUENCE_PERCENT = 90;
+export const DEFAULT_SLOT_BYTES = 1024 ** 3;
 
 const fmt = (s: number): string =>
   s >= 60 ? `${Math.round(s / 6) / 10}m` : s >= 1 ? `${Math.round(s * 10) / 10}s` : `${Math.round(s * 10_000) / 10}ms`;
@@ -32,18 +45,40 @@ export async function checkDatabase(
   now: Date,
 ): Promise<{ observations: Observation[]; report: DbReport }> {
   const { collectDb } = await import('../../db/report.js');
-  const report = await collectDb({ ...options, stateDir, now });
-  return { observations: dbObservations(report, options), report };
+  const report = await collectDb({
+    ...options,
+    stateDir,
+    now,
+    regression: { minMeanMs: options.regressionMs, minCalls: options.regressionCalls },
+  });
+  // Only when something cannot be judged: which named checks are active now, to hold them.
+  const held =
+    !report.available || report.regressionsUnjudged ? Object.keys((await loadAlertState(stateDir)).state.checks) : [];
+  return { observations: dbObservations(report, options, held), report };
+}
+
+/** UNKNOWN for each of the given checks: their state stays as it is. */
+function holdChecks(checks: string[], why: string): Observation[] {
+  return checks.map((check) => ({
+    check,
+    severity: 'warning' as const,
+    value: null,
+    threshold: null,
+    message: `not checked: ${why}`,
+    unknown: true,
+  }));
 }
 
 /** Observations from a database report: down, connections, long queries, idle transactions, locks, wraparound, regressions. */
 export function dbObservations(
   db: DbReport,
-  options: Pick<DbCheckOptions, 'longMs' | 'connectionsPercent'>,
+  options: Pick<DbCheckOptions, 'longMs' | 'connectionsPercent'> & Partial<Pick<DbCheckOptions, 'slotBytes'>>,
+  previousChecks: string[] = [],
 ): Observation[] {
   const longText = fmt(options.longMs / 1000);
   if (!db.available) {
     const reason = db.reason ?? 'not available';
+    const named = previousChecks.filter((c) => NAMED.some((prefix) => c.startsWith(prefix)));
     return [
       { check: 'db:down', severity: 'critical', value: 0, threshold: null, message: reason, failing: true },
       ...DEPENDENT.map((check) => ({
@@ -54,6 +89,7 @@ export function dbObservations(
         message: `not checked: ${reason}`,
         unknown: true,
       })),
+      ...holdChecks(named, reason),
     ];
   }
   const name = db.database ?? 'database';
@@ -134,16 +170,57 @@ export function dbObservations(
     data: { pids: blocked.map((b) => b.pid).join(',') },
   });
   if (db.wraparound) {
-    const p = db.wraparound.percent;
+    // Multixact ids wrap around at the same 2^31: the nearer of the two counts.
+    const mx = db.wraparound.multixactAge ?? 0;
+    const mxPercent = Math.round((mx / 2 ** 31) * 10_000) / 100;
+    const byMultixact = mxPercent > db.wraparound.percent;
+    const p = byMultixact ? mxPercent : db.wraparound.percent;
+    const oldest = db.wraparound.tables?.[0];
     out.push({
       check: 'db:wraparound',
       severity: p >= 75 ? 'critical' : 'warning',
       value: p,
       threshold: p >= 75 ? 75 : 50,
-      message: `transaction id age ${db.wraparound.ageXids} is ${p}% of the way to wraparound`,
+      message: byMultixact
+        ? `multixact id age ${mx} is ${p}% of the way to wraparound`
+        : `transaction id age ${db.wraparound.ageXids} is ${p}% of the way to wraparound` +
+          (oldest ? ` (oldest table here: ${oldest.schema}.${oldest.table}, ${oldest.ageXids})` : ''),
       failing: p >= 50,
     });
   }
+  for (const seq of db.sequences) {
+    const column = seq.table && seq.column ? ` (feeds ${seq.table}.${seq.column})` : '';
+    out.push({
+      check: `db:sequence:${seq.name}`,
+      severity: 'warning',
+      value: seq.percent,
+      threshold: SEQUENCE_PERCENT,
+      message: `sequence ${seq.name}${column} has used ${seq.percent}% of its range`,
+      failing: seq.percent >= SEQUENCE_PERCENT,
+    });
+  }
+  const slotBytes = options.slotBytes ?? DEFAULT_SLOT_BYTES;
+  for (const slot of db.slots ?? []) {
+    const retained = slot.retainedBytes ?? 0;
+    out.push({
+      check: `db:slot:${slot.name}`,
+      severity: 'warning',
+      value: retained,
+      threshold: slotBytes,
+      message: `${slot.active ? 'active' : 'inactive'} ${slot.type} slot ${slot.name} retains ${formatBytes(retained)} of WAL (threshold ${formatBytes(slotBytes)} when inactive)`,
+      failing: !slot.active && retained > slotBytes,
+    });
+  }
+  if (db.regressionsUnjudged) {
+    const raisedNow = new Set((db.regressions ?? []).map((r) => `db:regression:${r.queryid}`));
+    out.push(
+      ...holdChecks(
+        previousChecks.filter((c) => c.startsWith('db:regression:') && !raisedNow.has(c)),
+        db.regressionsUnjudged,
+      ),
+    );
+  }
+  const more = db.regressionsNotRaised ?? 0;
   for (const r of db.regressions ?? []) {
     out.push({
       check: `db:regression:${r.queryid}`,
@@ -152,8 +229,10 @@ export function dbObservations(
       threshold: Math.round(r.baselineMeanSeconds * 2e6) / 1e6,
       message:
         `statement ${r.queryid} mean ${fmt(r.recentMeanSeconds)} over the last hour (${r.recentCalls} calls), ` +
-        `${fmt(r.baselineMeanSeconds)} over the 24h before (${r.baselineCalls} calls): ${short(r.query)}`,
+        `${fmt(r.baselineMeanSeconds)} over the 24h before (${r.baselineCalls} calls): ${short(r.query)}` +
+        (more > 0 ? ` (and ${more} more statement${more === 1 ? '' : 's'} regressed, not raised)` : ''),
       failing: true,
+      ...(more > 0 ? { data: { notRaised: more } } : {}),
     });
   }
   return out;
@@ -162,7 +241,7 @@ export function dbObservations(
 /** The database checks' options when a database URL is configured, else null (no check, pg not loaded). */
 export function dbCheckOptions(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
-  flags: { longMs: number; windowMs: number; connectionsPercent: number },
+  flags: DbFlags,
   dryRun: boolean,
 ): DbCheckOptions | null {
   const configured = configuredDbUrl(lookup);
@@ -170,8 +249,12 @@ export function dbCheckOptions(
   return { ...configured, ...flags, keep: !dryRun };
 }
 
-/** `db:*`, only with a database URL (pg is loaded only then). */
-export const databaseCheck = defineCheck({
+/**
+ * `db:*`, only with a database URL (pg is loaded only then). One collection of the database figures per
+ * run gives every database check: down, connections, long queries, idle transactions, lock waits,
+ * wraparound, regressions, sequences and slots.
+ */
+export const databaseCheck = defineCheck<DbFlags>({
   name: 'db',
   group: 'Database checks:',
   flags: {
@@ -192,6 +275,24 @@ export const databaseCheck = defineCheck({
       help: 'share of the usable connections in use',
       default: '80',
       parse: parsePercent,
+    },
+    regressionMs: {
+      flag: '--db-regression-ms <ms>',
+      help: "a regression's least mean over the last hour",
+      default: '20',
+      parse: parsePositiveNumber,
+    },
+    regressionCalls: {
+      flag: '--db-regression-calls <count>',
+      help: "a regression's least calls over the last hour",
+      default: '100',
+      parse: (text, what) => parsePositiveInt(text, what),
+    },
+    slotBytes: {
+      flag: '--db-slot-bytes <size>',
+      help: 'WAL an inactive replication slot may hold',
+      default: '1G',
+      parse: parseSize,
     },
   },
   run: async (context, limits) => {

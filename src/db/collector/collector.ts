@@ -4,7 +4,7 @@
  */
 import type { Query } from '../connection.js';
 import type { DbReport } from '../model.js';
-import type { Counters, DbHistory } from '../history.js';
+import type { Counters, DbHistory, StatementEpoch } from '../history.js';
 
 export interface ScrapeContext {
   query: Query;
@@ -16,12 +16,18 @@ export interface ScrapeContext {
   longSeconds: number;
   windowMs: number;
   nowMs: number;
+  /** server_version_num (e.g. 170004), set by the server collector before the others run. */
+  serverVersion: number;
   /** What earlier alerts runs kept (statement snapshots, size samples). */
   history: DbHistory;
   /** One line each for what the role may not see, with the command that enables it. */
   notes: string[];
   /** Set by the statements collector: every statement's counters since reset, for the next snapshot. */
   statementCounters?: Map<string, Counters>;
+  /** Set by the statements collector: when its counters started (stats_reset, dealloc). */
+  statementEpoch?: StatementEpoch;
+  /** Set by the statements collector: the texts to keep for the next run (those used first). */
+  statementTexts?: Record<string, string>;
 }
 
 export interface Sample {
@@ -52,4 +58,17 @@ export function num(value: unknown): number | null {
 export function iso(value: unknown): string | null {
   if (value instanceof Date) return value.toISOString();
   return typeof value === 'string' ? value : null;
+}
+
+/** An extension version (`1.10`) as a comparable number pair: [1, 10]. */
+export function versionParts(text: string | null | undefined): [number, number] {
+  const [major, minor] = String(text ?? '0').split('.');
+  return [Number(major) || 0, Number(minor) || 0];
+}
+
+/** Whether extension version `a` is at least `b` (`1.10` is after `1.9`). */
+export function atLeast(a: string | null | undefined, b: string): boolean {
+  const [am, an] = versionParts(a);
+  const [bm, bn] = versionParts(b);
+  return am > bm || (am === bm && an >= bn);
 }

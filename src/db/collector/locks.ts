@@ -1,7 +1,10 @@
 import { maskQuery, isHidden } from '../sql-text.js';
 import { num, type Collector } from './collector.js';
 
-/** Sessions waiting on a lock and the sessions blocking them (pg_blocking_pids), longest first. */
+/**
+ * Sessions waiting on a lock and the sessions blocking them (pg_blocking_pids), longest first. The wait
+ * is timed from pg_locks.waitstart (Postgres 14+), else from the start of the waiting statement.
+ */
 export const locksCollector: Collector = {
   name: 'locks',
   series: [
@@ -12,10 +15,14 @@ export const locksCollector: Collector = {
     },
   ],
   async scrape(ctx, report) {
+    const waitStart =
+      ctx.serverVersion >= 140000
+        ? '(SELECT min(l.waitstart) FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted)'
+        : 'NULL::timestamptz';
     const rows = await ctx.query<Record<string, unknown>>(
       `SELECT pid, pg_blocking_pids(pid) AS blocked_by, query,
-              extract(epoch FROM clock_timestamp() - coalesce(query_start, state_change)) AS seconds
-         FROM pg_stat_activity
+              extract(epoch FROM clock_timestamp() - coalesce(${waitStart}, query_start, state_change)) AS seconds
+         FROM pg_stat_activity a
         WHERE backend_type = 'client backend' AND pid <> $1 AND wait_event_type = 'Lock'
           AND cardinality(pg_blocking_pids(pid)) > 0
         ORDER BY seconds DESC LIMIT 50`,

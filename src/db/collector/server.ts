@@ -18,10 +18,11 @@ export const serverCollector: Collector = {
   async scrape(ctx, report) {
     const rows = await ctx.query<{ name: string; setting: string }>(
       `SELECT name, setting FROM pg_settings
-        WHERE name IN ('server_version', 'max_connections', 'superuser_reserved_connections', 'reserved_connections')`,
+        WHERE name IN ('server_version', 'server_version_num', 'max_connections', 'superuser_reserved_connections', 'reserved_connections')`,
     );
     const get = (name: string) => rows.find((r) => r.name === name)?.setting;
     report.server = { version: get('server_version') ?? 'unknown' };
+    ctx.serverVersion = num(get('server_version_num')) ?? 0;
     report.connections = {
       total: 0,
       max: num(get('max_connections')) ?? 0,
