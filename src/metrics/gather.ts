@@ -26,12 +26,12 @@ export interface MetricsOptions {
   appWindowMs?: number;
 }
 
-/** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
-const appTotals = new WeakMap<MetricsReport, Totals>();
-
-/** The cumulative application totals gathered with a report (undefined without the logs' figures). */
-export function appTotalsOf(report: MetricsReport): Totals | undefined {
-  return appTotals.get(report);
+/** One gathering: the report, the last hour's sparklines, and the application's cumulative totals. */
+export interface Dashboard {
+  report: MetricsReport;
+  spark: (key: string) => string;
+  /** For --prometheus (kept out of --json); null without the logs' figures. */
+  appTotals: Totals | null;
 }
 
 /** Gather one report from explicit options (no printing). */
@@ -40,9 +40,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
 }
 
 /** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
-export async function gatherDashboard(
-  options: MetricsOptions,
-): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
+export async function gatherDashboard(options: MetricsOptions): Promise<Dashboard> {
   const config = loadConfig({ envFileFlag: options.envFile });
   const recent = (await loadRecentHistory(config.stateDir)).segments;
   // Loaded only when used, so --no-docker starts as fast as plain node.
@@ -100,7 +98,6 @@ export async function gatherDashboard(
     app,
   ]);
   report.app = collected.report;
-  if (collected.totals) appTotals.set(report, collected.totals);
   if (db) report.db = await db;
-  return { report, spark: sparklines(recent, Date.parse(report.time)) };
+  return { report, spark: sparklines(recent, Date.parse(report.time)), appTotals: collected.totals ?? null };
 }
