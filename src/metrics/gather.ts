@@ -1,6 +1,7 @@
 // What one `mizual-metrics` run gathers: the host and containers, the application's figures (logs,
 // probes, broker), the database's, and the last hour's sparklines from the kept history.
 import { loadConfig } from '../core/config.js';
+import { readHostFigures } from '../host/index.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -42,6 +43,14 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
 /** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
 export async function gatherDashboard(options: MetricsOptions): Promise<Dashboard> {
   const config = loadConfig({ envFileFlag: options.envFile });
+  // The CPU and network sample (its interval is most of a run) starts first; everything else overlaps it.
+  const hostFigures = readHostFigures({
+    procRoot: options.procRoot,
+    intervalMs: options.sampleMs ?? 500,
+    keepVeth: options.allInterfaces,
+  });
+  // Awaited in collectMetrics; until then a failure must not count as unhandled.
+  hostFigures.catch(() => undefined);
   const recent = (await loadRecentHistory(config.stateDir)).segments;
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
@@ -94,6 +103,7 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
       thresholds: resolveThresholds(options, config),
       containers: config.containers,
       docker,
+      hostFigures,
     }),
     app,
   ]);
