@@ -3,6 +3,7 @@
  * format (families whole, histograms as `_bucket{le}`, `_sum`, `_count`), for node_exporter's
  * textfile collector. The counters never go back while the state directory lives.
  */
+import { checkName, formatLabels } from '../core/exposition.js';
 import type { AppMetricsTotals } from './app-metrics/collect.js';
 import { emptyTotals, HISTOGRAM_BOUNDS, type Histogram, type Totals } from './logs/tally.js';
 
@@ -13,6 +14,7 @@ import { emptyTotals, HISTOGRAM_BOUNDS, type Histogram, type Totals } from './lo
 export function renderAppExposition(totals: Totals = emptyTotals(), fromMetrics: AppMetricsTotals[] = []): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string, lines: string[]): void => {
+    checkName(name);
     if (lines.length > 0) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
   };
   const http: string[] = [];
@@ -118,9 +120,5 @@ function sorted<T>(record: Record<string, T>): [string, T][] {
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function labels(values: Record<string, string>): string {
-  const parts = Object.entries(values).map(
-    ([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
-  );
-  return `{${parts.join(',')}}`;
-}
+/** The labels of a sample, written (and escaped) by the one exposition writer. */
+const labels = formatLabels;

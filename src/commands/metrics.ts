@@ -4,14 +4,7 @@ import { helpFooter } from '../core/help.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
-import type { MetricsReport } from '../metrics/report.js';
-import {
-  appMetricsTotalsOf,
-  appTotalsOf,
-  gatherDashboard,
-  gatherMetrics,
-  type MetricsOptions,
-} from '../metrics/gather.js';
+import { gatherDashboard, gatherMetrics, type Dashboard, type MetricsOptions } from '../metrics/gather.js';
 
 export { gatherMetrics, type MetricsOptions };
 import { shouldColor, writeJson, writeText } from '../core/output.js';
@@ -111,14 +104,15 @@ export async function run(argv: string[]): Promise<void> {
     const { renderAppExposition } = opts.prometheus
       ? await import('../app/exposition.js')
       : { renderAppExposition: null };
-    const appExposition = (report: MetricsReport): string => {
-      const totals = appTotalsOf(report);
-      const fromMetrics = appMetricsTotalsOf(report);
-      return (totals || fromMetrics) && renderAppExposition ? renderAppExposition(totals, fromMetrics) : '';
-    };
-    const render = ({ report, spark }: { report: MetricsReport; spark: (key: string) => string }): string => {
+    const render = ({ report, spark, appTotals, appMetricsTotals }: Dashboard): string => {
       if (opts.json || !renderDashboard) return JSON.stringify(report, null, 2);
-      if (opts.prometheus) return renderPrometheus(report) + appExposition(report);
+      if (opts.prometheus) {
+        const app = appTotals || appMetricsTotals;
+        return (
+          renderPrometheus(report) +
+          (app && renderAppExposition ? renderAppExposition(appTotals ?? undefined, appMetricsTotals ?? undefined) : '')
+        );
+      }
       if (dbRender && report.db) return dbRender.renderDbReport(report.db, shouldColor());
       return renderDashboard(report, shouldColor(), spark);
     };

@@ -2,6 +2,7 @@
 // probes, broker), the database's, and the last hour's sparklines from the kept history.
 import { loadConfig, type Config } from '../core/config.js';
 import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics/collect.js';
+import { readHostFigures } from '../host/index.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -27,20 +28,14 @@ export interface MetricsOptions {
   appWindowMs?: number;
 }
 
-/** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
-const appTotals = new WeakMap<MetricsReport, Totals>();
-
-/** The cumulative application totals gathered with a report (undefined without the logs' figures). */
-export function appTotalsOf(report: MetricsReport): Totals | undefined {
-  return appTotals.get(report);
-}
-
-/** The cumulative counts read from MIZUAL_APP_METRICS with a report, for --prometheus. */
-const appMetricsTotals = new WeakMap<MetricsReport, AppMetricsTotals[]>();
-
-/** The MIZUAL_APP_METRICS totals gathered with a report (undefined when none is configured). */
-export function appMetricsTotalsOf(report: MetricsReport): AppMetricsTotals[] | undefined {
-  return appMetricsTotals.get(report);
+/** One gathering: the report, the last hour's sparklines, and the application's cumulative totals. */
+export interface Dashboard {
+  report: MetricsReport;
+  spark: (key: string) => string;
+  /** For --prometheus (kept out of --json); null without the logs' figures. */
+  appTotals: Totals | null;
+  /** The cumulative counts read from MIZUAL_APP_METRICS, for --prometheus; null when none is configured. */
+  appMetricsTotals: AppMetricsTotals[] | null;
 }
 
 /** Read MIZUAL_APP_METRICS (a bad value rejects with its usage error), or null when unset. */
@@ -61,10 +56,16 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
 }
 
 /** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
-export async function gatherDashboard(
-  options: MetricsOptions,
-): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
+export async function gatherDashboard(options: MetricsOptions): Promise<Dashboard> {
   const config = loadConfig({ envFileFlag: options.envFile });
+  // The CPU and network sample (its interval is most of a run) starts first; everything else overlaps it.
+  const hostFigures = readHostFigures({
+    procRoot: options.procRoot,
+    intervalMs: options.sampleMs ?? 500,
+    keepVeth: options.allInterfaces,
+  });
+  // Awaited in collectMetrics; until then a failure must not count as unhandled.
+  hostFigures.catch(() => undefined);
   const recent = (await loadRecentHistory(config.stateDir)).segments;
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
@@ -116,17 +117,21 @@ export async function gatherDashboard(
       thresholds: resolveThresholds(options, config),
       containers: config.containers,
       docker,
+      hostFigures,
     }),
     app,
   ]);
   report.app = collected.report;
-  if (collected.totals) appTotals.set(report, collected.totals);
   const fromMetrics = await appMetrics;
   if (fromMetrics) {
     report.app.http.push(...fromMetrics.http);
     report.app.problems.push(...fromMetrics.problems);
-    appMetricsTotals.set(report, fromMetrics.totals);
   }
   if (db) report.db = await db;
-  return { report, spark: sparklines(recent, Date.parse(report.time)) };
+  return {
+    report,
+    spark: sparklines(recent, Date.parse(report.time)),
+    appTotals: collected.totals ?? null,
+    appMetricsTotals: fromMetrics?.totals ?? null,
+  };
 }

@@ -98,6 +98,8 @@ export interface CollectOptions {
   /** Show every interface, virtual and idle ones included. */
   allInterfaces?: boolean;
   sysRoot?: string;
+  /** The host figures when their sampling was started earlier (so the rest overlaps its interval). */
+  hostFigures?: Promise<HostFigures>;
 }
 
 /** Gather host and container figures; Docker trouble empties the container section and says why. */
@@ -109,7 +111,8 @@ export async function collectMetrics(options: CollectOptions): Promise<MetricsRe
       )
     : Promise.resolve({ part: null, reason: 'skipped (--no-docker)' });
   const [host, docker] = await Promise.all([
-    readHostFigures({ procRoot: options.procRoot, intervalMs: options.intervalMs, keepVeth: options.allInterfaces }),
+    options.hostFigures ??
+      readHostFigures({ procRoot: options.procRoot, intervalMs: options.intervalMs, keepVeth: options.allInterfaces }),
     dockerPart,
   ]);
   const now = Date.now();
