@@ -24,6 +24,8 @@ export interface MetricsOptions {
   dbWindowMs?: number;
   /** `--app-window` in ms (default 5m). */
   appWindowMs?: number;
+  /** Add memory right-sizing, our own footprint and the logs' cost (a week of history is read). */
+  costFigures?: boolean;
 }
 
 /** The application's cumulative totals of a report, for --prometheus (kept out of --json). */
@@ -102,5 +104,19 @@ export async function gatherDashboard(
   report.app = collected.report;
   if (collected.totals) appTotals.set(report, collected.totals);
   if (db) report.db = await db;
+  if (options.costFigures) {
+    const { costFigures } = await import('./cost.js');
+    const { loadHistory } = await import('../history/store.js');
+    Object.assign(
+      report,
+      await costFigures({
+        segments: (await loadHistory(config.stateDir)).segments,
+        containers: report.containers,
+        nowMs: Date.parse(report.time),
+        stateDir: config.stateDir,
+        retentionDays: config.retentionDays,
+      }),
+    );
+  }
   return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }
