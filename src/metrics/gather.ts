@@ -111,7 +111,7 @@ export async function gatherDashboard(
       report,
       await costFigures({
         segments: (await loadHistory(config.stateDir)).segments,
-        containers: report.containers,
+        containers: report.containers.filter((c) => c.state !== 'missing'),
         nowMs: Date.parse(report.time),
         stateDir: config.stateDir,
         retentionDays: config.retentionDays,
