@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { generateLogs, removeLogContainers } from './lib/log-containers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (!existsSync(path.join(root, 'dist'))) throw new Error('build first: node scripts/build.mjs');
 const totalMb = Number(process.env.BENCH_SIZE_MB ?? '200');
 const runsEach = Number(process.env.BENCH_RUNS ?? '3');
 const names = [1, 2, 3, 4].map((i) => `mizual-bench-shapes-${i}`);
@@ -93,14 +94,23 @@ function ship(checkout, work, tag) {
   return { wallS, rssMiB: Math.round(rss / 102.4) / 10, ownCpuS, dockerdCpuS, cpuS: ownCpuS + dockerdCpuS, bytes };
 }
 
+/** This checkout's built shipper, copied so a rebuild while the bench runs cannot change it. */
+function oursSnapshot() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mizual-bench-ours-'));
+  for (const part of ['bin', 'dist', 'package.json'])
+    cpSync(path.join(root, part), path.join(dir, part), { recursive: true });
+  return dir;
+}
+
+const ours = oursSnapshot();
 const baseline = baselineCheckout();
 generateLogs(names, totalMb);
 const work = mkdtempSync(path.join(tmpdir(), 'mizual-bench-shapes-'));
 const runs = { ours: [], baseline: [] };
-ship(root, work, 'warm'); // the page cache
+ship(ours, work, 'warm'); // the page cache
 for (let i = 0; i < runsEach; i++) {
   runs.baseline.push(ship(baseline.dir, work, `baseline-${i}`));
-  runs.ours.push(ship(root, work, `ours-${i}`));
+  runs.ours.push(ship(ours, work, `ours-${i}`));
 }
 const best = (xs) => xs.reduce((a, b) => (b.cpuS < a.cpuS ? b : a));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -122,6 +132,7 @@ const result = {
 };
 rmSync(work, { recursive: true, force: true });
 if (baseline.temp) rmSync(baseline.dir, { recursive: true, force: true });
+rmSync(ours, { recursive: true, force: true });
 removeLogContainers(names);
 console.log(JSON.stringify(result));
 console.log(
@@ -131,4 +142,3 @@ console.log(
 );
 mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 writeFileSync(path.join(root, 'bench/results/ship-shapes.json'), `${JSON.stringify(result, null, 2)}\n`);
-if (!existsSync(path.join(root, 'dist'))) throw new Error('build first');
