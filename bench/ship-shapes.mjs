@@ -8,6 +8,7 @@
 // Prints a table and writes bench/results/ship-shapes.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
