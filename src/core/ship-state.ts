@@ -106,6 +106,8 @@ export interface ShipUsage {
   patterns: Record<string, PatternTable>;
   /** When the patterns were last stored in the bucket. */
   patternsUploadedAt?: string;
+  /** The shipper's own cost per UTC day (its CPU seconds, runs and peak RSS), kept for a week. */
+  self?: Record<string, { cpuSeconds: number; runs: number; peakRssBytes: number }>;
 }
 
 /** The shipper's cost record, or null when there is none (or the state cannot be read): lenient, for readers. */

@@ -23,12 +23,26 @@ export interface CostFigures {
   memoryFit: MemoryFit[];
   hostMemoryFit: { totalBytes: number | null; peakUsedBytes7d: number | null; p95UsedBytes7d: number | null };
   /** Our own cron runs (mizual-alerts), from the history: CPU seconds per day, peak RSS, runs counted. */
-  self: { cpuSecondsPerDay: number | null; peakRssBytes: number | null; runs: number; days: number };
+  self: {
+    cpuSecondsPerDay: number | null;
+    peakRssBytes: number | null;
+    runs: number;
+    days: number;
+    alerts: ToolCost;
+    shipLogs: ToolCost | null;
+  };
   /** The logs' cost from the shipper's record (null when the shipper has not recorded any here). */
   shipCost: ShipCostFigures | null;
 }
 
 const DAY_MS = 86_400_000;
+
+/** One tool's own cost: CPU seconds a day, the peak RSS of a run, runs counted. */
+export interface ToolCost {
+  cpuSecondsPerDay: number | null;
+  peakRssBytes: number | null;
+  runs: number;
+}
 
 /** The peak is within 10% of the limit: the next OOM kill. Under a third: memory the box could use elsewhere. */
 export function memoryVerdict(limit: number | null, peak: number | null): MemoryVerdict {
@@ -90,6 +104,17 @@ export async function costFigures(options: {
   // The runs per day seen, times the mean CPU of a run: the gap before the first run is not counted.
   const cpuSecondsPerDay = cpu.length > 1 ? cpu.slice(1).reduce((n, p) => n + p[1], 0) / spanDays : null;
   const usage = await readShipUsage(options.stateDir);
+  // The shipper's own runs, from its record: the days of the last week it ran on.
+  const shipDays = Object.entries(usage?.self ?? {}).filter(
+    ([day]) => Date.parse(`${day}T00:00:00Z`) >= since - DAY_MS,
+  );
+  const shipCpu = shipDays.reduce((n, [, v]) => n + v.cpuSeconds, 0);
+  const recordedSince = Date.parse(usage?.since ?? '');
+  const shipSpan = Math.min(
+    7,
+    Math.max(1 / 24, (options.nowMs - Math.max(since, Number.isNaN(recordedSince) ? since : recordedSince)) / DAY_MS),
+  );
+  const shipPeak = shipDays.reduce((n, [, v]) => Math.max(n, v.peakRssBytes), 0);
   return {
     memoryFit,
     hostMemoryFit: {
@@ -98,10 +123,20 @@ export async function costFigures(options: {
       p95UsedBytes7d: p95(used),
     },
     self: {
-      cpuSecondsPerDay,
-      peakRssBytes: rss.length > 0 ? Math.max(...rss) : null,
+      cpuSecondsPerDay:
+        cpuSecondsPerDay === null && shipDays.length === 0 ? null : (cpuSecondsPerDay ?? 0) + shipCpu / shipSpan,
+      peakRssBytes: rss.length > 0 || shipPeak > 0 ? Math.max(shipPeak, ...rss) : null,
       runs: cpu.length,
       days: spanDays,
+      alerts: { cpuSecondsPerDay, peakRssBytes: rss.length > 0 ? Math.max(...rss) : null, runs: cpu.length },
+      shipLogs:
+        shipDays.length > 0
+          ? {
+              cpuSecondsPerDay: shipCpu / shipSpan,
+              peakRssBytes: shipPeak,
+              runs: shipDays.reduce((n, [, v]) => n + v.runs, 0),
+            }
+          : null,
     },
     shipCost: usage ? shipCostFigures(usage, options.nowMs, options.retentionDays, DEFAULT_PRICES) : null,
   };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { shipAlertLines, pendingAlertBytes } from './alert-lines.js';
 import { compressedEntryBytes, writeArchive, type ArchiveEntry } from '../archive/write.js';
 import { ShapeCounter } from './shapes.js';
-import { archiveMetadata, recordArchive, settleArchive, uploadPatterns } from './usage-record.js';
+import { archiveMetadata, recordArchive, recordSelf, settleArchive, uploadPatterns } from './usage-record.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
@@ -328,7 +328,11 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
     throw new MizualError(`${describeError(exportError)}; ${summary.uploadError}`);
   }
   if (summary.uploadError === null) {
-    await writeShipState(config.stateDir, { ...state, lastSuccessAt: new Date(options.nowMs).toISOString() });
+    await writeShipState(config.stateDir, {
+      ...state,
+      lastSuccessAt: new Date(options.nowMs).toISOString(),
+      ...(state.usage ? { usage: recordSelf(state.usage, clockNowMs(options)) } : {}),
+    });
   }
   return summary;
 }
@@ -516,6 +520,8 @@ async function writeAndCommit(
     await Promise.all(spools.map((file) => fsp.rm(file, { force: true })));
   }
 }
+
+const clockNowMs = (options: ShipOptions): number => (options.clockMs ?? (() => options.nowMs))();
 
 async function loadStore(s3: S3Settings): Promise<Store> {
   const { createStore } = await import('../store/client.js');

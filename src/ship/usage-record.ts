@@ -58,6 +58,24 @@ export function archiveMetadata(usage: ShipUsage | undefined, name: string): Rec
   return text === '' ? undefined : { [ENTRY_BYTES_METADATA]: text };
 }
 
+/** The record with this run's own CPU seconds and peak RSS added to today's (a week of days kept). */
+export function recordSelf(usage: ShipUsage | undefined, nowMs: number): ShipUsage | undefined {
+  if (!usage) return usage;
+  const cpu = process.cpuUsage();
+  const rssBytes = process.resourceUsage().maxRSS * 1024;
+  const today = new Date(nowMs).toISOString().slice(0, 10);
+  const cutoff = new Date(nowMs - 7 * DAY_MS).toISOString().slice(0, 10);
+  const self: NonNullable<ShipUsage['self']> = {};
+  for (const [day, v] of Object.entries(usage.self ?? {})) if (day >= cutoff) self[day] = v;
+  const was = self[today] ?? { cpuSeconds: 0, runs: 0, peakRssBytes: 0 };
+  self[today] = {
+    cpuSeconds: Math.round((was.cpuSeconds + (cpu.user + cpu.system) / 1e6) * 1000) / 1000,
+    runs: was.runs + 1,
+    peakRssBytes: Math.max(was.peakRssBytes, rssBytes),
+  };
+  return { ...usage, self };
+}
+
 /** The record once `name` is uploaded (its entries' bytes are in the bucket now), or renamed to `to`. */
 export function settleArchive(usage: ShipUsage | undefined, name: string, to?: string): ShipUsage | undefined {
   if (!usage || !(name in usage.archives)) return usage;
