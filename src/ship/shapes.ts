@@ -57,22 +57,22 @@ function isUuid(line: Buffer, at: number, end: number): boolean {
 /**
  * Counts the shapes of one entry's lines as its bytes stream by (chunks may split a line anywhere).
  * `skipTimestamp`: the lines start with Docker's RFC 3339 timestamp and a space, which is not shape.
+ * A line inside one chunk is read where it is; only a line split between chunks has its first bytes
+ * copied. The shape is hashed as it is read; its text is made only the first time it is seen.
  */
 export class ShapeCounter {
   private readonly table = new Map<number, Entry>();
   private readonly prefix = Buffer.allocUnsafe(SHAPE_PREFIX + 64);
   private readonly out = Buffer.allocUnsafe(SHAPE_PREFIX * 3 + 16);
-  /** Bytes of the open line so far, and how many of them are in `prefix`. */
+  private outLength = 0;
+  /** Bytes of the open (split) line so far, and how many of them are in `prefix`. */
   private lineBytes = 0;
   private prefixLength = 0;
-  private skip: boolean;
   private open = false;
   totalBytes = 0;
   totalLines = 0;
 
-  constructor(private readonly skipTimestamp = true) {
-    this.skip = skipTimestamp;
-  }
+  constructor(private readonly skipTimestamp = true) {}
 
   /** Count the lines in `data`; a line left open continues with the next call. */
   write(data: Buffer): void {
@@ -80,15 +80,24 @@ export class ShapeCounter {
     const length = data.length;
     while (start < length) {
       const nl = data.indexOf(NL, start);
-      const end = nl === -1 ? length : nl + 1;
-      this.take(data, start, end);
-      if (nl === -1) return;
-      this.endLine();
-      start = end;
+      if (nl === -1) {
+        this.take(data, start, length);
+        return;
+      }
+      if (this.open) {
+        this.take(data, start, nl + 1);
+        this.count(this.prefix, 0, this.prefixLength, this.lineBytes);
+        this.lineBytes = 0;
+        this.prefixLength = 0;
+        this.open = false;
+      } else {
+        this.count(data, start, nl + 1, nl + 1 - start);
+      }
+      start = nl + 1;
     }
   }
 
-  /** The open line's bytes in [start, end): its first bytes are kept for the shape. */
+  /** Keep the first bytes of a line split between chunks. */
   private take(data: Buffer, start: number, end: number): void {
     this.open = true;
     this.lineBytes += end - start;
@@ -102,29 +111,27 @@ export class ShapeCounter {
 
   /** Close the open line (the entry ended without a newline). */
   flush(): void {
-    if (this.open) this.endLine();
+    if (!this.open) return;
+    this.count(this.prefix, 0, this.prefixLength, this.lineBytes);
+    this.lineBytes = 0;
+    this.prefixLength = 0;
+    this.open = false;
   }
 
-  private endLine(): void {
-    const bytes = this.lineBytes;
-    const len = this.shapeOf();
-    let hash = 0x811c9dc5;
-    const out = this.out;
-    for (let i = 0; i < len; i++) hash = Math.imul(hash ^ (out[i] as number), 0x01000193);
-    hash = (hash ^ len) >>> 0;
+  /** Count one line of `bytes` bytes whose start is `line[start..end)`. */
+  private count(line: Buffer, start: number, end: number, bytes: number): void {
+    const hash = this.hashShape(line, start, end);
     let entry = this.table.get(hash);
     if (entry === undefined) {
       if (this.table.size >= TABLE_LIMIT) this.shrink();
-      entry = { hash, shape: out.toString('utf8', 0, len), bytes: 0, lines: 0 };
+      this.shape(line, start, end, true);
+      entry = { hash, shape: this.out.toString('utf8', 0, this.outLength), bytes: 0, lines: 0 };
       this.table.set(hash, entry);
     }
     entry.bytes += bytes;
     entry.lines++;
     this.totalBytes += bytes;
     this.totalLines++;
-    this.lineBytes = 0;
-    this.prefixLength = 0;
-    this.open = false;
   }
 
   /** Keep the larger half of the table. */
@@ -134,24 +141,93 @@ export class ShapeCounter {
     for (const e of kept) this.table.set(e.hash, e);
   }
 
-  /** Write the open line's shape into `out`; returns its length. */
-  private shapeOf(): number {
-    const line = this.prefix;
-    let end = this.prefixLength;
-    if (end > 0 && line[end - 1] === NL) end--;
-    if (end > 0 && line[end - 1] === 0x0d) end--;
-    let i = 0;
-    if (this.skip && end > 0 && CLASS[line[0] as number] === 1) {
-      const space = line.indexOf(SPACE);
-      if (space !== -1 && space < 40 && space < end) i = space + 1;
+  /** Where a line's message starts and where its shape ends (the first 120 bytes, a whole character). */
+  private bounds(line: Buffer, from: number, to: number): number {
+    let end = to;
+    if (end > from && line[end - 1] === NL) end--;
+    if (end > from && line[end - 1] === 0x0d) end--;
+    let i = from;
+    if (this.skipTimestamp && end - from > 20 && CLASS[line[from] as number] === 1) {
+      const limit = Math.min(end, from + 40);
+      let j = from + 19;
+      while (j < limit && line[j] !== SPACE) j++;
+      if (j < limit) i = j + 1;
     }
     if (end - i > SHAPE_PREFIX) {
       end = i + SHAPE_PREFIX;
-      // Never cut a UTF-8 character in two.
       while (end > i && ((line[end] as number) & 0xc0) === 0x80) end--;
     }
+    this.messageStart = i;
+    return end;
+  }
+
+  private messageStart = 0;
+
+  /**
+   * The hash of a line's shape, in one pass over its first bytes (FNV-1a over what the shape holds, a
+   * mask being one marker byte): this runs for every line, the text only for a shape not seen before.
+   */
+  private hashShape(line: Buffer, from: number, to: number): number {
+    const end = this.bounds(line, from, to);
+    let i = this.messageStart;
+    let hash = 0x811c9dc5;
+    let last = 0;
+    while (i < end) {
+      const c = line[i] as number;
+      const cls = CLASS[c] as number;
+      if (cls === 0) {
+        if ((c === QUOTE || c === APOS) && (last === 0x3d || last === 0x3a)) {
+          let j = i + 1;
+          while (j < end && line[j] !== c) j += line[j] === BACKSLASH ? 2 : 1;
+          hash = Math.imul(hash ^ 0x01, 0x01000193);
+          i = j + 1;
+          last = c;
+          continue;
+        }
+        hash = Math.imul(hash ^ c, 0x01000193);
+        if (c !== SPACE) last = c;
+        i++;
+        continue;
+      }
+      const before = hash;
+      let j = i;
+      let seen = 0;
+      let digits = false;
+      while (j < end) {
+        const d = line[j] as number;
+        const k = CLASS[d] as number;
+        if (k === 0) break;
+        seen |= k;
+        if (k === 1) {
+          if (!digits) hash = Math.imul(hash ^ 0x04, 0x01000193);
+          digits = true;
+        } else {
+          hash = Math.imul(hash ^ d, 0x01000193);
+          digits = false;
+        }
+        j++;
+      }
+      last = 0x3e;
+      if ((seen & 4) === 0) {
+        if (j - i === 8 && line[j] === DASH && isUuid(line, i, end)) {
+          hash = Math.imul(before ^ 0x02, 0x01000193);
+          i += 36;
+          continue;
+        }
+        if (seen === 3 && j - i >= 8) hash = Math.imul(before ^ 0x03, 0x01000193);
+      }
+      i = j;
+    }
+    return hash >>> 0;
+  }
+
+  /** The shape's text, written to `out` (its length in `outLength`). */
+  private shape(line: Buffer, from: number, to: number, emit: boolean): number {
+    const end = this.bounds(line, from, to);
+    let i = this.messageStart;
     const out = this.out;
     let o = 0;
+    let hash = 0x811c9dc5;
     let last = 0;
     while (i < end) {
       const c = line[i] as number;
@@ -161,15 +237,18 @@ export class ShapeCounter {
           // A quoted value after `=` or `:` (key="v", "k": "v"): masked whole.
           let j = i + 1;
           while (j < end && line[j] !== c) j += line[j] === BACKSLASH ? 2 : 1;
-          out[o++] = c;
-          STR.copy(out, o);
-          o += STR.length;
-          if (j < end) out[o++] = c;
+          hash = Math.imul(hash ^ 0x01, 0x01000193);
+          if (emit) {
+            out[o++] = c;
+            o += STR.copy(out, o);
+            if (j < end) out[o++] = c;
+          }
           i = j + 1;
           last = c;
           continue;
         }
-        out[o++] = c;
+        hash = Math.imul(hash ^ c, 0x01000193);
+        if (emit) out[o++] = c;
         if (c !== SPACE) last = c;
         i++;
         continue;
@@ -177,21 +256,31 @@ export class ShapeCounter {
       // A token of letters and digits.
       let j = i;
       let seen = 0;
-      while (j < end && (CLASS[line[j] as number] as number) !== 0) seen |= CLASS[line[j++] as number] as number;
+      while (j < end) {
+        const k = CLASS[line[j] as number] as number;
+        if (k === 0) break;
+        seen |= k;
+        j++;
+      }
+      last = 0x3e;
       if ((seen & 4) === 0) {
         // Hex digits only: a UUID, or a hash or id (8 or more, with digits and letters).
         if (j - i === 8 && line[j] === DASH && isUuid(line, i, end)) {
-          UUID.copy(out, o);
-          o += UUID.length;
+          hash = Math.imul(hash ^ 0x02, 0x01000193);
+          if (emit) o += UUID.copy(out, o);
           i += 36;
-          last = 0x3e;
           continue;
         }
         if (seen === 3 && j - i >= 8) {
-          HEX.copy(out, o);
-          o += HEX.length;
+          hash = Math.imul(hash ^ 0x03, 0x01000193);
+          if (emit) o += HEX.copy(out, o);
           i = j;
-          last = 0x3e;
+          continue;
+        }
+        if (seen === 1) {
+          hash = Math.imul(hash ^ 0x04, 0x01000193);
+          if (emit) o += N.copy(out, o);
+          i = j;
           continue;
         }
       }
@@ -200,18 +289,18 @@ export class ShapeCounter {
         const d = line[i] as number;
         if (CLASS[d] === 1) {
           while (i < j && CLASS[line[i] as number] === 1) i++;
-          N.copy(out, o);
-          o += N.length;
+          hash = Math.imul(hash ^ 0x04, 0x01000193);
+          if (emit) o += N.copy(out, o);
         } else {
-          out[o++] = d;
+          hash = Math.imul(hash ^ d, 0x01000193);
+          if (emit) out[o++] = d;
           i++;
         }
       }
-      last = 0x3e;
     }
-    return o;
+    this.outLength = o;
+    return hash >>> 0;
   }
-
   /** The shapes counted, largest first. */
   shapes(): ShapeCount[] {
     return [...this.table.values()]
