@@ -176,3 +176,52 @@ describe('memory right-sizing', () => {
     assert.equal(memoryVerdict(null, 500), 'no-limit');
   });
 });
+
+describe('the cost and docker-disk alert checks', () => {
+  it("cost: from the shipper's record, WARNING past the budget, skipped with no record", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { checkCost } = await import('../../src/alerts/checks/cost.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'mizual-cost-check-'));
+    try {
+      const now = new Date('2026-12-10T12:00:00Z');
+      const none = await checkCost(dir, 1, 6, 90, now);
+      assert.equal(none.skipped, true);
+      // 200 GB a day for 90 days: 18 TB, less 10 GB free, at 6 a TB.
+      const days = Object.fromEntries(
+        Array.from({ length: 8 }, (_, i) => [`2026-12-${String(3 + i).padStart(2, '0')}`, { backend: 200e9 }]),
+      );
+      const state = {
+        version: 1,
+        containers: {},
+        alertLog: null,
+        pending: [],
+        lastUploadAt: null,
+        lastSuccessAt: null,
+        usage: { since: '2026-11-01T00:00:00Z', days, archives: {}, patterns: {} },
+      };
+      writeFileSync(path.join(dir, 'ship-state.json'), JSON.stringify(state));
+      const over = await checkCost(dir, 100, 6, 90, now);
+      assert.equal(over.check, 'cost');
+      assert.ok(over.measure && over.measure.value > 100, JSON.stringify(over));
+      assert.match(over.message, /^projected log storage \d+\.\d\d a month \(budget 100\)/);
+      const under = await checkCost(dir, 1e6, 6, 90, now);
+      assert.ok(under.measure && under.measure.value < under.measure.threshold);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('docker-disk: names each part, and the command once past the limit', async () => {
+    const { observeReclaimable } = await import('../../src/alerts/checks/docker-disk.js');
+    const r = { images: 6e9, buildCache: 0, containers: 1e6, volumes: 0, total: 6e9 + 1e6 };
+    const o = observeReclaimable(r, 5 * 1024 ** 3);
+    assert.deepEqual(o.measure, { value: r.total, threshold: 5 * 1024 ** 3 });
+    assert.match(
+      o.message,
+      /^Docker could reclaim 5\.6 GiB \(unused images 5\.6 GiB, stopped containers 977 KiB\): docker system prune --all --volumes$/,
+    );
+    assert.doesNotMatch(observeReclaimable(r, 10 * 1024 ** 3).message, /prune/);
+  });
+});

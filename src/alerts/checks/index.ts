@@ -5,9 +5,11 @@
 import type { AlertCheck } from '../check.js';
 import { appLogsCheck } from './app-logs.js';
 import { containersCheck } from './containers.js';
+import { costCheck } from './cost.js';
 import { cpuCheck } from './cpu.js';
 import { databaseCheck } from './database.js';
 import { disksCheck } from './disks.js';
+import { dockerDiskCheck } from './docker-disk.js';
 import { dockerLogsCheck } from './docker-logs.js';
 import { healthCheck } from './health.js';
 import { memoryCheck } from './memory.js';
@@ -21,9 +23,11 @@ export const CHECKS: readonly AlertCheck[] = [
   disksCheck,
   containersCheck,
   dockerLogsCheck,
+  dockerDiskCheck,
   trendsCheck,
   healthCheck,
   shippingCheck,
+  costCheck,
   databaseCheck,
   outsideCheck,
   appLogsCheck,
