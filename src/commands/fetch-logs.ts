@@ -88,7 +88,6 @@ export function buildProgram(): Command {
         [
           ['mizual-fetch-logs --env prod --list', 'dates and hosts'],
           ['mizual-fetch-logs --env prod --since 2h --cat', 'last two hours'],
-          ['mizual-fetch-logs --env prod --date 2025-01-23 --extract', 'a day, unpacked'],
           ['mizual-fetch-logs --usage --patterns', 'what the logs cost, and their noisiest lines'],
         ],
         'Needs S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY.',
