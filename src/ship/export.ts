@@ -85,9 +85,15 @@ export class EntrySpool {
     if (this.failure) throw this.failure;
     if (data.length === 0) return;
     this.hash.update(data);
-    this.shapes?.write(data);
     this.bytes += data.length;
-    for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, i + 1)) this.lines++;
+    if (this.shapes) {
+      // The shape counter finds every newline anyway: its count is the entry's.
+      const before = this.shapes.totalLines;
+      this.shapes.write(data);
+      this.lines += this.shapes.totalLines - before;
+    } else {
+      for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, i + 1)) this.lines++;
+    }
     this.lastByte = data[data.length - 1] as number;
     let offset = 0;
     while (offset < data.length) {

@@ -148,10 +148,14 @@ export class ShapeCounter {
     if (end > from && line[end - 1] === 0x0d) end--;
     let i = from;
     if (this.skipTimestamp && end - from > 20 && CLASS[line[from] as number] === 1) {
-      const limit = Math.min(end, from + 40);
-      let j = from + 19;
-      while (j < limit && line[j] !== SPACE) j++;
-      if (j < limit) i = j + 1;
+      // The shipper writes nine fraction digits (30 bytes and a space); other writers vary.
+      if (line[from + 30] === SPACE && line[from + 29] === 0x5a) i = from + 31;
+      else {
+        const limit = Math.min(end, from + 40);
+        let j = from + 19;
+        while (j < limit && line[j] !== SPACE) j++;
+        if (j < limit) i = j + 1;
+      }
     }
     if (end - i > SHAPE_PREFIX) {
       end = i + SHAPE_PREFIX;
