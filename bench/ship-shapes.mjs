@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { cpuTicks, dockerdPid, TICK } from './lib/dockerd-cpu.mjs';
 import { generateLogs, removeLogContainers } from './lib/log-containers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,7 +30,6 @@ if (!existsSync(path.join(root, 'dist'))) throw new Error('build first: node scr
 const totalMb = Number(process.env.BENCH_SIZE_MB ?? '200');
 const runsEach = Number(process.env.BENCH_RUNS ?? '3');
 const names = [1, 2, 3, 4].map((i) => `mizual-bench-shapes-${i}`);
-const TICK = 100; // USER_HZ
 
 function baselineCheckout() {
   if (process.env.BENCH_BASELINE) return { dir: process.env.BENCH_BASELINE, temp: false };
@@ -39,18 +39,6 @@ function baselineCheckout() {
   symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: dir, stdio: 'ignore' });
   return { dir, temp: true, rev };
-}
-
-function dockerdPid() {
-  const pid = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' }).stdout.trim().split(/\s+/)[0];
-  if (!pid) throw new Error('dockerd is not running here');
-  return pid;
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** Ship the containers' logs once with a checkout's shipper (--no-upload): wall, RSS, CPU (own + dockerd). */

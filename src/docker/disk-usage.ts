@@ -5,6 +5,7 @@
  * not in use. A 2 GB server fills its disk with the old images watchtower leaves behind
  * (unless WATCHTOWER_CLEANUP is set) long before the logs do.
  */
+import { formatBytes } from '../core/units.js';
 import type { DockerClient } from './client.js';
 
 /** The parts of `/system/df` read here (an engine of 20.10 or later). */
@@ -50,6 +51,21 @@ export function reclaimableOf(df: RawSystemDf): Reclaimable {
   for (const b of df.BuildCache ?? []) if (b.InUse && !b.Shared) inUse += b.Size ?? 0;
   const buildCache = Math.max(0, (df.BuilderSize ?? 0) - inUse);
   return { images, buildCache, containers, volumes, total: images + buildCache + containers + volumes };
+}
+
+/** `unused images 2.3 GiB, stopped containers 477 MiB`: the parts that hold bytes. */
+export function describeReclaimable(r: Reclaimable): string {
+  return (
+    [
+      ['unused images', r.images],
+      ['build cache', r.buildCache],
+      ['stopped containers', r.containers],
+      ['unused volumes', r.volumes],
+    ] as const
+  )
+    .filter(([, n]) => n > 0)
+    .map(([what, n]) => `${what} ${formatBytes(n)}`)
+    .join(', ');
 }
 
 /** Ask the engine and count. */

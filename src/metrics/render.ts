@@ -8,6 +8,7 @@ import { renderDbSection } from './db-render.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
+import { describeReclaimable } from '../docker/disk-usage.js';
 
 /** The dashboard names what Docker could give back once it is over 1 GB. */
 const RECLAIM_LINE_BYTES = 1e9;
@@ -179,19 +180,9 @@ export function renderDashboard(
   }
   const reclaimable = report.docker.reclaimable;
   if (reclaimable && reclaimable.total > RECLAIM_LINE_BYTES) {
-    const parts = (
-      [
-        ['unused images', reclaimable.images],
-        ['build cache', reclaimable.buildCache],
-        ['stopped containers', reclaimable.containers],
-        ['unused volumes', reclaimable.volumes],
-      ] as const
-    )
-      .filter(([, n]) => n > 0)
-      .map(([what, n]) => `${what} ${formatBytes(n)}`);
     lines.push(
       paint.yellow(`docker could reclaim ${formatBytes(reclaimable.total)}`) +
-        ` (${parts.join(', ')}): ${report.docker.reclaimCommand ?? ''}`,
+        ` (${describeReclaimable(reclaimable)}): ${report.docker.reclaimCommand ?? ''}`,
     );
   }
   if (report.backendErrors) {

@@ -8,22 +8,13 @@ import type { Observation } from '../state.js';
 import { describeError } from '../../core/errors.js';
 import { formatBytes } from '../../core/units.js';
 import { createDockerClient } from '../../docker/client.js';
-import { readReclaimable, RECLAIM_COMMAND, type Reclaimable } from '../../docker/disk-usage.js';
+import { describeReclaimable, readReclaimable, RECLAIM_COMMAND, type Reclaimable } from '../../docker/disk-usage.js';
 import { parseSize } from '../log.js';
 
 /** The observation for the engine's reclaimable bytes. */
 export function observeReclaimable(r: Reclaimable, limitBytes: number): Observation {
-  const parts = (
-    [
-      ['unused images', r.images],
-      ['build cache', r.buildCache],
-      ['stopped containers', r.containers],
-      ['unused volumes', r.volumes],
-    ] as const
-  )
-    .filter(([, n]) => n > 0)
-    .map(([what, n]) => `${what} ${formatBytes(n)}`);
-  const what = parts.length > 0 ? ` (${parts.join(', ')})` : '';
+  const parts = describeReclaimable(r);
+  const what = parts !== '' ? ` (${parts})` : '';
   const over = r.total > limitBytes;
   return {
     check: 'docker-disk',
