@@ -16,25 +16,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { cpuTicks, dockerdPid, TICK } from './lib/dockerd-cpu.mjs';
 import { generateLogs, removeLogContainers } from './lib/log-containers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const previous = process.env.BENCH_PREVIOUS;
 const sizes = (process.env.BENCH_SIZES_MB ?? '100,1000').split(',').map(Number);
 const names = [1, 2, 3, 4].map((i) => `mizual-bench-fs-${i}`);
-const TICK = 100; // USER_HZ
-
-function dockerdPid() {
-  const pid = spawnSync('pidof', ['dockerd'], { encoding: 'utf8' }).stdout.trim().split(/\s+/)[0];
-  if (!pid) throw new Error('dockerd is not running here');
-  return pid;
-}
-
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
 
 /** Wall, peak RSS and CPU (own user+sys via /usr/bin/time, plus dockerd's) of one command. */
 function measure(cmd, args, env = process.env) {

@@ -268,5 +268,12 @@ async function historySample(
     containers: snapshot && !('error' in snapshot) ? await readContainerCounters(snapshot.watched) : null,
     app,
     db: part.db,
+    self: ownUsage(),
   };
+}
+
+/** This run's own CPU seconds and peak RSS so far (the history keeps them: our own cost, measured). */
+function ownUsage(): { cpuSeconds: number; rssBytes: number } {
+  const usage = process.resourceUsage();
+  return { cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, rssBytes: usage.maxRSS * 1024 };
 }

@@ -4,7 +4,7 @@
  * truncated to whole seconds), the names of the entries inside an archive, and manifest.json.
  */
 
-import type { AlertCursor, ContainerCheckpoint } from '../core/ship-state.js';
+import type { AlertCursor, ContainerCheckpoint, PatternTable } from '../core/ship-state.js';
 
 export type LogEnv = 'prod' | 'dev';
 
@@ -109,6 +109,11 @@ export interface ManifestFile {
   lines: number;
   bytes: number;
   sha256: string;
+  /**
+   * The entry's bytes in the archive, compressed (its header, data and padding members; absent in older
+   * manifests): what it costs in the bucket.
+   */
+  compressedBytes?: number;
   /** Lines of containers that were gone (replaced, removed) and were finished from the hold, first in the file. */
   completedFromHold?: { containerId: string; lines: number }[];
 }
@@ -243,4 +248,66 @@ export function isValidDate(text: string): boolean {
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const t = new Date(Date.UTC(y, mo - 1, d));
   return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each archive costs per entry, readable without downloading it
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The S3 user metadata (`x-amz-meta-mizual-entries`) each archive is uploaded with: the compressed
+ * bytes of each entry, `backend=1234,celery=567,alerts=89` (container short names, `alerts` for the
+ * alert log, `<short>@container` for a container named alerts). A HEAD answers it; archives without it
+ * (the old scripts') are the container `unknown`.
+ */
+export const ENTRY_BYTES_METADATA = 'mizual-entries';
+/** AWS allows 2 KB of user metadata; B2's S3 API about as much. What does not fit is left out (unknown). */
+const MAX_ENTRY_BYTES_TEXT = 1800;
+
+/** The metadata value for per-entry compressed bytes, largest first, cut to what fits. */
+export function formatEntryBytes(bytes: Record<string, number>): string {
+  let text = '';
+  for (const [label, n] of Object.entries(bytes).sort((a, b) => b[1] - a[1])) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(label) || !Number.isSafeInteger(n) || n < 0) continue;
+    const item = `${text === '' ? '' : ','}${label}=${n}`;
+    if (text.length + item.length > MAX_ENTRY_BYTES_TEXT) break;
+    text += item;
+  }
+  return text;
+}
+
+/** Parse the metadata value; undefined when it is not ours. */
+export function parseEntryBytes(text: string | undefined): Record<string, number> | undefined {
+  if (text === undefined || text === '') return undefined;
+  const out: Record<string, number> = {};
+  for (const item of text.split(',')) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.@-]*)=(\d{1,15})$/.exec(item.trim());
+    if (!m) return undefined;
+    out[m[1] as string] = Number(m[2]);
+  }
+  return out;
+}
+
+/** The label an entry's bytes are recorded under: the container's short name, or `alerts`. */
+export function entryBytesLabel(file: Pick<ManifestFile, 'kind' | 'short'>): string {
+  if (file.kind === 'alerts' || file.short === undefined) return 'alerts';
+  return file.short.toLowerCase() === 'alerts' ? `${file.short}${CONTAINER_MARK}` : file.short;
+}
+
+/**
+ * The one small object per host the shipper keeps beside the archives (outside `logs/`, so listings,
+ * retention and downloads of archives never meet it): the top line shapes per container.
+ */
+export function patternsKey(env: LogEnv, host: string): string {
+  if (!HOST_PATTERN.test(host)) throw new RangeError(`invalid host name '${host}'`);
+  return `usage/${env}/${host}/patterns.json`;
+}
+
+/** The patterns object: each container's top line shapes, as the shipper keeps them. */
+export interface PatternsObject {
+  format: 1;
+  host: string;
+  env: LogEnv;
+  updatedAt: string;
+  containers: Record<string, PatternTable>;
 }

@@ -121,6 +121,19 @@ async function copyFile(source: string, put: (data: Buffer) => Promise<void>): P
 }
 
 /**
+ * The bytes a spooled entry takes in the archive: its header member, its spooled gzip member
+ * (`gzipBytes`) and its padding member, exactly as writeArchive writes them (what the entry costs).
+ */
+export function compressedEntryBytes(name: string, size: number, gzipBytes: number, mtime: Date): number {
+  const pad = padding(size);
+  return (
+    gzipSync(tarHeader(name, size, mtime), { level: 1 }).length +
+    gzipBytes +
+    (pad.length > 0 ? gzipSync(pad, { level: 1 }).length : 0)
+  );
+}
+
+/**
  * Write the archive to `target` (created exclusively, 0600) and fsync it. On any failure the
  * half-written file is removed and the error (e.g. ENOSPC) is thrown unchanged.
  */

@@ -11,13 +11,21 @@ const TOOL = 'mizual-fetch-logs';
 
 /** `--usage`: what the bucket holds and costs per env and host. */
 export async function fetchUsage(o: UsageOptions): Promise<number> {
-  const s3 = requireS3(loadConfig({ envFileFlag: o.envFile }));
+  const config = loadConfig({ envFileFlag: o.envFile });
+  const s3 = requireS3(config);
   const { createStore } = await import('../store/client.js');
   const { measureUsage } = await import('../fetch/usage.js');
+  const { DEFAULT_FREE_GB } = await import('../core/cost.js');
   const { renderUsage } = await import('../fetch/render.js');
   const store = await createStore(s3);
   try {
-    const report = await measureUsage(store, o.envs, { host: o.host, pricePerTb: o.pricePerTb });
+    const report = await measureUsage(store, o.envs, {
+      host: o.host,
+      prices: { pricePerTb: o.pricePerTb, freeGb: DEFAULT_FREE_GB },
+      retentionDays: config.retentionDays,
+      nowMs: Date.now(),
+      patterns: o.patterns,
+    });
     if (o.json) writeJson(report);
     else writeText(renderUsage(report));
     return 0;
@@ -66,8 +74,9 @@ export function buildProgram(): Command {
     .option('--cat', 'print the logs merged in timestamp order')
     .option('--container <name>', 'with --cat: only this container (or alerts)')
     .option('--grep <regex>', 'with --cat: only lines matching REGEX')
-    .option('--usage', 'what the bucket holds and costs, per env and host')
-    .option('--price-per-tb <usd>', 'with --usage: USD per TB-month (default 6)')
+    .option('--usage', 'what the bucket holds and costs, per env, host and container')
+    .option('--price-per-tb <usd>', 'with --usage: USD per TB-month (default 6; the first 10 GB free)')
+    .option('--patterns', "with --usage: each container's top line shapes by bytes")
     .option('--json', 'print one JSON document')
     .option('--concurrency <n>', 'downloads in flight', '4')
     .option('--env-file <path>', 'read settings from this .env file')
@@ -79,7 +88,7 @@ export function buildProgram(): Command {
         [
           ['mizual-fetch-logs --env prod --list', 'dates and hosts'],
           ['mizual-fetch-logs --env prod --since 2h --cat', 'last two hours'],
-          ['mizual-fetch-logs --env prod --date 2025-01-23 --extract', 'a day, unpacked'],
+          ['mizual-fetch-logs --usage --patterns', 'what the logs cost, and their noisiest lines'],
         ],
         'Needs S3_BUCKET_NAME, S3_ENDPOINT_URL, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY.',
       ),

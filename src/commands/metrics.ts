@@ -93,6 +93,7 @@ export async function run(argv: string[]): Promise<void> {
       dbLongMs: parseDuration(opts.dbLong, '--db-long'),
       dbWindowMs: parseDuration(opts.dbWindow, '--db-window'),
       appWindowMs: parseAppWindow(opts.appWindow),
+      costFigures: Boolean(opts.json || opts.prometheus),
     };
     if (opts.db && !configuredDbUrl(loadConfig({ envFileFlag: opts.envFile }).lookup)) {
       throw new UsageError('--db needs DATABASE_URL or MIZUAL_DATABASE_URL');

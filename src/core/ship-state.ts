@@ -74,6 +74,49 @@ export interface ShipState {
   heldShipped?: string[];
   /** The clocks at the last commit (absent in older states). */
   clock?: ClockSample;
+  /** What the shipped logs cost, per container, and their top line shapes (absent in older states). */
+  usage?: ShipUsage;
+}
+
+/** One line shape (digits, hex, UUIDs and quoted values masked; the first 120 characters) and its volume. */
+export interface ShapeCount {
+  shape: string;
+  /** Bytes of the lines of this shape, as shipped (Docker's timestamp included). */
+  bytes: number;
+  lines: number;
+}
+
+/** A container's line shapes since `since`: the totals, and the top shapes by bytes. */
+export interface PatternTable {
+  since: string;
+  bytes: number;
+  lines: number;
+  shapes: ShapeCount[];
+}
+
+/** What the shipper records of cost: mizual-alerts' `cost` check and `--prometheus` read it, no bucket listing. */
+export interface ShipUsage {
+  /** When recording began (the first archive with it). */
+  since: string;
+  /** Compressed archive bytes per UTC day (the archive's date) and entry label, kept for the retention. */
+  days: Record<string, Record<string, number>>;
+  /** Per-entry compressed bytes of archives not uploaded yet: they go up with the archive as metadata. */
+  archives: Record<string, Record<string, number>>;
+  /** Line shapes per container short name. */
+  patterns: Record<string, PatternTable>;
+  /** When the patterns were last stored in the bucket. */
+  patternsUploadedAt?: string;
+  /** The shipper's own cost per UTC day (its CPU seconds, runs and peak RSS), kept for a week. */
+  self?: Record<string, { cpuSeconds: number; runs: number; peakRssBytes: number }>;
+}
+
+/** The shipper's cost record, or null when there is none (or the state cannot be read): lenient, for readers. */
+export async function readShipUsage(stateDir: string): Promise<ShipUsage | null> {
+  const read = await readJsonState(shipStateFile(stateDir));
+  if (read.status !== 'ok') return null;
+  const usage = (read.data as { usage?: unknown } | null)?.usage as Partial<ShipUsage> | undefined;
+  if (!usage || typeof usage !== 'object' || typeof usage.days !== 'object' || usage.days === null) return null;
+  return { since: String(usage.since ?? ''), archives: {}, patterns: {}, ...usage } as ShipUsage;
 }
 
 export function emptyShipState(): ShipState {

@@ -9,6 +9,7 @@ import { MizualError, UsageError, describeError } from '../core/errors.js';
 import { parseNanoTime, toDockerBound } from '../core/time.js';
 import { parseDockerHost, type DockerEndpoint } from './endpoint.js';
 import { LogDemuxer, rawToFrames, type LogFrame } from './frames.js';
+import type { RawSystemDf } from './disk-usage.js';
 import {
   toDetails,
   toSummary,
@@ -303,6 +304,11 @@ export class DockerClient {
     if (!info?.DockerRootDir)
       throw new MizualError(`Docker engine at ${this.endpoint.display} did not say its data root`);
     return info.DockerRootDir;
+  }
+
+  /** `/system/df`: what the engine's images, containers, volumes and build cache take (it walks layers: slow-ish). */
+  async systemDf(): Promise<RawSystemDf> {
+    return (await this.requestJson<RawSystemDf>('/system/df', { timeoutMs: Math.max(this.timeoutMs, 30_000) })) ?? {};
   }
 
   /** True when the engine runs on this machine (a unix socket), so its log files are ours to read. */

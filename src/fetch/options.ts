@@ -6,7 +6,7 @@ import { isValidDate, type LogEnv } from '../archive/contract.js';
 import { UsageError } from '../core/errors.js';
 import { parsePositiveInt } from '../core/units.js';
 import { parseRange, type TimeRange } from './range.js';
-import { DEFAULT_PRICE_PER_TB } from './usage.js';
+import { DEFAULT_PRICE_PER_TB } from '../core/cost.js';
 
 export interface FetchOptions {
   env: LogEnv;
@@ -53,6 +53,8 @@ export function parseFetchOptions(o: Record<string, string | boolean | undefined
   if (o.list && (o.extract || o.cat)) throw new UsageError('--list cannot be combined with --extract or --cat');
   if (o.json && o.cat) throw new UsageError('choose one of --json and --cat');
   if (!o.cat && (o.container !== undefined || grep)) throw new UsageError('--container and --grep need --cat');
+  if (o.patterns) throw new UsageError('--patterns needs --usage');
+  if (o.pricePerTb !== undefined) throw new UsageError('--price-per-tb needs --usage');
   return {
     env,
     date,
@@ -74,6 +76,8 @@ export interface UsageOptions {
   envs: LogEnv[];
   host?: string;
   pricePerTb: number;
+  /** `--patterns`: each container's top line shapes too. */
+  patterns: boolean;
   json: boolean;
   envFile?: string;
 }
@@ -97,5 +101,12 @@ export function parseUsageOptions(o: Record<string, string | boolean | undefined
   if (price.trim() === '' || !Number.isFinite(pricePerTb) || pricePerTb < 0) {
     throw new UsageError(`--price-per-tb must be a number of USD, e.g. 6 (got '${price}')`);
   }
-  return { envs: env ? [env] : ['dev', 'prod'], host, pricePerTb, json: Boolean(o.json), envFile: str(o.envFile) };
+  return {
+    envs: env ? [env] : ['dev', 'prod'],
+    host,
+    pricePerTb,
+    patterns: Boolean(o.patterns),
+    json: Boolean(o.json),
+    envFile: str(o.envFile),
+  };
 }

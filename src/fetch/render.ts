@@ -58,27 +58,47 @@ export function renderProgress(p: DownloadProgress, elapsedMs: number): string {
   return `fetching ${p.doneFiles}/${p.files} archives  ${formatBytes(p.doneBytes)} of ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s`;
 }
 
-/** The `--usage` table: per env and host, then the total and the price it assumes. */
+/** The `--usage` report: per env and host its figures and containers, then the patterns and the prices used. */
 export function renderUsage(report: UsageReport): string {
-  if (report.rows.length === 0) return 'no archives in the bucket';
   const cost = (n: number): string => `${n.toFixed(2)} ${report.currency}`;
-  const line = (env: string, host: string, r: UsageReport['total']): string[] => [
-    env,
-    host,
-    String(r.objects),
-    formatBytes(r.currentBytes),
-    String(r.versions),
-    formatBytes(r.allBytes),
-    `${r.hiddenVersions} (${formatBytes(r.hiddenBytes)})`,
-    r.oldestDate && r.newestDate ? `${r.oldestDate} .. ${r.newestDate}` : '-',
-    cost(r.monthlyCost),
-  ];
-  const head = ['env', 'host', 'objects', 'current', 'versions', 'all versions', 'hidden', 'dates', 'per month'];
-  const rows = report.rows.map((r) => line(r.env, r.host, r));
-  return (
-    `${columns([head, ...rows, line('total', '', report.total)])}\n` +
-    `cost at ${report.pricePerTb} ${report.currency} per TB-month, on all versions (B2 bills every stored version)`
+  const out: string[] = [];
+  if (report.hosts.length === 0) out.push('no archives in the bucket');
+  for (const h of report.hosts) {
+    out.push(
+      `${h.env}/${h.host}: ${formatBytes(h.bytes)} stored in ${h.versions} versions` +
+        (h.oldestDate && h.newestDate ? ` (${h.oldestDate} .. ${h.newestDate})` : ''),
+      `  added per day: ${formatBytes(h.perDay7)} (last 7 days), ${formatBytes(h.perDay30)} (last 30 days)`,
+      `  steady state at ${report.retentionDays} days: ${formatBytes(h.steadyStateBytes)}, ${cost(h.monthlyCost)} a month; this month so far ${cost(h.monthSoFar)}`,
+      `  hidden versions: ${h.hiddenVersions} (${formatBytes(h.hiddenVersionBytes)}); unfinished uploads: ${h.unfinishedUploads.count} (${formatBytes(h.unfinishedUploads.bytes)})`,
+    );
+    const rows = h.containers.map((c) => [
+      `  ${c.name}`,
+      formatBytes(c.bytes),
+      `${(c.share * 100).toFixed(1)}%`,
+      `${formatBytes(c.perDay7)}/day`,
+    ]);
+    if (rows.length > 0) out.push(columns([['  container', 'stored', 'share', 'last 7 days'], ...rows]));
+  }
+  if (report.patterns) {
+    out.push('', 'top line shapes by bytes (as shipped, before compression):');
+    for (const p of report.patterns) {
+      out.push(
+        `  ${p.host} ${p.container} ${(p.share * 100).toFixed(1)}% (${formatBytes(p.perDay * 30)} a month, ${p.lines} lines): ${p.shape}`,
+      );
+    }
+    for (const host of report.patternsMissing ?? [])
+      out.push(`  ${host}: no patterns stored yet (the shipper stores them)`);
+  }
+  if (report.hosts.length > 1) {
+    out.push(
+      `total: ${formatBytes(report.total.bytes)} stored, steady state ${formatBytes(report.total.steadyStateBytes)}, ${cost(report.total.monthlyCost)} a month, ${cost(report.total.monthSoFar)} this month so far`,
+    );
+  }
+  out.push(
+    `prices used: ${report.prices.pricePerTb} ${report.currency} per TB-month (--price-per-tb), the first ${report.prices.freeGb} GB free; ` +
+      `every stored version and unfinished upload counts (B2 bills them); retention ${report.retentionDays} days (MIZUAL_RETENTION_DAYS)`,
   );
+  return out.join('\n');
 }
 
 /** The one stderr line when `--cat` printed nothing: what was read and which filters were applied. */

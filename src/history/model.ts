@@ -105,6 +105,9 @@ export const SERIES: readonly SeriesSpec[] = [
   { prefix: 'probe', name: 'probe time', label: 'probe', unit: 'seconds', kind: 'gauge', scale: 1000 },
   { prefix: 'db.conn', name: 'db connections', unit: 'count', kind: 'gauge', scale: 1 },
   { prefix: 'db.longest', name: 'db longest query', unit: 'seconds', kind: 'gauge', scale: 10 },
+  // The alerts run's own cost, recorded by the run itself (CPU seconds of the process, its peak RSS).
+  { prefix: 'self.cpu-seconds', name: 'self.cpu-seconds', unit: 'seconds', kind: 'gauge', scale: 1000 },
+  { prefix: 'self.rss', name: 'self.rss', unit: 'bytes', kind: 'gauge', scale: KIB },
 ];
 
 const BY_PREFIX = new Map(SERIES.map((s) => [s.prefix, s]));

@@ -40,6 +40,8 @@ export interface RunReadings {
   containers: readonly ContainerReading[] | null;
   app?: AppReport;
   db?: DbReport;
+  /** The run's own CPU seconds and peak RSS (process.resourceUsage), read just before recording. */
+  self?: { cpuSeconds: number; rssBytes: number };
 }
 
 const round1 = (n: number): number => Math.round(n * 10) / 10;
@@ -82,6 +84,10 @@ export function sampleValues(r: RunReadings): SampleValues {
     for (const [container, n] of failed) v[seriesKey('task.failed', container)] = n;
     for (const q of app.queues) if (q.length !== null) v[seriesKey('queue', q.queue)] = q.length;
     for (const p of app.probes) if (p.seconds !== null) v[seriesKey('probe', p.name)] = round3(p.seconds);
+  }
+  if (r.self) {
+    v['self.cpu-seconds'] = round3(r.self.cpuSeconds);
+    v['self.rss'] = r.self.rssBytes;
   }
   const db = r.db;
   if (db?.available && db.connections) {

@@ -7,6 +7,7 @@ import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
 import { sumWithin, type Trends } from '../core/trends.js';
 import { holdSize, resolveHoldDir } from '../docker/held-logs.js';
+import { readReclaimable } from '../docker/disk-usage.js';
 import type { BackendErrors, ContainerFigures, ContainerPart, ContainerSource, MetricsReport } from './report.js';
 
 const ERROR_LINE = /\b(error|exception|traceback|critical|fatal)\b/i;
@@ -20,11 +21,12 @@ export function createDockerSource(host?: string, holdDir?: string): ContainerSo
     async collect(containers, intervalMs, trends) {
       const client = createDockerClient({ host, timeoutMs: 5_000 });
       try {
-        const [part, hold] = await Promise.all([
+        const [part, hold, reclaimable] = await Promise.all([
           collectContainers(client, containers, intervalMs, trends),
           readHold(client, holdDir),
+          readReclaimable(client).catch(() => null),
         ]);
-        return { ...part, hold };
+        return { ...part, hold, reclaimable };
       } finally {
         client.close();
       }
@@ -93,6 +95,7 @@ async function collectContainers(
       logBytes: size?.bytes ?? null,
       logFiles: size?.files ?? null,
       logRotation: d ? logRotationConfigured(d.logDriver, d.logOptions) : null,
+      memoryLimitBytes: d && d.memoryLimitBytes > 0 ? d.memoryLimitBytes : null,
     };
   });
   for (const spec of configured) {

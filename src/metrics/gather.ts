@@ -26,6 +26,8 @@ export interface MetricsOptions {
   dbWindowMs?: number;
   /** `--app-window` in ms (default 5m). */
   appWindowMs?: number;
+  /** Add memory right-sizing, our own footprint and the logs' cost (a week of history is read). */
+  costFigures?: boolean;
 }
 
 /** One gathering: the report, the last hour's sparklines, and the application's cumulative totals. */
@@ -128,6 +130,20 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
     report.app.problems.push(...fromMetrics.problems);
   }
   if (db) report.db = await db;
+  if (options.costFigures) {
+    const { costFigures } = await import('./cost.js');
+    const { loadHistory } = await import('../history/store.js');
+    Object.assign(
+      report,
+      await costFigures({
+        segments: (await loadHistory(config.stateDir)).segments,
+        containers: report.containers.filter((c) => c.state !== 'missing'),
+        nowMs: Date.parse(report.time),
+        stateDir: config.stateDir,
+        retentionDays: config.retentionDays,
+      }),
+    );
+  }
   return {
     report,
     spark: sparklines(recent, Date.parse(report.time)),

@@ -8,6 +8,10 @@ import { renderDbSection } from './db-render.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
+import { describeReclaimable } from '../docker/disk-usage.js';
+
+/** The dashboard names what Docker could give back once it is over 1 GB. */
+const RECLAIM_LINE_BYTES = 1e9;
 
 /**
  * The one-screen dashboard, coloured against the alert thresholds when `color` is on; `spark` gives the
@@ -174,6 +178,13 @@ export function renderDashboard(
       `log hold (${report.hold.dir}): ${report.hold.containers} container(s), ${formatBytes(report.hold.bytes)}${only}`,
     );
   }
+  const reclaimable = report.docker.reclaimable;
+  if (reclaimable && reclaimable.total > RECLAIM_LINE_BYTES) {
+    lines.push(
+      paint.yellow(`docker could reclaim ${formatBytes(reclaimable.total)}`) +
+        ` (${describeReclaimable(reclaimable)}): ${report.docker.reclaimCommand ?? ''}`,
+    );
+  }
   if (report.backendErrors) {
     const { container, lines: errors, last5m, last60m, partial } = report.backendErrors;
     const at = partial ? '≥' : '';
@@ -294,6 +305,36 @@ export function renderPrometheus(report: MetricsReport): string {
       'mizual_ship_hold_only_held_bytes',
       'Held bytes whose container is gone or rotated them away.',
       report.hold.onlyHeldBytes,
+    );
+  }
+  if (report.docker.reclaimable) {
+    for (const [kind, bytes] of Object.entries(report.docker.reclaimable)) {
+      if (kind === 'total') continue;
+      metric('mizual_docker_reclaimable_bytes', 'What `docker system df` calls reclaimable, in bytes.', bytes, {
+        kind,
+      });
+    }
+  }
+  if (report.shipCost) {
+    for (const [container, bytes] of Object.entries(report.shipCost.storedBytes)) {
+      metric(
+        'mizual_ship_stored_bytes',
+        "Compressed bytes of a container's logs in the bucket within the retention (the shipper's record).",
+        bytes,
+        { container },
+      );
+    }
+    metric(
+      'mizual_ship_projected_monthly_cost',
+      'Monthly bucket cost at the steady state of the last 7 days of shipping (price per TB, first 10 GB free).',
+      report.shipCost.projectedMonthlyCost,
+    );
+  }
+  if (report.self?.cpuSecondsPerDay != null) {
+    metric(
+      'mizual_self_cpu_seconds_per_day',
+      "CPU seconds a day of mizual-alerts' own runs.",
+      report.self.cpuSecondsPerDay,
     );
   }
   if (report.redis) {

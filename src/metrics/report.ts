@@ -5,6 +5,8 @@ import { describeError } from '../core/errors.js';
 import { isVirtualInterface, readHostFigures, type HostFigures, type NetRates } from '../host/index.js';
 import type { Thresholds } from '../core/thresholds.js';
 import { forecastDisk, type Trends } from '../core/trends.js';
+import { RECLAIM_COMMAND, type Reclaimable } from '../docker/disk-usage.js';
+import type { CostFigures } from './cost.js';
 
 export interface ContainerFigures {
   name: string;
@@ -38,6 +40,8 @@ export interface ContainerFigures {
   logFiles: number | null;
   /** Whether max-size (or the local driver) caps its logs. */
   logRotation: boolean | null;
+  /** Its memory limit (`deploy.resources.limits.memory`, `--memory`) in bytes; null when unlimited or unknown. */
+  memoryLimitBytes?: number | null;
 }
 
 export interface DiskTrendFigures {
@@ -62,7 +66,14 @@ export interface BackendErrors {
 export interface MetricsReport extends HostFigures {
   host: string;
   time: string;
-  docker: { available: boolean; reason: string | null };
+  docker: {
+    available: boolean;
+    reason: string | null;
+    /** What `docker system df` calls RECLAIMABLE, in bytes (null when the engine did not say). */
+    reclaimable?: Reclaimable | null;
+    /** The one command that reclaims it. */
+    reclaimCommand?: string;
+  };
   containers: ContainerFigures[];
   redis: { container: string; usedMemoryHuman: string; usedMemoryBytes: number | null } | null;
   backendErrors: BackendErrors | null;
@@ -76,6 +87,11 @@ export interface MetricsReport extends HostFigures {
   app?: AppReport | null;
   /** The database figures, present only when a database URL is configured. */
   db?: DbReport;
+  /** Memory right-sizing, our own footprint and the logs' cost (cost.ts). */
+  memoryFit?: CostFigures['memoryFit'];
+  hostMemoryFit?: CostFigures['hostMemoryFit'];
+  self?: CostFigures['self'];
+  shipCost?: CostFigures['shipCost'];
 }
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */
@@ -83,7 +99,9 @@ export interface ContainerSource {
   collect(containers: ContainerSpec[], intervalMs: number, trends: Trends | null): Promise<ContainerPart>;
 }
 
-export type ContainerPart = Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors' | 'hold'>;
+export type ContainerPart = Pick<MetricsReport, 'containers' | 'redis' | 'backendErrors' | 'hold'> & {
+  reclaimable?: Reclaimable | null;
+};
 
 export interface CollectOptions {
   host: string;
@@ -128,7 +146,13 @@ export async function collectMetrics(options: CollectOptions): Promise<MetricsRe
       const fullAt = fc.fullAtMs === null ? null : new Date(fc.fullAtMs).toISOString();
       return { mount: d.mount, growthBytesPerDay: Math.round(fc.bytesPerDay), fullAt };
     }),
-    docker: { available: docker.part !== null, reason: docker.reason },
+    docker: {
+      available: docker.part !== null,
+      reason: docker.reason,
+      ...(docker.part?.reclaimable !== undefined
+        ? { reclaimable: docker.part.reclaimable, reclaimCommand: RECLAIM_COMMAND }
+        : {}),
+    },
     containers: docker.part?.containers ?? [],
     redis: docker.part?.redis ?? null,
     backendErrors: docker.part?.backendErrors ?? null,

@@ -11,6 +11,7 @@ import { createGzip, type Gzip } from 'node:zlib';
 import { type DockerClient } from '../docker/client.js';
 import { FrameCopier } from '../docker/frames.js';
 import { toDockerBound } from '../core/time.js';
+import type { ShapeCounter } from './shapes.js';
 
 /**
  * Batch size before compression: writing each log line into zlib on its own ran at 5.4 MiB/s here
@@ -50,7 +51,12 @@ export class EntrySpool {
   /** The last byte written so far (to know whether a line is still open), or -1. */
   private lastByte = -1;
 
-  constructor(path: string, level = 6) {
+  /** `shapes` counts the entry's lines by shape as they pass (container entries). */
+  constructor(
+    path: string,
+    level = 6,
+    private readonly shapes?: ShapeCounter,
+  ) {
     this.path = path;
     this.gzip = createGzip({ level });
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
@@ -80,7 +86,14 @@ export class EntrySpool {
     if (data.length === 0) return;
     this.hash.update(data);
     this.bytes += data.length;
-    for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, i + 1)) this.lines++;
+    if (this.shapes) {
+      // The shape counter finds every newline anyway: its count is the entry's.
+      const before = this.shapes.totalLines;
+      this.shapes.write(data);
+      this.lines += this.shapes.totalLines - before;
+    } else {
+      for (let i = data.indexOf(NEWLINE); i !== -1; i = data.indexOf(NEWLINE, i + 1)) this.lines++;
+    }
     this.lastByte = data[data.length - 1] as number;
     let offset = 0;
     while (offset < data.length) {

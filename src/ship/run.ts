@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { shipAlertLines, pendingAlertBytes } from './alert-lines.js';
-import { writeArchive, type ArchiveEntry } from '../archive/write.js';
+import { compressedEntryBytes, writeArchive, type ArchiveEntry } from '../archive/write.js';
+import { ShapeCounter } from './shapes.js';
+import { archiveMetadata, recordArchive, recordSelf, settleArchive, uploadPatterns } from './usage-record.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { Config, S3Settings } from '../core/config.js';
 import { type Store } from '../store/client.js';
@@ -20,6 +22,7 @@ import {
   archiveEnd,
   archiveName,
   containerEntryName,
+  entryBytesLabel,
   formatDate,
   formatStamp,
   hostPrefix,
@@ -392,7 +395,11 @@ export async function shipLogs(given: ShipOptions): Promise<ShipSummary> {
     throw new MizualError(`${describeError(exportError)}; ${summary.uploadError}`);
   }
   if (summary.uploadError === null) {
-    await writeShipState(config.stateDir, { ...state, lastSuccessAt: new Date(options.nowMs).toISOString() });
+    await writeShipState(config.stateDir, {
+      ...state,
+      lastSuccessAt: new Date(options.nowMs).toISOString(),
+      ...(state.usage ? { usage: recordSelf(state.usage, clockNowMs(options)) } : {}),
+    });
   }
   return summary;
 }
@@ -450,10 +457,11 @@ async function writeAndCommit(
     const present = planned.filter((p) => p.parts.length > 0);
     const apiParts = present.some((p) => p.parts.some((part) => part.source === 'api'));
     const exported = await mapLimit(present, apiParts ? API_EXPORTS : FILE_EXPORTS, async (p) => {
-      const spool = new EntrySpool(spoolPath(`container-${p.short}`));
+      const shapes = new ShapeCounter();
+      const spool = new EntrySpool(spoolPath(`container-${p.short}`), undefined, shapes);
       try {
         const result = await exportPlanned(docker, p, spool);
-        return { p, ...result, spool: await spool.finish() };
+        return { p, ...result, spool: await spool.finish(), shapes };
       } catch (err) {
         await spool.discard();
         throw err;
@@ -485,17 +493,35 @@ async function writeAndCommit(
       ...(clockSample ? { clock: clockSample } : {}),
     };
     summary.window.end = formatNanoTime(target.end);
-    const files = exported.map(({ p, parts, spool }) =>
-      plannedFile(p, target.stamp, { spool, parts }, summary.window.end),
-    );
+    const mtime = nanoToDate(target.end);
+    // What each entry takes in the archive, known before it is written: the manifest and the bucket carry it.
+    const compressed = async (name: string, spool: SpooledEntry): Promise<number> =>
+      compressedEntryBytes(name, spool.bytes, (await fsp.stat(spool.path)).size, mtime);
+    const files: ManifestFile[] = [];
+    for (const { p, parts, spool } of exported) {
+      const file = plannedFile(p, target.stamp, { spool, parts }, summary.window.end);
+      files.push({ ...file, compressedBytes: await compressed(file.name, spool) });
+    }
     const alertFile: ManifestFile = {
       name: alertsEntryName(target.stamp),
       kind: 'alerts',
       lines: alerts.lines,
       bytes: alerts.bytes,
       sha256: alerts.sha256,
+      compressedBytes: await compressed(alertsEntryName(target.stamp), alerts),
     };
     files.push(alertFile);
+    next.usage = recordArchive(
+      state.usage,
+      {
+        name: target.name,
+        date: formatDate(mtime),
+        entryBytes: Object.fromEntries(files.map((f) => [entryBytesLabel(f), f.compressedBytes ?? 0])),
+      },
+      new Map(exported.map(({ p, shapes }) => [p.short, shapes])),
+      options.nowMs,
+      config.retentionDays,
+    );
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       tool: `mizual-ship-logs ${VERSION}`,
@@ -518,7 +544,7 @@ async function writeAndCommit(
       { name: alertFile.name, size: alerts.bytes, gzipPath: alerts.path },
       { name: MANIFEST_NAME, data: serializeManifest(manifest) },
     ];
-    const bytes = await writeArchive(partial, entries, nanoToDate(target.end));
+    const bytes = await writeArchive(partial, entries, mtime);
     faultPoint('archive-written');
     // Commit: the archive is durable; now the state that names it (written whole, then adopted).
     // A failed write leaves the old state on disk and in this run, and the partial archive is deleted.
@@ -561,6 +587,8 @@ async function writeAndCommit(
     await Promise.all(spools.map((file) => fsp.rm(file, { force: true })));
   }
 }
+
+const clockNowMs = (options: ShipOptions): number => (options.clockMs ?? (() => options.nowMs))();
 
 async function loadStore(s3: S3Settings): Promise<Store> {
   const { createStore } = await import('../store/client.js');
@@ -608,7 +636,12 @@ async function uploadPending(
         asked.add(placed.name);
         state = placed.state;
         name = placed.name;
-        info = placed.uploaded ?? (await store.putFile(placed.key, path.join(config.logDir, name), UPLOAD_PARTS));
+        info =
+          placed.uploaded ??
+          (await store.putFile(placed.key, path.join(config.logDir, name), {
+            ...UPLOAD_PARTS,
+            metadata: archiveMetadata(state.usage, name),
+          }));
       } catch (err) {
         failed.failure = bucketFailure(err);
         summary.uploadError = `${state.pending.length} archive(s) wait for upload: ${failed.failure.text}; kept in ${config.logDir} for the next run`;
@@ -621,11 +654,17 @@ async function uploadPending(
         ...state,
         pending: state.pending.filter((n) => n !== name),
         lastUploadAt: new Date(clock()).toISOString(),
+        ...(state.usage ? { usage: settleArchive(state.usage, name) } : {}),
       };
       await writeShipState(config.stateDir, state);
     }
     // Once everything is up (a failing endpoint would only say its error twice).
     if (options.staleUploadMs !== undefined) await sweepStaleUploads(options, store);
+    const usage = await uploadPatterns(store, state.usage, { env: config.env, host: config.hostname }, clock());
+    if (usage !== state.usage) {
+      state = { ...state, usage };
+      await writeShipState(config.stateDir, state);
+    }
     return state;
   } finally {
     // Whatever happened above, no multipart upload of this run's making stays open (billed, unlisted).
@@ -675,7 +714,11 @@ async function placeArchive(
   const moved = archiveName(nanoToDate(end));
   options.warn(`${key} already holds another archive; this one goes up as ${moved} instead (never overwritten)`);
   await fsp.link(file, path.join(config.logDir, moved));
-  const next = { ...state, pending: state.pending.map((n) => (n === name ? moved : n)) };
+  const next = {
+    ...state,
+    pending: state.pending.map((n) => (n === name ? moved : n)),
+    ...(state.usage ? { usage: settleArchive(state.usage, name, moved) } : {}),
+  };
   await writeShipState(config.stateDir, next);
   await fsp.rm(file, { force: true });
   await syncDir(config.logDir);

@@ -41,6 +41,8 @@ export interface ObjectHead {
   size: number;
   etag: string;
   lastModified: Date;
+  /** The object's user metadata (`x-amz-meta-*`, names in lower case). */
+  metadata?: Record<string, string>;
 }
 
 export interface ObjectVersion {
@@ -82,6 +84,8 @@ export interface PutOptions {
   partSize?: number;
   /** Parts uploaded at once (default 2). */
   queueSize?: number;
+  /** User metadata stored with the object (`x-amz-meta-<name>`). */
+  metadata?: Record<string, string>;
 }
 
 export interface ListOptions {
@@ -118,6 +122,10 @@ export interface Store {
    * multipart upload this store began completed and its key was checked for leftovers.
    */
   finishOwnUploads(prefix: string): Promise<OwnUploadsSweep>;
+  /** The bytes of the parts an unfinished multipart upload holds (billed until it is aborted). */
+  uploadedPartBytes(upload: OpenUpload): Promise<number>;
+  /** Store a small object from memory (one PutObject). */
+  putBytes(key: string, body: Buffer): Promise<void>;
   /** The bucket's versioning: `Enabled`, `Suspended`, or `never enabled`. */
   versioning(): Promise<string>;
   /** Release sockets so the process can exit promptly. */
@@ -194,7 +202,12 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   async function headObject(key: string): Promise<ObjectHead | null> {
     try {
       const out = await client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return { size: out.ContentLength ?? 0, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0) };
+      return {
+        size: out.ContentLength ?? 0,
+        etag: out.ETag ?? '',
+        lastModified: out.LastModified ?? new Date(0),
+        metadata: out.Metadata ?? {},
+      };
     } catch (err) {
       if (!isNotFound(err)) throw translateError(err, 'HeadObject', ctx);
     }
@@ -219,11 +232,24 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
       if (size <= partSize) {
         const body = await readPart(handle, Buffer.allocUnsafe(size), 0, path);
         await call('PutObject', () =>
-          client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size })),
+          client.send(
+            new s3.PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: body,
+              ContentLength: size,
+              Metadata: options.metadata,
+            }),
+          ),
         );
       } else {
         unchecked++;
-        await multipartUpload(partsApi(key), { handle, size, name: path }, partSize, options.queueSize ?? UPLOAD_QUEUE);
+        await multipartUpload(
+          partsApi(key, options.metadata),
+          { handle, size, name: path },
+          partSize,
+          options.queueSize ?? UPLOAD_QUEUE,
+        );
         if (await abortLeftovers(key)) unchecked--;
       }
     } finally {
@@ -239,11 +265,11 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
   }
 
   /** The four multipart calls for one key, each failure translated into one clear line. */
-  function partsApi(key: string): PartsApi {
+  function partsApi(key: string, metadata?: Record<string, string>): PartsApi {
     return {
       create: async () => {
         const out = await call('CreateMultipartUpload', () =>
-          client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
+          client.send(new s3.CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata: metadata })),
         );
         if (!out.UploadId)
           throw new MizualError(`S3 request failed: no UploadId from CreateMultipartUpload for ${key}`);
@@ -300,6 +326,27 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
       }
     }
     return found;
+  }
+
+  async function uploadedPartBytes(upload: OpenUpload): Promise<number> {
+    let bytes = 0;
+    let PartNumberMarker: string | undefined;
+    for (;;) {
+      const page = await call('ListParts', () =>
+        client.send(
+          new s3.ListPartsCommand({ Bucket: bucket, Key: upload.key, UploadId: upload.uploadId, PartNumberMarker }),
+        ),
+      );
+      for (const part of page.Parts ?? []) bytes += part.Size ?? 0;
+      if (!page.IsTruncated || page.NextPartNumberMarker === undefined) return bytes;
+      PartNumberMarker = String(page.NextPartNumberMarker);
+    }
+  }
+
+  async function putBytes(key: string, body: Buffer): Promise<void> {
+    await call('PutObject', () =>
+      client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length })),
+    );
   }
 
   async function abortUpload(upload: OpenUpload): Promise<void> {
@@ -462,6 +509,8 @@ export async function createStore(cfg: StoreConfig): Promise<Store> {
     listOpenUploads,
     abortUpload,
     finishOwnUploads,
+    uploadedPartBytes,
+    putBytes,
     versioning: async () => {
       const out = await call('GetBucketVersioning', () =>
         client.send(new s3.GetBucketVersioningCommand({ Bucket: bucket })),

@@ -99,3 +99,22 @@ describe('the hold line', () => {
     );
   });
 });
+
+describe('the reclaimable line', () => {
+  it('names what Docker could give back and the command once it is over 1 GB, and nothing below', () => {
+    const base = report([container({})]);
+    const with_ = (total: number, images: number): MetricsReport => ({
+      ...base,
+      docker: {
+        ...base.docker,
+        reclaimable: { images, buildCache: 0, containers: total - images, volumes: 0, total },
+        reclaimCommand: 'docker system prune --all --volumes',
+      },
+    });
+    assert.doesNotMatch(renderDashboard(with_(900e6, 900e6), false), /could reclaim/);
+    assert.match(
+      renderDashboard(with_(3e9, 2.5e9), false),
+      /^docker could reclaim 2\.8 GiB \(unused images 2\.3 GiB, stopped containers 477 MiB\): docker system prune --all --volumes$/m,
+    );
+  });
+});

@@ -5,9 +5,11 @@
 import type { AlertCheck } from '../check.js';
 import { appLogsCheck } from './app-logs.js';
 import { containersCheck } from './containers.js';
+import { costCheck } from './cost.js';
 import { cpuCheck } from './cpu.js';
 import { databaseCheck } from './database.js';
 import { disksCheck } from './disks.js';
+import { dockerDiskCheck } from './docker-disk.js';
 import { dockerLogsCheck } from './docker-logs.js';
 import { memoryCheck } from './memory.js';
 import { outsideCheck } from './outside.js';
@@ -20,8 +22,10 @@ export const CHECKS: readonly AlertCheck[] = [
   disksCheck,
   containersCheck,
   dockerLogsCheck,
+  dockerDiskCheck,
   trendsCheck,
   shippingCheck,
+  costCheck,
   databaseCheck,
   outsideCheck,
   appLogsCheck,
