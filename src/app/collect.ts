@@ -46,6 +46,8 @@ interface SourceState {
   sample?: string;
   /** When it last wrote access lines ending in a number of unknown unit (ms since the epoch). */
   ambiguousAt?: number;
+  /** A Celery worker: its command says so or it wrote worker lines. */
+  worker?: boolean;
 }
 
 interface AppState {
@@ -133,9 +135,10 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   const shorts = new Set(options.containers.map((c) => c.short));
   const lastMinutes: Record<string, number> = {};
   for (const [short, src] of Object.entries(state.sources ?? {})) {
-    if (shorts.has(short) && src.lastMinute !== undefined) lastMinutes[short] = src.lastMinute;
+    if (shorts.has(short)) lastMinutes[short] = src.lastMinute ?? -1;
   }
-  const sources = sourceFigures(inWindow, lastMinutes);
+  const sources = sourceFigures(inWindow, lastMinutes).filter((f) => shorts.has(f.container));
+  for (const f of sources) if (state.sources?.[f.container]?.worker) f.worker = true;
   const http = httpFigures(inWindow);
   attachLines(http, sources);
   problems.push(...sourceProblems(sources, state.sources ?? {}, http, options.windowMs, nowMs));
@@ -362,15 +365,22 @@ async function readOne(
     problems.push(`${spec.short}: log not read (${describeError(err)})`);
     return;
   } finally {
-    noteSource(state, spec.short, scanner, nowMs);
+    noteSource(state, spec.short, scanner, nowMs, isWorkerCommand(details?.command));
   }
   state.positions[id] = next;
 }
 
+/** `celery … worker …` (or `celery worker`) as the container's command. */
+function isWorkerCommand(command: string[] | undefined): boolean {
+  if (!command) return false;
+  return command.some((a) => /(^|\/)celery$/.test(a) || a === 'celery') && command.includes('worker');
+}
+
 /** Keep what the scanner saw of the container beyond its counts: its last line, a sample, a unit doubt. */
-function noteSource(state: AppState, short: string, scanner: LineScanner, nowMs: number): void {
-  if (scanner.lines === 0) return;
+function noteSource(state: AppState, short: string, scanner: LineScanner, nowMs: number, worker: boolean): void {
+  if (scanner.lines === 0 && !worker) return;
   const src = ((state.sources ??= {})[short] ??= {});
+  if (worker || scanner.celeryLines > 0) src.worker = true;
   if (scanner.lastMinute >= 0 && scanner.lastMinute > (src.lastMinute ?? -1)) src.lastMinute = scanner.lastMinute;
   if (scanner.sample !== null) src.sample = scanner.sample;
   if (scanner.ambiguous > 0) src.ambiguousAt = nowMs;

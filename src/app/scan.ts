@@ -60,6 +60,8 @@ export class LineScanner {
   unrecognised = 0;
   /** Access lines ending in a bare number whose unit the format does not say (no duration taken). */
   ambiguous = 0;
+  /** Celery worker lines read (the container is a worker). */
+  celeryLines = 0;
   /** The shape of the first unrecognised line (masked: no value of it). */
   sample: string | null = null;
   /** The minute (since the epoch) of the last line read, or -1. */
@@ -293,6 +295,7 @@ export class LineScanner {
 
   private celeryEvent(event: TaskEvent | null): boolean {
     if (!event) return false;
+    this.celeryLines++;
     if (event.state !== 'received' && event.state !== 'noted') {
       this.tally.task(this.container, event.task, event.state, event.duration);
     }

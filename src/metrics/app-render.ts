@@ -5,7 +5,8 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { AppReport } from '../app/model.js';
-import { DEFAULT_APP_LIMITS, taskFailureShare, type AppLimits } from '../app/limits.js';
+import { judgeTasks } from '../app/celery.js';
+import { DEFAULT_APP_LIMITS, type AppLimits } from '../app/limits.js';
 import { paintLevel, renderTable } from '../core/paint.js';
 import { renderQueuesAndProbes } from './render-app.js';
 
@@ -20,7 +21,11 @@ export function renderAppSection(
 ): string[] {
   if (!app) return [];
   const shown = app.http.length + app.tasks.length + app.rules.length + app.queues.length + app.probes.length;
-  const problems = app.problems.filter((p) => shown > 0 || p.startsWith('MIZUAL_APP_RULES'));
+  // A container whose lines are read and none recognised says so even when nothing else is shown.
+  const unknown = (app.sources ?? []).filter((f) => f.linesRead > 0 && f.linesUnrecognised === f.linesRead);
+  const problems = app.problems.filter(
+    (p) => shown > 0 || p.startsWith('MIZUAL_APP_RULES') || unknown.some((f) => p.startsWith(`${f.container}: `)),
+  );
   if (shown === 0 && problems.length === 0) return [];
   const lines = ['', paint.bold(`application (last ${Math.round(app.window.seconds / 60)} min)`)];
   const rows: string[][] = [];
@@ -41,14 +46,20 @@ export function renderAppSection(
         : 'no durations',
     ]);
   }
+  const failing = new Set(
+    judgeTasks(app.tasks, limits.taskFailuresPercent)
+      .filter((v) => v.failing)
+      .map((v) => v.task),
+  );
   for (const t of app.tasks) {
-    const share = taskFailureShare(t);
-    const level = share !== null && share * 100 >= limits.taskFailuresPercent ? 'warning' : 'ok';
+    const level = failing.has(t.task) ? 'warning' : 'ok';
     rows.push([
       `task ${t.task}`,
       `${t.succeeded + t.failed} runs`,
       `${t.succeeded} ok`,
-      paintLevel(paint, level, `${t.failed} failed`) + `, ${t.retried} retried`,
+      paintLevel(paint, level, `${t.failed} failed`) +
+        `, ${t.retried} retried` +
+        (t.expected ? `, ${t.expected} expected` : ''),
       t.duration ? `p50 ${secs(t.duration.p50)} p95 ${secs(t.duration.p95)} max ${secs(t.duration.max)}` : '',
     ]);
   }
