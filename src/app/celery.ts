@@ -63,7 +63,7 @@ export function judgeTasks(tasks: TaskFigure[], failuresPercent: number): TaskVe
 
 export interface WorkerSilence {
   container: string;
-  /** Seconds since its last line (from the end of that line's minute); null when no line of it is kept. */
+  /** Seconds since its last line; null when no line of it is kept. */
   silentSeconds: number | null;
   /** Messages waiting in the configured queues; null when the broker did not say. */
   waiting: number | null;
@@ -82,7 +82,7 @@ export function judgeWorkers(
   return sources
     .filter((f) => f.worker)
     .map((f) => {
-      const last = f.lastLineAt === null ? NaN : Date.parse(f.lastLineAt) + 60_000;
+      const last = f.lastLineAt === null ? NaN : Date.parse(f.lastLineAt);
       const silentSeconds = Number.isFinite(last) ? Math.max(0, Math.round((nowMs - last) / 1000)) : null;
       const stalled = silentSeconds !== null && silentSeconds * 1000 >= silentMs && waiting !== null && waiting > 0;
       return { container: f.container, silentSeconds, waiting, stalled };

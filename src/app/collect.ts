@@ -40,8 +40,8 @@ export const KNOWN_FORMATS =
 
 /** What is kept of a container's log between runs beyond its position (by short name). */
 interface SourceState {
-  /** The minute (since the epoch) of its last line. */
-  lastMinute?: number;
+  /** When it wrote its last line (ms since the epoch, to the second). */
+  lastLineMs?: number;
   /** The masked shape of an unrecognised line. */
   sample?: string;
   /** When it last wrote access lines ending in a number of unknown unit (ms since the epoch). */
@@ -133,11 +133,11 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   const inWindow = bucketsIn(state.buckets, nowMs - options.windowMs, nowMs);
   const extras = options.extras ? await options.extras : {};
   const shorts = new Set(options.containers.map((c) => c.short));
-  const lastMinutes: Record<string, number> = {};
+  const lastLines: Record<string, number> = {};
   for (const [short, src] of Object.entries(state.sources ?? {})) {
-    if (shorts.has(short)) lastMinutes[short] = src.lastMinute ?? -1;
+    if (shorts.has(short)) lastLines[short] = src.lastLineMs ?? -1;
   }
-  const sources = sourceFigures(inWindow, lastMinutes).filter((f) => shorts.has(f.container));
+  const sources = sourceFigures(inWindow, lastLines).filter((f) => shorts.has(f.container));
   for (const f of sources) if (state.sources?.[f.container]?.worker) f.worker = true;
   const http = httpFigures(inWindow);
   attachLines(http, sources);
@@ -381,7 +381,7 @@ function noteSource(state: AppState, short: string, scanner: LineScanner, nowMs:
   if (scanner.lines === 0 && !worker) return;
   const src = ((state.sources ??= {})[short] ??= {});
   if (worker || scanner.celeryLines > 0) src.worker = true;
-  if (scanner.lastMinute >= 0 && scanner.lastMinute > (src.lastMinute ?? -1)) src.lastMinute = scanner.lastMinute;
+  if (scanner.lastLineMs > (src.lastLineMs ?? -1)) src.lastLineMs = scanner.lastLineMs;
   if (scanner.sample !== null) src.sample = scanner.sample;
   if (scanner.ambiguous > 0) src.ambiguousAt = nowMs;
 }

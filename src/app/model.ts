@@ -48,7 +48,7 @@ export interface SourceFigure {
   container: string;
   linesRead: number;
   linesUnrecognised: number;
-  /** When it last wrote a line (ISO, the start of its minute), as far as the kept state knows; null when not in it. */
+  /** When it last wrote a line (ISO, to the second), as far as the kept state knows; null when not in it. */
   lastLineAt: string | null;
   /** A Celery worker (its command or its lines say so). */
   worker?: boolean;

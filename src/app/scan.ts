@@ -64,9 +64,10 @@ export class LineScanner {
   celeryLines = 0;
   /** The shape of the first unrecognised line (masked: no value of it). */
   sample: string | null = null;
-  /** The minute (since the epoch) of the last line read, or -1. */
-  get lastMinute(): number {
-    return this.minuteValue;
+  private second = 0;
+  /** When the last line read was written (ms since the epoch, to the second), or -1. */
+  get lastLineMs(): number {
+    return this.minuteValue === -1 ? -1 : this.minuteValue * 60_000 + this.second * 1000;
   }
 
   constructor(
@@ -173,18 +174,22 @@ export class LineScanner {
       this.unreadable++;
       return;
     }
-    const line = Buffer.from(`${data.time.slice(0, 16)} ${data.log.replace(/\r?\n$/, '')}`);
+    const line = Buffer.from(`${data.time.slice(0, 19)} ${data.log.replace(/\r?\n$/, '')}`);
     if (!this.setMinute(line, 0)) {
       this.unreadable++;
       return;
     }
     this.lines++;
-    this.text(line, 17, line.length, false);
+    this.text(line, 20, line.length, false);
   }
 
-  /** Select the minute bucket from `YYYY-MM-DDTHH:MM` at `buf[p]`; false when it is not a time. */
+  /** Select the minute bucket from `YYYY-MM-DDTHH:MM[:SS]` at `buf[p]`; false when it is not a time. */
   private setMinute(buf: Buffer, p: number): boolean {
     const mt = this.minuteText;
+    // The second, for when the container last wrote (two bytes, no parsing of the whole time).
+    const s0 = (buf[p + 17] as number) - 0x30;
+    const s1 = (buf[p + 18] as number) - 0x30;
+    this.second = buf[p + 16] === 0x3a && s0 >= 0 && s0 <= 5 && s1 >= 0 && s1 <= 9 ? s0 * 10 + s1 : 0;
     if (this.minuteValue !== -1) {
       // From the minute's digits back: where consecutive lines differ first.
       let i = 15;

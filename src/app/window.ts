@@ -31,11 +31,8 @@ export function bucketsIn(buckets: MinuteBucket[], sinceMs: number, untilMs: num
   return buckets.filter((b) => (b.m + (b.w ?? 1)) * 60_000 > sinceMs && b.m * 60_000 <= untilMs);
 }
 
-/**
- * Lines read and unrecognised per container over the buckets, with the time of its last line (the end
- * of the last minute it wrote in, from `lastMinute` when known).
- */
-export function sourceFigures(buckets: MinuteBucket[], lastMinute: Record<string, number> = {}): SourceFigure[] {
+/** Lines read and unrecognised per container over the buckets, with the time of its last line when known. */
+export function sourceFigures(buckets: MinuteBucket[], lastLineMs: Record<string, number> = {}): SourceFigure[] {
   const acc = new Map<string, SourceFigure>();
   for (const b of buckets) {
     for (const [container, l] of Object.entries(b.l ?? {})) {
@@ -45,12 +42,12 @@ export function sourceFigures(buckets: MinuteBucket[], lastMinute: Record<string
       f.linesUnrecognised += l.u;
     }
   }
-  for (const container of Object.keys(lastMinute)) {
+  for (const container of Object.keys(lastLineMs)) {
     if (!acc.has(container)) acc.set(container, { container, linesRead: 0, linesUnrecognised: 0, lastLineAt: null });
   }
   for (const f of acc.values()) {
-    const m = lastMinute[f.container];
-    f.lastLineAt = m === undefined || m < 0 ? null : new Date(m * 60_000).toISOString();
+    const ms = lastLineMs[f.container];
+    f.lastLineAt = ms === undefined || ms < 0 ? null : new Date(ms).toISOString();
   }
   return [...acc.values()].sort((a, b) => a.container.localeCompare(b.container));
 }

@@ -63,7 +63,9 @@ export function writeWebApps(dir: string): void {
 
 /**
  * A Celery app in `dir` (tasks.py, broker from $BROKER): `tasks.sleepy(s)` sleeps s seconds,
- * `tasks.fail()` raises, `tasks.flaky()` retries once (countdown 0) and then succeeds.
+ * `tasks.fail()` raises, `tasks.flaky()` retries once (countdown 0) and then succeeds, `tasks.hard()`
+ * runs past its 1 s hard time limit, `tasks.soft()` past its 1 s soft one, `tasks.die()` kills its
+ * pool process with signal 9 (how an OOM kill shows).
  */
 export function writeCeleryApp(dir: string): void {
   writeFileSync(
@@ -85,6 +87,15 @@ export function writeCeleryApp(dir: string): void {
       '    if self.request.retries < 1:',
       '        raise self.retry(countdown=0)',
       '    return "ok"',
+      '@app.task(time_limit=1)',
+      'def hard():',
+      '    time.sleep(5)',
+      '@app.task(soft_time_limit=1)',
+      'def soft():',
+      '    time.sleep(5)',
+      '@app.task',
+      'def die():',
+      '    os.kill(os.getpid(), 9)',
       '',
     ].join('\n'),
   );
