@@ -2,11 +2,12 @@
  * The application figures asked from outside the app (its probes and its broker), both at once, from
  * the settings: what mizual-metrics shows and mizual-alerts checks next to the figures from the logs.
  */
-import { collectQueues, parseBrokerUrl, parseQueues } from './broker.js';
+import { collectQueues, parseBrokerUrl, parseQueues } from './broker/broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
-import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes.js';
+import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
 import type { Config } from '../core/config.js';
 import { describeError } from '../core/errors.js';
+import type { Snapshot } from '../docker/snapshot.js';
 
 export interface OutsideFigures {
   probes: ProbeFigure[];
@@ -24,6 +25,8 @@ export interface OutsideOptions {
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
   record?: boolean;
   now?: Date;
+  /** This run's look at the engine (the broker's container is found in its list). */
+  snapshot?: Promise<Snapshot>;
 }
 
 /**
@@ -48,7 +51,12 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
       problems.push(brokerProblem);
       return queueNames.map((queue) => ({ queue, length: null }));
     }
-    const got = await collectQueues({ brokerUrl, queues: queueNames, dockerHost: config.dockerHost });
+    const got = await collectQueues({
+      brokerUrl,
+      queues: queueNames,
+      dockerHost: config.dockerHost,
+      snapshot: options.snapshot,
+    });
     brokerProblem = got.problem;
     if (got.problem) problems.push(got.problem);
     return got.queues;

@@ -78,6 +78,7 @@ export interface RawListEntry {
   Status?: string;
   Labels?: Record<string, string> | null;
   Health?: { Status?: string };
+  Ports?: { IP?: string; PrivatePort?: number; PublicPort?: number; Type?: string }[];
 }
 
 export interface RawInspect {
@@ -89,7 +90,15 @@ export interface RawInspect {
   RestartCount?: number;
   Config?: { Image?: string; Tty?: boolean };
   LogPath?: string;
-  HostConfig?: { LogConfig?: { Type?: string; Config?: Record<string, string> | null }; Memory?: number };
+  HostConfig?: {
+    LogConfig?: { Type?: string; Config?: Record<string, string> | null };
+    Memory?: number;
+    RestartPolicy?: { Name?: string; MaximumRetryCount?: number };
+  };
+  NetworkSettings?: {
+    Networks?: Record<string, { IPAddress?: string; Aliases?: string[] | null } | null> | null;
+    Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+  };
   State?: {
     Status?: string;
     Pid?: number;

@@ -5,7 +5,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { AppReport } from '../app/model.js';
-import { judgeTasks } from '../app/celery.js';
+import { judgeTasks } from '../app/logs/celery.js';
 import { DEFAULT_APP_LIMITS, type AppLimits } from '../app/limits.js';
 import { paintLevel, renderTable } from '../core/paint.js';
 import { renderQueuesAndProbes } from './render-app.js';

@@ -9,12 +9,12 @@ import {
   parseJsonRequest,
   parseRequestLine,
   type RequestLine,
-} from '../../src/app/formats.js';
-import { collapseRoute } from '../../src/app/routes.js';
-import { matchRule, parseRules } from '../../src/app/rules.js';
-import { LineScanner } from '../../src/app/scan.js';
-import { emptyTotals, Tally } from '../../src/app/tally.js';
-import { httpFigures, ruleFigures, taskFigures } from '../../src/app/window.js';
+} from '../../src/app/logs/formats.js';
+import { collapseRoute } from '../../src/app/logs/routes.js';
+import { matchRule, parseRules } from '../../src/app/logs/rules.js';
+import { LineScanner } from '../../src/app/logs/scan.js';
+import { emptyTotals, Tally } from '../../src/app/logs/tally.js';
+import { httpFigures, ruleFigures, taskFigures } from '../../src/app/logs/window.js';
 import { renderAppExposition } from '../../src/app/exposition.js';
 
 function request(

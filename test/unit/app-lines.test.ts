@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bareScaleFromCommand } from '../../src/app/formats.js';
-import { LineScanner } from '../../src/app/scan.js';
-import { emptyTotals, Tally } from '../../src/app/tally.js';
+import { bareScaleFromCommand } from '../../src/app/logs/formats.js';
+import { LineScanner } from '../../src/app/logs/scan.js';
+import { emptyTotals, Tally } from '../../src/app/logs/tally.js';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/app-lines');
 type Expect =

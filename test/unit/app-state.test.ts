@@ -3,10 +3,10 @@
 // token or e-mail address kept, and app-logs.json's buckets held under their ceiling whatever the window.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { boundBuckets, compactBuckets, CONTAINER_CEILING_BYTES } from '../../src/app/bounds.js';
-import { LineScanner } from '../../src/app/scan.js';
-import { emptyTotals, HISTOGRAM_BOUNDS, Tally, type MinuteBucket, type RouteBook } from '../../src/app/tally.js';
-import { httpFigures, sourceFigures } from '../../src/app/window.js';
+import { boundBuckets, compactBuckets, CONTAINER_CEILING_BYTES } from '../../src/app/logs/bounds.js';
+import { LineScanner } from '../../src/app/logs/scan.js';
+import { emptyTotals, HISTOGRAM_BOUNDS, Tally, type MinuteBucket, type RouteBook } from '../../src/app/logs/tally.js';
+import { httpFigures, sourceFigures } from '../../src/app/logs/window.js';
 
 const NOW = Date.UTC(2026, 11, 7, 14, 30);
 

@@ -3,8 +3,8 @@
  * (one check per task, whatever the number of worker containers), and a worker that says nothing while
  * its queue waits.
  */
-import { MIN_TASKS } from './limits.js';
-import type { QueueFigure, SourceFigure, TaskFigure } from './model.js';
+import { MIN_TASKS } from '../limits.js';
+import type { QueueFigure, SourceFigure, TaskFigure } from '../model.js';
 
 /** `--worker-silent` default. */
 export const DEFAULT_WORKER_SILENT = '15m';
