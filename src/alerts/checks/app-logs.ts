@@ -13,7 +13,10 @@ import {
 } from '../../app/limits.js';
 import { judgeTasks } from '../../app/logs/celery.js';
 import { WORKER_LOST_TASK } from '../../app/logs/formats.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, shareOnce } from '../check.js';
+
+/** The key of this run's application figures from the logs, for the checks that read them too. */
+export const APP_LOGS_READ = 'app-logs';
 import type { Observation } from '../state.js';
 import type { Config } from '../../core/config.js';
 import { parsePercent, parsePositiveInt } from '../../core/units.js';
@@ -163,15 +166,17 @@ export const appLogsCheck = defineCheck({
   },
   run: async (context, limits) => {
     if (!context.snapshot) return { observations: [] };
-    const { observations, report } = await checkAppLogs({
-      config: context.config,
-      windowMs: limits.windowMs,
-      limits,
-      now: context.now,
-      dryRun: context.dryRun,
-      diagnostics: context.diagnostics,
-      snapshot: context.snapshot,
-    });
+    const { observations, report } = await shareOnce(context, APP_LOGS_READ, () =>
+      checkAppLogs({
+        config: context.config,
+        windowMs: limits.windowMs,
+        limits,
+        now: context.now,
+        dryRun: context.dryRun,
+        diagnostics: context.diagnostics,
+        snapshot: context.snapshot ?? undefined,
+      }),
+    );
     return { observations, sample: { app: report } };
   },
 });

@@ -4,6 +4,7 @@
  */
 import type { AlertCheck } from '../check.js';
 import { appLogsCheck } from './app-logs.js';
+import { celeryStalledCheck } from './celery-stalled.js';
 import { containersCheck } from './containers.js';
 import { cpuCheck } from './cpu.js';
 import { databaseCheck } from './database.js';
@@ -27,4 +28,5 @@ export const CHECKS: readonly AlertCheck[] = [
   databaseCheck,
   outsideCheck,
   appLogsCheck,
+  celeryStalledCheck,
 ];
