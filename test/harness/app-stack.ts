@@ -156,6 +156,8 @@ export interface PythonContainerOptions {
   logOpts?: Record<string, string>;
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  /** `-t`: a TTY, as `tty: true` in Compose (uvicorn then colours its lines). */
+  tty?: boolean;
 }
 
 /** Run `argv` with the host's python in a labelled busybox container (--network host); returns its id. */
@@ -170,6 +172,7 @@ export async function startPython(
   args.push('-v', `${appDir}:/app:ro`, '-w', '/app', '--tmpfs', '/tmp');
   args.push('-e', 'PATH=/usr/local/bin:/usr/bin:/bin', '-e', 'HOME=/tmp', '-e', 'PYTHONUNBUFFERED=1');
   args.push('-e', 'PYTHONDONTWRITEBYTECODE=1');
+  if (options.tty) args.push('-t');
   if (options.logDriver) args.push('--log-driver', options.logDriver);
   for (const [k, v] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${k}=${v}`);
   for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
