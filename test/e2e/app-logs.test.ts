@@ -245,10 +245,11 @@ describe('application figures from real access logs', { skip: !available && 'no 
       ['python3', '-m', 'uvicorn', 'webapp:app', '--host', '127.0.0.1', '--port', String(ttyPort)],
       { tty: true },
     );
+    // An app whose own format is not one we know (python printing its lines).
     await startPython(other, dir, [
-      'sh',
+      'python3',
       '-c',
-      'for i in 1 2 3 4 5 6 7; do echo "payment $i of bob@example.com settled ref=Ab3dEf6hIj9kLm2nOp5qRs8t"; done; sleep 600',
+      'import time\nfor i in range(1, 8): print(f"payment {i} of bob@example.com settled ref=Ab3dEf6hIj9kLm2nOp5qRs8t")\ntime.sleep(600)',
     ]);
     await waitForLog(tty, 'Application startup complete');
     await waitForLog(other, 'payment 7');

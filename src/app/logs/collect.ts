@@ -49,7 +49,16 @@ interface SourceState {
   ambiguousAt?: number;
   /** A Celery worker: its command says so or it wrote worker lines. */
   worker?: boolean;
+  /** An application's container (its command runs an app server or runtime, or it wrote known lines). */
+  app?: boolean;
 }
+
+/**
+ * Commands of the application's own containers: only these are named when none of their lines is
+ * recognised (a Redis, a registry or watchtower never writes access lines: no line about them).
+ */
+const APP_COMMAND =
+  /(?:^|\/)(?:uvicorn|gunicorn|hypercorn|daphne|granian|celery|nginx|httpd|apache2|caddy|traefik|node|deno|bun|python[\d.]*|php(?:-fpm)?[\d.]*|ruby|puma|rails|java|dotnet|uwsgi)$/;
 
 interface AppState {
   version: 1;
@@ -175,8 +184,9 @@ function attachLines(http: HttpFigure[], sources: SourceFigure[]): void {
 }
 
 /**
- * One line per container whose lines were read and none recognised (how many, a masked sample's shape,
- * the formats known), and per web container whose access lines end in a number of unknown unit.
+ * One line per application container (APP_COMMAND) whose lines were read and none recognised (how many,
+ * a masked sample's shape, the formats known), and per web container whose access lines end in a number
+ * of unknown unit.
  */
 function sourceProblems(
   sources: SourceFigure[],
@@ -188,7 +198,7 @@ function sourceProblems(
   const out: string[] = [];
   const window = formatWindow(windowMs);
   for (const f of sources) {
-    if (f.linesRead === 0 || f.linesUnrecognised < f.linesRead) continue;
+    if (f.linesRead === 0 || f.linesUnrecognised < f.linesRead || !kept[f.container]?.app) continue;
     const sample = kept[f.container]?.sample;
     out.push(
       `${f.container}: ${f.linesRead} lines read in the last ${window}, none recognised` +
@@ -371,7 +381,7 @@ async function readOne(
     problems.push(`${spec.short}: log not read (${describeError(err)})`);
     return;
   } finally {
-    noteSource(state, spec.short, scanner, nowMs, isWorkerCommand(details?.command));
+    noteSource(state, spec.short, scanner, nowMs, isWorkerCommand(details?.command), isAppCommand(details?.command));
   }
   state.positions[id] = next;
 }
@@ -382,11 +392,24 @@ function isWorkerCommand(command: string[] | undefined): boolean {
   return command.some((a) => /(^|\/)celery$/.test(a) || a === 'celery') && command.includes('worker');
 }
 
+/** The container runs an app server or a language runtime (its command's first words say so). */
+function isAppCommand(command: string[] | undefined): boolean {
+  return (command ?? []).slice(0, 3).some((a) => APP_COMMAND.test(a));
+}
+
 /** Keep what the scanner saw of the container beyond its counts: its last line, a sample, a unit doubt. */
-function noteSource(state: AppState, short: string, scanner: LineScanner, nowMs: number, worker: boolean): void {
+function noteSource(
+  state: AppState,
+  short: string,
+  scanner: LineScanner,
+  nowMs: number,
+  worker: boolean,
+  isApp: boolean,
+): void {
   if (scanner.lines === 0 && !worker) return;
   const src = ((state.sources ??= {})[short] ??= {});
   if (worker || scanner.celeryLines > 0) src.worker = true;
+  if (isApp || scanner.lines > scanner.unrecognised) src.app = true;
   if (scanner.lastLineMs > (src.lastLineMs ?? -1)) src.lastLineMs = scanner.lastLineMs;
   if (scanner.sample !== null) src.sample = scanner.sample;
   if (scanner.ambiguous > 0) src.ambiguousAt = nowMs;
