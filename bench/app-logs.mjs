@@ -91,15 +91,21 @@ try {
     mkdirSync(dir, { mode: 0o700 });
     return dir;
   };
-  const run = (container, extra = {}) =>
-    timed(process.execPath, [metrics, '--json', '--sample', '1'], {
+  let lastState = null;
+  const run = (container, extra = {}) => {
+    lastState = fresh();
+    return timed(process.execPath, [metrics, '--json', '--sample', '1'], {
       MIZUAL_CONTAINERS: `app=${container}`,
-      MIZUAL_STATE_DIR: fresh(),
+      MIZUAL_STATE_DIR: lastState,
       ...extra,
     });
+  };
   // Warm the page cache and check the figures once.
   timed('mawk', [mawkProgram, logPath]);
   const check = JSON.parse(run(name).stdout);
+  const stateBytes = Number(
+    execFileSync('stat', ['-c', '%s', path.join(lastState, 'app-logs.json')], { encoding: 'utf8' }),
+  );
   const http = check.app.http[0];
   if (!http || http.requests !== lines) throw new Error(`expected ${lines} requests, got ${JSON.stringify(http)}`);
   // The baseline: the package as it was before the application section.
@@ -142,6 +148,7 @@ try {
     metricsWith1MLines: m(full),
     metricsEmptyLog: m(empty),
     metricsNoDocker: m(noDocker),
+    stateBytes,
   };
   result.startupBase = m(startBase);
   result.startupWithApp = m(startApp);
@@ -164,6 +171,9 @@ try {
   );
   console.log(`  ratio whole process / mawk       ${result.ratioWholeProcess.toFixed(2)}x (target 3x)`);
   console.log(`  ratio log part (1M - empty) / mawk ${result.ratioLogPart.toFixed(2)}x`);
+  console.log(
+    `  app-logs.json after the 1M lines  ${(stateBytes / 1024).toFixed(1)} KiB (ceiling 768 KiB a container)`,
+  );
   console.log(`start-up, mizual-metrics --json --sample 1, one configured container with an empty log`);
   console.log(
     `  before (${base.slice(0, 10)})              ${result.startupBase.wallMs.toFixed(0)} ms  ${result.startupBase.rssMiB.toFixed(1)} MiB`,

@@ -59,6 +59,31 @@ export interface CheckContext {
   host: HostReads;
   /** One line each for stderr (an unreadable log, a malformed rule). */
   diagnostics: string[];
+  /** What one check reads for others too (the application's logs, the broker), by name: see `shareOnce`. */
+  shared?: Map<string, Promise<unknown>>;
+}
+
+/**
+ * Start `read` once per run under `key` and hand its promise to every check that asks (the check that
+ * owns the reading starts it at once; one that only uses it waits with `sharedRead`).
+ */
+export function shareOnce<T>(context: CheckContext, key: string, read: () => Promise<T>): Promise<T> {
+  const shared = (context.shared ??= new Map());
+  let p = shared.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = read();
+    p.catch(() => undefined); // awaited by its owner; a user must not make it unhandled
+    shared.set(key, p);
+  }
+  return p;
+}
+
+/** The reading another check started under `key` this run (after every check has started), or null. */
+export async function sharedRead<T>(context: CheckContext, key: string): Promise<T | null> {
+  // Every check's run() is called before the first of them awaits: by the next turn each owner has started.
+  await Promise.resolve();
+  const p = context.shared?.get(key) as Promise<T> | undefined;
+  return p ? p.catch(() => null) : null;
 }
 
 /** What a check returns: its observations, and what it adds to the kept state and the history sample. */

@@ -145,6 +145,7 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       snapshot: options.noDocker ? null : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
       host: hostReads(options.procRoot, options.sysRoot),
       diagnostics,
+      shared: new Map(),
     };
     // Every check at once: a run costs the slowest check (the CPU wait, a probe), not their sum.
     const outcomes = await Promise.all(CHECKS.map((check) => check.run(context, limits.get(check) as never)));

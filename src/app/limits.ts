@@ -21,17 +21,11 @@ export const DEFAULT_APP_LIMITS: AppLimits = {
   taskFailuresPercent: 10,
 };
 
-/** A task is judged once this many of its runs ended (succeeded or failed) in the window. */
+/** Below this many finished runs in the window a task fails its check on any failure; from it, on the share. */
 export const MIN_TASKS = 5;
 
 /** `--app-window` default. */
 export const DEFAULT_APP_WINDOW = '5m';
-
-/** The failed share of a task's finished runs, 0–1, or null below MIN_TASKS. */
-export function taskFailureShare(t: { succeeded: number; failed: number }): number | null {
-  const n = t.succeeded + t.failed;
-  return n < MIN_TASKS ? null : t.failed / n;
-}
 
 /** `--app-window`: a duration up to a day (minute buckets are kept that long at most). */
 export function parseAppWindow(text: string): number {

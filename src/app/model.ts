@@ -39,6 +39,9 @@ export interface HttpFigure {
   /** MIZUAL_APP_METRICS only: the span really covered (from the reading kept a window ago). */
   since?: string;
   seconds?: number;
+  /** Log lines read of the container in the window, and of them those no format or rule recognised. */
+  linesRead?: number;
+  linesUnrecognised?: number;
 }
 
 export interface TaskFigure {
@@ -47,7 +50,20 @@ export interface TaskFigure {
   succeeded: number;
   failed: number;
   retried: number;
+  /** `raised expected`: exceptions the task declares (`throws=`), not failures. */
+  expected?: number;
   duration: { p50: number; p95: number; max: number } | null;
+}
+
+/** One container's log as read in the window: what was read, what was not recognised. */
+export interface SourceFigure {
+  container: string;
+  linesRead: number;
+  linesUnrecognised: number;
+  /** When it last wrote a line (ISO, to the second), as far as the kept state knows; null when not in it. */
+  lastLineAt: string | null;
+  /** A Celery worker (its command or its lines say so). */
+  worker?: boolean;
 }
 
 export interface RuleFigure {
@@ -94,4 +110,6 @@ export interface AppReport {
   probes: ProbeFigure[];
   /** One line each: a malformed rule, an unreachable broker, a container whose log could not be read. */
   problems: string[];
+  /** Every container whose log was read: lines read and unrecognised in the window, its last line. */
+  sources?: SourceFigure[];
 }

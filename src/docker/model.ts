@@ -38,6 +38,8 @@ export interface ContainerDetails {
   logOptions: Record<string, string>;
   /** `HostConfig.Memory`: the `--memory` limit in bytes, 0 when unlimited. */
   memoryLimitBytes: number;
+  /** The process the container runs: `Path` then `Args` (how its log lines are formatted, say). */
+  command?: string[];
 }
 
 const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
@@ -81,6 +83,8 @@ export interface RawListEntry {
 
 export interface RawInspect {
   Id: string;
+  Path?: string;
+  Args?: string[];
   Name?: string;
   Created?: string;
   RestartCount?: number;
@@ -141,5 +145,6 @@ export function toDetails(raw: RawInspect): ContainerDetails {
     logDriver: raw.HostConfig?.LogConfig?.Type ?? '',
     logOptions: { ...(raw.HostConfig?.LogConfig?.Config ?? {}) },
     memoryLimitBytes: raw.HostConfig?.Memory ?? 0,
+    command: [...(raw.Path ? [raw.Path] : []), ...(raw.Args ?? [])],
   };
 }

@@ -5,7 +5,8 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { AppReport, HttpFigure } from '../app/model.js';
-import { DEFAULT_APP_LIMITS, taskFailureShare, type AppLimits } from '../app/limits.js';
+import { judgeTasks } from '../app/logs/celery.js';
+import { DEFAULT_APP_LIMITS, type AppLimits } from '../app/limits.js';
 import { DEFAULT_QUEUE_BACKLOG } from '../app/broker/broker.js';
 import {
   CERT_CRITICAL_DAYS,
@@ -26,8 +27,14 @@ export function renderAppSection(
 ): string[] {
   if (!app) return [];
   const shown = app.http.length + app.tasks.length + app.rules.length + app.queues.length + app.probes.length;
+  // A container whose lines are read and none recognised says so even when nothing else is shown.
+  const unknown = (app.sources ?? []).filter((f) => f.linesRead > 0 && f.linesUnrecognised === f.linesRead);
   const problems = app.problems.filter(
-    (p) => shown > 0 || p.startsWith('MIZUAL_APP_RULES') || p.startsWith('app metrics'),
+    (p) =>
+      shown > 0 ||
+      p.startsWith('MIZUAL_APP_RULES') ||
+      p.startsWith('app metrics') ||
+      unknown.some((f) => p.startsWith(`${f.container}: `)),
   );
   if (shown === 0 && problems.length === 0) return [];
   const lines = ['', paint.bold(`application (last ${Math.round(app.window.seconds / 60)} min)`)];
@@ -53,14 +60,20 @@ export function renderAppSection(
     ]);
     rows.push(...routeRows(h, paint, limits));
   }
+  const failing = new Set(
+    judgeTasks(app.tasks, limits.taskFailuresPercent)
+      .filter((v) => v.failing)
+      .map((v) => v.task),
+  );
   for (const t of app.tasks) {
-    const share = taskFailureShare(t);
-    const level = share !== null && share * 100 >= limits.taskFailuresPercent ? 'warning' : 'ok';
+    const level = failing.has(t.task) ? 'warning' : 'ok';
     rows.push([
       `task ${t.task}`,
       `${t.succeeded + t.failed} runs`,
       `${t.succeeded} ok`,
-      paintLevel(paint, level, `${t.failed} failed`) + `, ${t.retried} retried`,
+      paintLevel(paint, level, `${t.failed} failed`) +
+        `, ${t.retried} retried` +
+        (t.expected ? `, ${t.expected} expected` : ''),
       t.duration ? `p50 ${secs(t.duration.p50)} p95 ${secs(t.duration.p95)} max ${secs(t.duration.max)}` : '',
     ]);
   }

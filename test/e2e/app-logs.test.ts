@@ -103,7 +103,8 @@ describe('application figures from real access logs', { skip: !available && 'no 
     assert.deepEqual(backend?.status, { '2xx': 60, '3xx': 0, '4xx': 10, '5xx': 10 }, JSON.stringify(app.problems));
     assert.deepEqual(
       backend?.routes.map((r) => `${r.method} ${r.route} ${r.requests} ${r.errors}`),
-      ['GET /items/:id 60 0', 'GET /fail 10 10', 'GET /missing 10 0'],
+      // /missing never answered anything but 404: grouped with what scanners probe.
+      ['GET /items/:id 60 0', 'GET /fail 10 10', 'GET 404 other 10 0'],
     );
     // Watchtower's way: the old container removed. What it wrote after the last read is finished
     // from the shipper's hold (`mizual-ship-logs --hold`, cron every minute).
@@ -169,20 +170,21 @@ describe('application figures from real access logs', { skip: !available && 'no 
     ];
     // What the client saw of /slow bounds what the server can have measured.
     let slowestClientSeconds = 0;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 12; i++) {
       const started = performance.now();
       await get(syncPort, '/slow');
       slowestClientSeconds = Math.max(slowestClientSeconds, (performance.now() - started) / 1000);
     }
-    await traffic(syncPort, batch.slice(1));
+    // 20 requests in all: enough (--min-requests) for app-latency to judge them.
+    await traffic(syncPort, [{ path: '/items/{i}', times: 5 }, batch[2] as { path: string; times: number }]);
     await traffic(uvPort, batch);
     const app = await appFigures();
     const sync = app.http.find((h) => h.container === 'gsync');
     const uv = app.http.find((h) => h.container === 'guv');
-    assert.deepEqual(sync?.status, { '2xx': 12, '3xx': 0, '4xx': 0, '5xx': 3 }, JSON.stringify(app));
+    assert.deepEqual(sync?.status, { '2xx': 17, '3xx': 0, '4xx': 0, '5xx': 3 }, JSON.stringify(app));
     assert.deepEqual(uv?.status, { '2xx': 12, '3xx': 0, '4xx': 0, '5xx': 3 });
     assert.equal(uv?.duration, null);
-    // 10 of 15 requests sleep 0.3 s: p50 and p95 are the slow route's (the sketch reads within 1%).
+    // 12 of 20 requests sleep 0.3 s: p50 and p95 are the slow route's (the sketch reads within 1%).
     const d = sync?.duration;
     assert.ok(d, 'gunicorn %(D)s lines carry durations');
     assert.ok(d.p50 >= 0.3 * 0.99 && d.p50 <= d.p95 && d.p95 <= d.max * 1.01, JSON.stringify(d));
@@ -231,6 +233,62 @@ describe('application figures from real access logs', { skip: !available && 'no 
     } finally {
       hook.close();
     }
+  });
+
+  it('uvicorn on a TTY (colour codes, CRLF) counts exactly; a container of unknown lines is one line, counted, no value shown', async () => {
+    const ttyPort = await freePort();
+    const tty = `mizual-test-app-tty-${tag}`;
+    const other = `mizual-test-app-other-${tag}`;
+    await startPython(
+      tty,
+      dir,
+      ['python3', '-m', 'uvicorn', 'webapp:app', '--host', '127.0.0.1', '--port', String(ttyPort)],
+      { tty: true },
+    );
+    // An app whose own format is not one we know (python printing its lines).
+    await startPython(other, dir, [
+      'python3',
+      '-c',
+      'import time\nfor i in range(1, 8): print(f"payment {i} of bob@example.com settled ref=Ab3dEf6hIj9kLm2nOp5qRs8t")\ntime.sleep(600)',
+    ]);
+    await waitForLog(tty, 'Application startup complete');
+    await waitForLog(other, 'payment 7');
+    const logPath = (await execa('docker', ['inspect', '-f', '{{.LogPath}}', tty])).stdout.trim();
+    assert.match(readFileSync(logPath, 'utf8'), /\\u001b\[/, 'the json-file holds colour codes');
+    await traffic(ttyPort, mix);
+    const ttyEnv = {
+      MIZUAL_CONTAINERS: `tty=${tty},other=${other}`,
+      MIZUAL_STATE_DIR: path.join(dir, 'state-tty'),
+    };
+    const r = await runTool('mizual-metrics', ['--json', '--sample', '1'], { env: env(ttyEnv) });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const app = JSON.parse(r.stdout).app as {
+      http: (Http & { linesRead: number; linesUnrecognised: number })[];
+      sources: { container: string; linesRead: number; linesUnrecognised: number }[];
+      problems: string[];
+    };
+    const web = app.http.find((h) => h.container === 'tty');
+    assert.deepEqual(web?.status, { '2xx': 20, '3xx': 0, '4xx': 5, '5xx': 5 }, JSON.stringify(app));
+    // What uvicorn printed before serving (4 lines) is read and not recognised; the 30 access lines are.
+    assert.equal(web?.linesRead, 34);
+    assert.equal(web?.linesUnrecognised, 4);
+    const unknown = app.sources.find((f) => f.container === 'other');
+    assert.deepEqual([unknown?.linesRead, unknown?.linesUnrecognised], [7, 7]);
+    const lines = app.problems.filter((p) => p.startsWith('other: '));
+    assert.equal(lines.length, 1, app.problems.join('\n'));
+    assert.match(
+      lines[0] as string,
+      /^other: 7 lines read in the last 5m, none recognised \(e\.g\. "payment N of EMAIL settled TOKEN"\); known: uvicorn/,
+    );
+    const state = readFileSync(path.join(dir, 'state-tty', 'app-logs.json'), 'utf8');
+    assert.ok(
+      !/bob@example\.com|Ab3dEf6hIj9kLm2nOp5qRs8t/.test(state + r.stdout),
+      'no address or token kept or printed',
+    );
+    // The dashboard shows the unknown container as that one line.
+    const screen = await runTool('mizual-metrics', ['--sample', '1'], { env: env(ttyEnv) });
+    assert.equal(screen.exitCode, 0, screen.stderr);
+    assert.equal(screen.stdout.split('\n').filter((l) => l.includes('other: 7 lines read')).length, 1, screen.stdout);
   });
 
   it('a container logging with the local driver is read through the Engine API, each line once', async () => {

@@ -69,10 +69,10 @@ before(async () => {
   s3 = await ensureS3();
   mkdirSync(textDir, { mode: 0o755 });
   const names = { backend: uniqueName('prom-backend'), celery: uniqueName('prom-celery') };
-  // Access lines (uvicorn's, and gunicorn's with %(D)s) and Celery lines feed the application panels.
+  // Access lines (uvicorn's, and gunicorn's with %(L)s: a bare %(D)s has no unit known here) and Celery lines feed the application panels.
   const access =
     'echo "INFO:     127.0.0.1:5123 - \\"GET /items/$i HTTP/1.1\\" 500 Internal Server Error"; ' +
-    'echo "127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] \\"GET /slow HTTP/1.1\\" 200 2 \\"-\\" \\"curl/7.88.1\\" 301234"';
+    'echo "127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] \\"GET /slow HTTP/1.1\\" 200 2 \\"-\\" \\"curl/7.88.1\\" 0.301234"';
   await startContainer(names.backend, `i=0; while true; do echo "line $i"; ${access}; i=$((i+1)); sleep 0.2; done`);
   await startContainer(
     names.celery,

@@ -63,7 +63,9 @@ export function writeWebApps(dir: string): void {
 
 /**
  * A Celery app in `dir` (tasks.py, broker from $BROKER): `tasks.sleepy(s)` sleeps s seconds,
- * `tasks.fail()` raises, `tasks.flaky()` retries once (countdown 0) and then succeeds.
+ * `tasks.fail()` raises, `tasks.flaky()` retries once (countdown 0) and then succeeds, `tasks.hard()`
+ * runs past its 1 s hard time limit, `tasks.soft()` past its 1 s soft one, `tasks.die()` kills its
+ * pool process with signal 9 (how an OOM kill shows).
  */
 export function writeCeleryApp(dir: string): void {
   writeFileSync(
@@ -85,6 +87,15 @@ export function writeCeleryApp(dir: string): void {
       '    if self.request.retries < 1:',
       '        raise self.retry(countdown=0)',
       '    return "ok"',
+      '@app.task(time_limit=1)',
+      'def hard():',
+      '    time.sleep(5)',
+      '@app.task(soft_time_limit=1)',
+      'def soft():',
+      '    time.sleep(5)',
+      '@app.task',
+      'def die():',
+      '    os.kill(os.getpid(), 9)',
       '',
     ].join('\n'),
   );
@@ -145,6 +156,8 @@ export interface PythonContainerOptions {
   logOpts?: Record<string, string>;
   env?: Record<string, string>;
   labels?: Record<string, string>;
+  /** `-t`: a TTY, as `tty: true` in Compose (uvicorn then colours its lines). */
+  tty?: boolean;
 }
 
 /** Run `argv` with the host's python in a labelled busybox container (--network host); returns its id. */
@@ -159,6 +172,7 @@ export async function startPython(
   args.push('-v', `${appDir}:/app:ro`, '-w', '/app', '--tmpfs', '/tmp');
   args.push('-e', 'PATH=/usr/local/bin:/usr/bin:/bin', '-e', 'HOME=/tmp', '-e', 'PYTHONUNBUFFERED=1');
   args.push('-e', 'PYTHONDONTWRITEBYTECODE=1');
+  if (options.tty) args.push('-t');
   if (options.logDriver) args.push('--log-driver', options.logDriver);
   for (const [k, v] of Object.entries(options.logOpts ?? {})) args.push('--log-opt', `${k}=${v}`);
   for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);

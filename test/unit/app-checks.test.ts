@@ -55,13 +55,44 @@ describe('application checks', () => {
     assert.equal(failing(report({ http: [http({ duration: { ...d, p95: 1.99 } })] }))['app-latency:backend'], false);
   });
 
-  it('tasks: 10% of at least 5 finished runs; retries are not failures', () => {
+  it('app-latency: one 3 s request is not a p95 (fewer than --min-requests are not judged)', () => {
+    const d = { p50: 3, p95: 3, p99: 3, max: 3 };
+    const one = report({ http: [http({ requests: 1, errorRate: 0, duration: d })] });
+    assert.equal(failing(one)['app-latency:backend'], false);
+    const obs = appObservations(one, DEFAULT_APP_LIMITS).find((o) => o.check === 'app-latency:backend');
+    assert.match(obs?.note ?? '', /fewer than 20 requests/);
+  });
+
+  it('tasks: 10% of at least 5 finished runs; retries are not failures; any failure of a rarely run task', () => {
     assert.equal(failing(report({ tasks: [task({})] }))['tasks:tasks.render'], true);
     assert.equal(failing(report({ tasks: [task({ succeeded: 10, failed: 1 })] }))['tasks:tasks.render'], false);
     assert.equal(
-      failing(report({ tasks: [task({ succeeded: 0, failed: 4, retried: 9 })] }))['tasks:tasks.render'],
+      failing(report({ tasks: [task({ succeeded: 3, failed: 0, retried: 9 })] }))['tasks:tasks.render'],
       false,
     );
+    // A nightly task that fails every night is never 5 runs in the window.
+    assert.equal(failing(report({ tasks: [task({ succeeded: 0, failed: 1 })] }))['tasks:tasks.render'], true);
+    assert.equal(failing(report({ tasks: [task({ succeeded: 3, failed: 1 })] }))['tasks:tasks.render'], true);
+    // `raised expected` is not a failure.
+    assert.equal(
+      failing(report({ tasks: [task({ succeeded: 2, failed: 0, expected: 3 })] }))['tasks:tasks.render'],
+      false,
+    );
+  });
+
+  it('tasks: the same task on two worker containers is one check over both', () => {
+    const obs = appObservations(
+      report({
+        tasks: [
+          task({ container: 'celery', succeeded: 50, failed: 4 }),
+          task({ container: 'celery-2', succeeded: 40, failed: 6 }),
+        ],
+      }),
+      DEFAULT_APP_LIMITS,
+    ).filter((o) => o.check.startsWith('tasks:'));
+    assert.equal(obs.length, 1);
+    assert.equal(obs[0]?.failing, true, '10 of 100 failed');
+    assert.match(obs[0]?.message ?? '', /^tasks\.render: 10 of 100 runs failed \(10%\)/);
   });
 });
 

@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { parseCeleryLine, parseJsonRequest, parseRequestLine, type RequestLine } from '../../src/app/logs/formats.js';
+import {
+  newRequestLine,
+  parseCeleryLine,
+  parseJsonRequest,
+  parseRequestLine,
+  type RequestLine,
+} from '../../src/app/logs/formats.js';
 import { collapseRoute } from '../../src/app/logs/routes.js';
 import { matchRule, parseRules } from '../../src/app/logs/rules.js';
 import { LineScanner } from '../../src/app/logs/scan.js';
@@ -11,9 +17,12 @@ import { emptyTotals, Tally } from '../../src/app/logs/tally.js';
 import { httpFigures, ruleFigures, taskFigures } from '../../src/app/logs/window.js';
 import { renderAppExposition } from '../../src/app/exposition.js';
 
-function request(line: string): { method: string; path: string; status: number; duration: number } | null {
+function request(
+  line: string,
+  bareScale: number | null = null,
+): { method: string; path: string; status: number; duration: number } | null {
   const buf = Buffer.from(line);
-  const out: RequestLine = { methodStart: 0, methodEnd: 0, pathEnd: 0, status: 0, duration: -1, hash: 0, check: 0 };
+  const out: RequestLine = newRequestLine(bareScale);
   if (!parseRequestLine(buf, buf.indexOf(0x22), buf.length, out, 0)) return null;
   return {
     method: buf.toString('latin1', out.methodStart, out.methodEnd),
@@ -43,9 +52,18 @@ describe('request lines', () => {
   it('gunicorn default format (no duration) and with %(D)s, %(L)s, %(M)sms', () => {
     const base = '127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] "GET /slow HTTP/1.1" 200 2 "-" "curl/7.88.1"';
     assert.equal(request(base)?.duration, -1);
-    assert.equal(request(`${base} 250123`)?.duration, 0.250123);
+    // A bare integer's unit is not in the line: only the container's command can say it is %(D)s.
+    assert.equal(request(`${base} 250123`)?.duration, -1);
+    assert.equal(request(`${base} 250123`, 1e-6)?.duration, 0.250123);
+    assert.equal(request(`${base} 250`, 1e-3)?.duration, 0.25);
     assert.equal(request(`${base} 0.250123`)?.duration, 0.250123);
     assert.equal(request(`${base} 250ms`)?.duration, 0.25);
+  });
+  it('Apache combinedio: the two byte counts are no duration, whatever the container says', () => {
+    const line =
+      '192.0.2.7 - - [07/Dec/2026:14:30:00 +0000] "GET /api/items/42 HTTP/1.1" 200 2326 "-" "Mozilla/5.0" 431 5310';
+    assert.equal(request(line)?.duration, -1);
+    assert.equal(request(line, 1e-6)?.duration, -1);
   });
   it('nginx combined with and without $request_time', () => {
     const line =
@@ -162,7 +180,7 @@ describe('scanner over json-file entries', () => {
     const text = [
       entry('INFO:     172.18.0.1:51234 - "GET /api/v1/edits/42 HTTP/1.1" 200 OK'),
       entry('INFO:     172.18.0.1:51234 - "GET /api/v1/edits/43 HTTP/1.1" 500 Internal Server Error'),
-      entry('127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] "GET /slow HTTP/1.1" 200 2 "-" "curl/7.88.1" 1500000'),
+      entry('127.0.0.1 - - [02/Dec/2026:13:08:58 +0000] "GET /slow HTTP/1.1" 200 2 "-" "curl/7.88.1" 1.500000'),
       entry('{"method":"POST","path":"/j","status":201,"duration":0.5}'),
       entry('[2026-12-02 13:08:58,124: INFO/ForkPoolWorker-1] Task t.ok[a-b] succeeded in 0.2s: None'),
       entry('TOTAL TIME: 31.2s, FINAL STATUS: completed'),
@@ -201,7 +219,8 @@ describe('labels stay bounded', () => {
     const scanner = new LineScanner(tally, 'backend', rules);
     let text = '';
     for (let i = 0; i < 150; i++) {
-      const log = `INFO:     1.2.3.4:5 - "${i % 2 ? 'GET' : 'XYZZY'} /r${'abcdefghij'[i % 10]}/x${String.fromCharCode(97 + (i % 26))}${Math.floor(i / 26)}q HTTP/1.1" 200 OK edit=${i}\n`;
+      const method = i < 140 ? 'GET' : 'XYZZY';
+      const log = `INFO:     1.2.3.4:5 - "${method} /r${'abcdefghij'[i % 10]}/x${String.fromCharCode(97 + (i % 26))}${Math.floor(i / 26)}q HTTP/1.1" 200 OK edit=${i}\n`;
       text += `${JSON.stringify({ log, stream: 'stdout', time: '2026-12-02T13:08:58.1Z' })}\n`;
     }
     const buf = Buffer.from(text);

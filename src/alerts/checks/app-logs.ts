@@ -8,13 +8,17 @@ import {
   DEFAULT_APP_WINDOW,
   parseAppWindow,
   parseLatency,
-  taskFailureShare,
   MIN_TASKS,
   type AppLimits,
 } from '../../app/limits.js';
 import { onePerContainer, parseAppMetrics, type AppMetricsCollection } from '../../app/app-metrics/collect.js';
 import { outsideAppReport } from '../../app/outside.js';
-import { defineCheck } from '../check.js';
+import { judgeTasks } from '../../app/logs/celery.js';
+import { WORKER_LOST_TASK } from '../../app/logs/formats.js';
+import { defineCheck, shareOnce } from '../check.js';
+
+/** The key of this run's application figures from the logs, for the checks that read them too. */
+export const APP_LOGS_READ = 'app-logs';
 import type { Observation } from '../state.js';
 import type { Config } from '../../core/config.js';
 import { parsePercent, parsePositiveInt } from '../../core/units.js';
@@ -42,28 +46,40 @@ export function appObservations(app: AppReport, limits: AppLimits): Observation[
     });
     if (h.duration) {
       const p95 = h.duration.p95;
+      // One slow request is no p95: judged from --min-requests requests, as the error rate is.
       out.push({
         check: `app-latency:${h.container}`,
         severity: 'warning',
         value: p95,
         threshold: limits.latencySeconds,
-        failing: p95 >= limits.latencySeconds,
+        failing: enough && p95 >= limits.latencySeconds,
         message: `${h.container}: p95 response time ${formatSeconds(p95)} over the last ${window} (${h.requests} requests)`,
+        ...(enough ? {} : { note: `fewer than ${limits.minRequests} requests: not judged` }),
       });
     }
   }
-  for (const t of app.tasks) {
-    const share = taskFailureShare(t);
-    const percent = share === null ? 0 : Math.round(share * 1000) / 10;
+  // One check per task, whatever the number of worker containers.
+  for (const v of judgeTasks(app.tasks, limits.taskFailuresPercent)) {
+    const runs = v.succeeded + v.failed;
+    const message =
+      v.task === WORKER_LOST_TASK
+        ? `${v.containers.join(', ')}: ${v.failed} task${v.failed === 1 ? '' : 's'} lost with a killed pool process (WorkerLostError: an OOM kill shows so) in the last ${window}`
+        : `${v.task}: ${v.failed} of ${runs} runs failed (${v.percent}%), ${v.retried} retried in the last ${window}`;
     out.push({
-      check: `tasks:${t.task}`,
+      check: `tasks:${v.task}`,
       severity: 'warning',
-      value: percent,
+      value: v.percent,
       threshold: limits.taskFailuresPercent,
-      failing: share !== null && percent >= limits.taskFailuresPercent,
-      message: `${t.task}: ${t.failed} of ${t.succeeded + t.failed} runs failed (${percent}%), ${t.retried} retried in the last ${window}`,
-      ...(share === null ? { note: `fewer than ${MIN_TASKS} runs: not judged` } : {}),
-      data: { succeeded: t.succeeded, failed: t.failed, retried: t.retried, container: t.container },
+      failing: v.failing,
+      message,
+      ...(v.rare ? { note: `fewer than ${MIN_TASKS} runs: any failure counts` } : {}),
+      data: {
+        succeeded: v.succeeded,
+        failed: v.failed,
+        retried: v.retried,
+        expected: v.expected,
+        containers: v.containers.join(','),
+      },
     });
   }
   return out;
@@ -161,7 +177,7 @@ export const appLogsCheck = defineCheck({
     },
     taskFailuresPercent: {
       flag: '--task-failures <percent>',
-      help: 'failed share of a Celery task kind (of 5+)',
+      help: 'failed share of a Celery task (any failure under 5 runs)',
       default: String(DEFAULT_APP_LIMITS.taskFailuresPercent),
       parse: parsePercent,
     },
@@ -185,16 +201,19 @@ export const appLogsCheck = defineCheck({
       context.diagnostics.push(...got.problems);
       return { observations: appObservations(report, limits), sample: { app: report } };
     }
-    const { observations, report } = await checkAppLogs({
-      config,
-      windowMs: limits.windowMs,
-      limits,
-      now,
-      dryRun,
-      diagnostics: context.diagnostics,
-      snapshot: context.snapshot,
-      fromMetrics,
-    });
+    const { snapshot } = context;
+    const { observations, report } = await shareOnce(context, APP_LOGS_READ, () =>
+      checkAppLogs({
+        config,
+        windowMs: limits.windowMs,
+        limits,
+        now,
+        dryRun,
+        diagnostics: context.diagnostics,
+        snapshot,
+        fromMetrics,
+      }),
+    );
     return { observations, sample: { app: report } };
   },
 });

@@ -4,6 +4,7 @@
  */
 import type { AlertCheck } from '../check.js';
 import { appLogsCheck } from './app-logs.js';
+import { celeryStalledCheck } from './celery-stalled.js';
 import { containersCheck } from './containers.js';
 import { costCheck } from './cost.js';
 import { cpuCheck } from './cpu.js';
@@ -29,4 +30,5 @@ export const CHECKS: readonly AlertCheck[] = [
   databaseCheck,
   outsideCheck,
   appLogsCheck,
+  celeryStalledCheck,
 ];

@@ -4,7 +4,10 @@
  * alongside the host and container checks, so the probes add no more than the slowest probe's time
  * to a run.
  */
-import { defineCheck } from '../check.js';
+import { defineCheck, shareOnce } from '../check.js';
+
+/** The key of this run's probes and broker figures, for the checks that read them too (celery:stalled). */
+export const OUTSIDE_READ = 'outside';
 import type { Observation } from '../state.js';
 import { DEFAULT_QUEUE_BACKLOG, parseQueues, queueChecks } from '../../app/broker/broker.js';
 import { collectOutside, type OutsideFigures, type OutsideOptions } from '../../app/outside.js';
@@ -86,13 +89,15 @@ export const outsideCheck = defineCheck<OutsideLimits>({
     }
   },
   run: async (context, limits) => {
-    const checked = await startOutsideChecks({
-      config: context.config,
-      record: !context.dryRun,
-      now: context.now,
-      limits,
-      snapshot: context.snapshot ?? undefined,
-    });
+    const checked = await shareOnce(context, OUTSIDE_READ, () =>
+      startOutsideChecks({
+        config: context.config,
+        record: !context.dryRun,
+        now: context.now,
+        limits,
+        snapshot: context.snapshot ?? undefined,
+      }),
+    );
     context.diagnostics.push(...checked.problems);
     return { observations: checked.observations, outside: checked.figures };
   },

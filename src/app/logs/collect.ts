@@ -16,12 +16,14 @@ import type { DockerClient } from '../../docker/client.js';
 import { listHeld } from '../../docker/held-logs.js';
 import type { ContainerDetails } from '../../docker/model.js';
 import { inspectedIn, type Snapshot } from '../../docker/snapshot.js';
-import type { AppReport } from '../model.js';
+import type { AppReport, HttpFigure, SourceFigure } from '../model.js';
+import { boundBuckets, compactBuckets } from './bounds.js';
+import { bareScaleFromCommand } from './formats.js';
 import { parseRules, rulesFor, rulesTurnedOff, type AppRule } from './rules.js';
 import { LineScanner } from './scan.js';
 import { logGenerations, readApiLog, readLogFiles, type LogFile, type LogPosition } from './source.js';
-import { emptyTotals, Tally, type MinuteBucket, type Totals } from './tally.js';
-import { bucketsIn, httpFigures, ruleFigures, taskFigures } from './window.js';
+import { emptyTotals, Tally, type MinuteBucket, type RouteBook, type Totals } from './tally.js';
+import { bucketsIn, httpFigures, ruleFigures, sourceFigures, taskFigures } from './window.js';
 
 export const APP_STATE_FILE = 'app-logs.json';
 const LOCK_FILE = 'app-logs.lock';
@@ -31,6 +33,32 @@ const MIN_HORIZON_MS = 3_600_000;
 export const MAX_APP_WINDOW_MS = 86_400_000;
 /** A container gone this long is forgotten. */
 const FORGET_MS = 7 * 86_400_000;
+/** A window longer than the hour is kept this long after it was last asked, then the horizon shrinks back. */
+const WIDE_KEEP_MS = 3_600_000;
+/** The formats read with no setting, named in the line about a container none of whose lines is one. */
+export const KNOWN_FORMATS =
+  'uvicorn, gunicorn, nginx/Apache/Traefik access lines, Caddy/Traefik/nginx JSON, JSON lines with status and method/path, Celery worker lines';
+
+/** What is kept of a container's log between runs beyond its position (by short name). */
+interface SourceState {
+  /** When it wrote its last line (ms since the epoch, to the second). */
+  lastLineMs?: number;
+  /** The masked shape of an unrecognised line. */
+  sample?: string;
+  /** When it last wrote access lines ending in a number of unknown unit (ms since the epoch). */
+  ambiguousAt?: number;
+  /** A Celery worker: its command says so or it wrote worker lines. */
+  worker?: boolean;
+  /** An application's container (its command runs an app server or runtime, or it wrote known lines). */
+  app?: boolean;
+}
+
+/**
+ * Commands of the application's own containers: only these are named when none of their lines is
+ * recognised (a Redis, a registry or watchtower never writes access lines: no line about them).
+ */
+const APP_COMMAND =
+  /(?:^|\/)(?:uvicorn|gunicorn|hypercorn|daphne|granian|celery|nginx|httpd|apache2|caddy|traefik|node|deno|bun|python[\d.]*|php(?:-fpm)?[\d.]*|ruby|puma|rails|java|dotnet|uwsgi)$/;
 
 interface AppState {
   version: 1;
@@ -38,8 +66,13 @@ interface AppState {
   positions: Record<string, LogPosition>;
   totals: Totals;
   buckets: MinuteBucket[];
-  /** How long minute buckets are kept: the longest --app-window any run asked (at least an hour). */
+  /** How long minute buckets are kept: the longest --app-window asked in the last hour (at least an hour). */
   horizonMs?: number;
+  /** When a window longer than an hour was last asked (ISO). */
+  wideAt?: string;
+  /** The routes of each container by volume across runs. */
+  routes?: RouteBook;
+  sources?: Record<string, SourceState>;
 }
 
 export interface CollectAppOptions {
@@ -80,16 +113,24 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
     // --dry-run reads the new lines too (the figures are current) but keeps nothing.
     if (options.docker && lock !== 'failed' && (lock || options.readOnly)) {
       const horizonBefore = state.horizonMs;
-      // mizual-metrics --app-window 24h and mizual-alerts' 5m share the buckets: keep the longer.
-      const horizonMs = Math.min(MAX_APP_WINDOW_MS, Math.max(options.windowMs, MIN_HORIZON_MS, state.horizonMs ?? 0));
+      // mizual-metrics --app-window 24h and mizual-alerts' 5m share the buckets: keep the longer while it
+      // is being asked (an hour after the last time), then shrink back.
+      if (options.windowMs > MIN_HORIZON_MS) state.wideAt = now.toISOString();
+      const wide = state.wideAt && nowMs - Date.parse(state.wideAt) <= WIDE_KEEP_MS ? (state.horizonMs ?? 0) : 0;
+      const horizonMs = Math.min(MAX_APP_WINDOW_MS, Math.max(options.windowMs, MIN_HORIZON_MS, wide));
       if (horizonMs !== state.horizonMs) state.horizonMs = horizonMs;
-      const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000));
+      const tally = new Tally(state.totals, Math.floor((nowMs - horizonMs) / 60_000), state.routes);
+      state.routes = tally.book;
       const before = JSON.stringify(state.positions);
       await readContainers(options, state, tally, rules, nowMs, nowMs - horizonMs, problems);
       problems.push(...rulesTurnedOff(rules));
       const counted = tally.buckets.size > 0 || horizonMs !== horizonBefore;
       const kept = state.buckets.length;
-      state.buckets = tally.fold(state.buckets).filter((b) => b.m * 60_000 >= nowMs - horizonMs);
+      state.buckets = compactBuckets(
+        tally.fold(state.buckets, nowMs).filter((b) => (b.m + (b.w ?? 1)) * 60_000 > nowMs - horizonMs),
+        nowMs,
+      );
+      boundBuckets(state.buckets);
       // Nothing new (the common `watch -n 5` case): no write, no fsync.
       const changed = counted || kept !== state.buckets.length || before !== JSON.stringify(state.positions);
       if (lock && changed) {
@@ -104,6 +145,16 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
   }
   const inWindow = bucketsIn(state.buckets, nowMs - options.windowMs, nowMs);
   const extras = options.extras ? await options.extras : {};
+  const shorts = new Set(options.containers.map((c) => c.short));
+  const lastLines: Record<string, number> = {};
+  for (const [short, src] of Object.entries(state.sources ?? {})) {
+    if (shorts.has(short)) lastLines[short] = src.lastLineMs ?? -1;
+  }
+  const sources = sourceFigures(inWindow, lastLines).filter((f) => shorts.has(f.container));
+  for (const f of sources) if (state.sources?.[f.container]?.worker) f.worker = true;
+  const http = httpFigures(inWindow);
+  attachLines(http, sources);
+  problems.push(...sourceProblems(sources, state.sources ?? {}, http, options.windowMs, nowMs));
   return {
     report: {
       window: {
@@ -111,15 +162,64 @@ export async function collectApp(options: CollectAppOptions): Promise<AppCollect
         until: now.toISOString(),
         seconds: Math.round(options.windowMs / 1000),
       },
-      http: httpFigures(inWindow),
+      http,
       tasks: taskFigures(inWindow),
       rules: ruleFigures(inWindow),
       queues: extras.queues ?? [],
       probes: extras.probes ?? [],
       problems: [...problems, ...(extras.problems ?? [])],
+      sources,
     },
     totals: state.totals,
   };
+}
+
+/** Each web container's `linesRead`/`linesUnrecognised`, from its source. */
+function attachLines(http: HttpFigure[], sources: SourceFigure[]): void {
+  const by = new Map(sources.map((f) => [f.container, f]));
+  for (const h of http) {
+    const f = by.get(h.container);
+    h.linesRead = f?.linesRead ?? 0;
+    h.linesUnrecognised = f?.linesUnrecognised ?? 0;
+  }
+}
+
+/**
+ * One line per application container (APP_COMMAND) whose lines were read and none recognised (how many,
+ * a masked sample's shape, the formats known), and per web container whose access lines end in a number
+ * of unknown unit.
+ */
+function sourceProblems(
+  sources: SourceFigure[],
+  kept: Record<string, SourceState>,
+  http: HttpFigure[],
+  windowMs: number,
+  nowMs: number,
+): string[] {
+  const out: string[] = [];
+  const window = formatWindow(windowMs);
+  for (const f of sources) {
+    if (f.linesRead === 0 || f.linesUnrecognised < f.linesRead || !kept[f.container]?.app) continue;
+    const sample = kept[f.container]?.sample;
+    out.push(
+      `${f.container}: ${f.linesRead} lines read in the last ${window}, none recognised` +
+        `${sample ? ` (e.g. ${JSON.stringify(sample)})` : ''}; known: ${KNOWN_FORMATS}; MIZUAL_APP_RULES reads others`,
+    );
+  }
+  for (const h of http) {
+    const at = kept[h.container]?.ambiguousAt;
+    if (h.duration === null && at !== undefined && nowMs - at <= windowMs) {
+      out.push(
+        `${h.container}: access lines end in a number without a unit (µs, ms or s?): no durations; ` +
+          'write it with its unit (gunicorn %(L)s, nginx $request_time) or run gunicorn with --access-logformat on its command line',
+      );
+    }
+  }
+  return out;
+}
+
+function formatWindow(ms: number): string {
+  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)}m`;
 }
 
 async function loadRules(file: string | undefined, problems: string[]): Promise<AppRule[]> {
@@ -262,7 +362,9 @@ async function readOne(
 ): Promise<void> {
   const id = details?.id ?? (held as { id: string }).id;
   const prev = state.positions[id];
-  const scanner = new LineScanner(tally, spec.short, rulesFor(rules, spec.short));
+  const scanner = new LineScanner(tally, spec.short, rulesFor(rules, spec.short), {
+    bareScale: bareScaleFromCommand(details?.command),
+  });
   // seenAt only serves to forget a container gone for a week: refreshed hourly, not every run.
   const seen = prev && nowMs - Date.parse(prev.seenAt) < 3_600_000 ? prev.seenAt : new Date(nowMs).toISOString();
   const next: LogPosition = { name: details?.name ?? spec.name, short: spec.short, seenAt: seen };
@@ -279,6 +381,37 @@ async function readOne(
   } catch (err) {
     problems.push(`${spec.short}: log not read (${describeError(err)})`);
     return;
+  } finally {
+    noteSource(state, spec.short, scanner, nowMs, isWorkerCommand(details?.command), isAppCommand(details?.command));
   }
   state.positions[id] = next;
+}
+
+/** `celery … worker …` (or `celery worker`) as the container's command. */
+function isWorkerCommand(command: string[] | undefined): boolean {
+  if (!command) return false;
+  return command.some((a) => /(^|\/)celery$/.test(a) || a === 'celery') && command.includes('worker');
+}
+
+/** The container runs an app server or a language runtime (its command's first words say so). */
+function isAppCommand(command: string[] | undefined): boolean {
+  return (command ?? []).slice(0, 3).some((a) => APP_COMMAND.test(a));
+}
+
+/** Keep what the scanner saw of the container beyond its counts: its last line, a sample, a unit doubt. */
+function noteSource(
+  state: AppState,
+  short: string,
+  scanner: LineScanner,
+  nowMs: number,
+  worker: boolean,
+  isApp: boolean,
+): void {
+  if (scanner.lines === 0 && !worker) return;
+  const src = ((state.sources ??= {})[short] ??= {});
+  if (worker || scanner.celeryLines > 0) src.worker = true;
+  if (isApp || scanner.lines > scanner.unrecognised) src.app = true;
+  if (scanner.lastLineMs > (src.lastLineMs ?? -1)) src.lastLineMs = scanner.lastLineMs;
+  if (scanner.sample !== null) src.sample = scanner.sample;
+  if (scanner.ambiguous > 0) src.ambiguousAt = nowMs;
 }

@@ -3,7 +3,7 @@
  * p50/p95/p99 over `--app-window` come from mergeable sketches, not from every line) and cumulative
  * totals (the Prometheus counters and histograms, which never go back while the state lives).
  */
-import { addToSketch, bucketValue, mergeSketch, type Sketch } from './sketch.js';
+import { addToSketch, mergeSketch, type Sketch } from './sketch.js';
 
 /** One series of a minute: counts by status code, and the durations when the format has them. */
 export interface HttpSeries {
@@ -18,6 +18,8 @@ export interface TaskSeries {
   ok: number;
   fail: number;
   retry: number;
+  /** `raised expected` (an exception the task declares with `throws=`): apart from the failures. */
+  exp?: number;
   s?: Sketch;
   max?: number;
 }
@@ -28,9 +30,19 @@ export interface RuleSeries {
   max?: number;
 }
 
+/** Lines read of a container in a bucket, and of them those no parsing program or rule recognised. */
+export interface LineCounts {
+  r: number;
+  u: number;
+}
+
 export interface MinuteBucket {
-  /** Minutes since the epoch. */
+  /** Minutes since the epoch (the bucket's first minute). */
   m: number;
+  /** Minutes the bucket spans: 1, or more once old minutes are merged (see compactBuckets). */
+  w?: number;
+  /** container → lines read and unrecognised. */
+  l?: Record<string, LineCounts>;
   /** container → `METHOD route` → series. */
   http: Record<string, Record<string, HttpSeries>>;
   /** container → task name → series. */
@@ -61,6 +73,22 @@ export interface Totals {
 export const HISTOGRAM_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
 /** Distinct routes per container past which new ones count as `other` (labels stay bounded). */
 export const MAX_ROUTES_TRACKED = 100;
+/** Routes remembered per container with their volume (the tracked ones and as many contenders). */
+const MAX_ROUTES_KEPT = 2 * MAX_ROUTES_TRACKED;
+/** Contenders counted per container in one run. */
+const MAX_CONTENDERS = 1000;
+/** A route's remembered volume halves every day. */
+const ROUTE_HALF_LIFE_MS = 86_400_000;
+
+/**
+ * Routes per container by volume across runs: `METHOD route` → requests (decayed), and when it was
+ * last decayed. The top MAX_ROUTES_TRACKED are counted under their own name; the rest under
+ * `METHOD other` while they count up their volume to take a place in a later run.
+ */
+export interface RouteBook {
+  at: string;
+  routes: Record<string, Record<string, number>>;
+}
 /** Distinct task names and rule labels per container past which new ones count as `other`. */
 const MAX_NAMES = 100;
 
@@ -74,11 +102,16 @@ export function emptyTotals(): Totals {
  */
 export class Tally {
   readonly buckets = new Map<number, MinuteBucket>();
+  /** Per container: the routes counted under their own name this run, and those known with a status other than 404. */
+  private readonly admitted = new Map<string, Set<string>>();
+  private readonly known = new Map<string, Set<string>>();
+  /** Per container: requests of routes counted under `other` this run, to weigh them for the next. */
+  private readonly contenders = new Map<string, Map<string, { n: number }>>();
   private current: MinuteBucket | null = null;
-  private readonly routeCounts = new Map<string, Set<string>>();
   constructor(
     readonly totals: Totals,
     private readonly horizonMinute: number,
+    readonly book: RouteBook = { at: new Date(0).toISOString(), routes: {} },
   ) {}
 
   /** Select the bucket lines are counted into next (minute since the epoch). */
@@ -94,14 +127,55 @@ export class Tally {
     this.current = b;
   }
 
-  /** A route key for a container, `other` once it already has MAX_ROUTES_TRACKED. */
-  admitRoute(container: string, key: string, method: string): string {
-    let set = this.routeCounts.get(container);
-    if (!set) this.routeCounts.set(container, (set = new Set()));
-    if (set.has(key)) return key;
-    if (set.size >= MAX_ROUTES_TRACKED) return `${method} other`;
-    set.add(key);
-    return key;
+  /**
+   * The series key a request of route `key` (`METHOD route`) with `status` counts under: its own; `METHOD
+   * 404 other` for a 404 to a route never seen with another status (what scanners probe); `METHOD other`
+   * past the routes tracked by volume, while `contender` (when given) counts it up for later runs.
+   */
+  admitRoute(container: string, key: string, method: string, status = 200): string {
+    let admitted = this.admitted.get(container);
+    let known = this.known.get(container);
+    if (!admitted || !known) {
+      const volumes = this.book.routes[container] ?? {};
+      const top = Object.entries(volumes)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, MAX_ROUTES_TRACKED)
+        .map(([k]) => k);
+      this.admitted.set(container, (admitted = new Set(top)));
+      this.known.set(container, (known = new Set(Object.keys(volumes))));
+    }
+    if (status === 404 && !known.has(key)) return `${method} ${NOT_FOUND_ROUTE}`;
+    if (status !== 404) known.add(key);
+    if (admitted.has(key)) return key;
+    if (admitted.size < MAX_ROUTES_TRACKED) {
+      admitted.add(key);
+      return key;
+    }
+    return `${method} other`;
+  }
+
+  /** The counter of a route counted under `other` this run (a shared throwaway past MAX_CONTENDERS). */
+  contender(container: string, key: string): { n: number } {
+    let byKey = this.contenders.get(container);
+    if (!byKey) this.contenders.set(container, (byKey = new Map()));
+    let c = byKey.get(key);
+    if (!c) {
+      c = { n: 0 };
+      if (byKey.size < MAX_CONTENDERS) byKey.set(key, c);
+    }
+    return c;
+  }
+
+  /** The lines-read counters of a container in the current bucket. */
+  lineCounts(container: string): LineCounts {
+    const b = this.current as MinuteBucket;
+    const l = (b.l ??= {});
+    return (l[container] ??= { r: 0, u: 0 });
+  }
+
+  /** The Prometheus histogram of a container's request durations (counted exactly, line by line). */
+  httpHistogram(container: string): Histogram {
+    return (this.totals.httpDuration[container] ??= emptyHistogram());
   }
 
   /** The current minute's series `key` (`METHOD route`) of a container, to count into with countHttp. */
@@ -115,20 +189,29 @@ export class Tally {
 
   /** Count one request of series `key` (`METHOD route`); duration -1 when none. */
   http(container: string, key: string, status: number, duration: number): void {
-    countHttp(this.httpSeries(container, key), status, duration);
+    countHttp(this.httpSeries(container, key), status, duration, this.httpHistogram(container));
   }
 
-  task(container: string, task: string, state: 'succeeded' | 'failed' | 'retried', duration: number | null): void {
+  task(
+    container: string,
+    task: string,
+    state: 'succeeded' | 'failed' | 'retried' | 'expected',
+    duration: number | null,
+  ): void {
     const b = this.current as MinuteBucket;
     const byTask = (b.tasks[container] ??= {});
     const name = byTask[task] || Object.keys(byTask).length < MAX_NAMES ? task : 'other';
     const s = (byTask[name] ??= { ok: 0, fail: 0, retry: 0 });
     if (state === 'succeeded') s.ok++;
     else if (state === 'failed') s.fail++;
+    else if (state === 'expected') s.exp = (s.exp ?? 0) + 1;
     else s.retry++;
     if (duration !== null) {
       addToSketch((s.s ??= {}), duration);
       if (s.max === undefined || duration > s.max) s.max = duration;
+      const counts = (this.totals.tasks[container] ??= {});
+      const total = counts[name] || Object.keys(counts).length < MAX_NAMES ? name : 'other';
+      observe(((this.totals.taskDuration[container] ??= {})[total] ??= emptyHistogram()), duration);
     }
   }
 
@@ -153,8 +236,40 @@ export class Tally {
     }
   }
 
+  /** Weigh this run's routes into the book (decayed volumes), keeping the top MAX_ROUTES_KEPT per container. */
+  private weighRoutes(nowMs: number): void {
+    const factor = 0.5 ** (Math.max(0, nowMs - Date.parse(this.book.at)) / ROUTE_HALF_LIFE_MS);
+    const add = new Map<string, Map<string, number>>();
+    const bump = (container: string, key: string, n: number): void => {
+      let m = add.get(container);
+      if (!m) add.set(container, (m = new Map()));
+      m.set(key, (m.get(key) ?? 0) + n);
+    };
+    for (const b of this.buckets.values()) {
+      for (const [container, series] of Object.entries(b.http)) {
+        for (const [key, s] of Object.entries(series)) if (!isGroupKey(key)) bump(container, key, s.n);
+      }
+    }
+    for (const [container, byKey] of this.contenders) for (const [key, c] of byKey) bump(container, key, c.n);
+    const containers = new Set([...Object.keys(this.book.routes), ...add.keys()]);
+    for (const container of containers) {
+      const volumes: Record<string, number> = {};
+      for (const [key, n] of Object.entries(this.book.routes[container] ?? {})) volumes[key] = n * factor;
+      for (const [key, n] of add.get(container) ?? []) volumes[key] = (volumes[key] ?? 0) + n;
+      const kept = Object.entries(volumes)
+        .filter(([, n]) => n >= 0.01)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, MAX_ROUTES_KEPT)
+        .map(([k, n]) => [k, Number(n.toPrecision(6))] as const);
+      if (kept.length === 0) delete this.book.routes[container];
+      else this.book.routes[container] = Object.fromEntries(kept);
+    }
+    this.book.at = new Date(nowMs).toISOString();
+  }
+
   /** Add this run's buckets to the totals and to the stored buckets; drop those past the horizon. */
-  fold(stored: MinuteBucket[]): MinuteBucket[] {
+  fold(stored: MinuteBucket[], nowMs = Date.now()): MinuteBucket[] {
+    this.weighRoutes(nowMs);
     const byMinute = new Map(stored.filter((b) => b.m >= this.horizonMinute).map((b) => [b.m, b]));
     for (const b of this.buckets.values()) {
       addToTotals(this.totals, b);
@@ -169,13 +284,32 @@ export class Tally {
   }
 }
 
-/** Count one request into a series; duration -1 when none. */
-export function countHttp(s: HttpSeries, status: number, duration: number): void {
+/** The route of 404s to routes never seen with another status. */
+export const NOT_FOUND_ROUTE = '404 other';
+
+/** Series keys that group routes (`METHOD other`, `METHOD 404 other`): not routes of their own. */
+function isGroupKey(key: string): boolean {
+  return key.endsWith(' other');
+}
+
+/** Count one request into a series (and its duration into the histogram); duration -1 when none. */
+export function countHttp(s: HttpSeries, status: number, duration: number, h: Histogram | null): void {
   s.n++;
   s.c[status] = (s.c[status] ?? 0) + 1;
   if (duration >= 0) {
     addToSketch((s.s ??= {}), duration);
     if (s.max === undefined || duration > s.max) s.max = duration;
+    if (h) observe(h, duration);
+  }
+}
+
+/** Count one value into a Prometheus histogram, exactly (`le` is "at most"). */
+export function observe(h: Histogram, v: number): void {
+  h.count++;
+  h.sum += v;
+  const b = h.b;
+  for (let i = HISTOGRAM_BOUNDS.length - 1; i >= 0 && v <= (HISTOGRAM_BOUNDS[i] as number); i--) {
+    b[i] = (b[i] ?? 0) + 1;
   }
 }
 
@@ -185,7 +319,6 @@ function addToTotals(t: Totals, b: MinuteBucket): void {
     for (const [key, s] of Object.entries(series)) {
       const method = key.slice(0, key.indexOf(' '));
       for (const [code, n] of Object.entries(s.c)) counts[`${method} ${code}`] = (counts[`${method} ${code}`] ?? 0) + n;
-      if (s.s) addToHistogram((t.httpDuration[container] ??= emptyHistogram()), s.s);
     }
   }
   for (const [container, series] of Object.entries(b.tasks)) {
@@ -196,7 +329,6 @@ function addToTotals(t: Totals, b: MinuteBucket): void {
       c.succeeded += s.ok;
       c.failed += s.fail;
       c.retried += s.retry;
-      if (s.s) addToHistogram(((t.taskDuration[container] ??= {})[task] ??= emptyHistogram()), s.s);
     }
   }
   for (const series of Object.values(b.rules)) {
@@ -217,17 +349,13 @@ function emptyHistogram(): Histogram {
   return { b: HISTOGRAM_BOUNDS.map(() => 0), sum: 0, count: 0 };
 }
 
-function addToHistogram(h: Histogram, sketch: Sketch): void {
-  for (const [key, n] of Object.entries(sketch)) {
-    const v = bucketValue(Number(key));
-    h.count += n;
-    h.sum += v * n;
-    for (let i = 0; i < HISTOGRAM_BOUNDS.length; i++) if (v <= HISTOGRAM_BOUNDS[i]!) h.b[i] = (h.b[i] ?? 0) + n;
-  }
-}
-
 /** Add bucket `from` into `into` (same minute). */
 export function mergeBucket(into: MinuteBucket, from: MinuteBucket): void {
+  for (const [container, l] of Object.entries(from.l ?? {})) {
+    const to = ((into.l ??= {})[container] ??= { r: 0, u: 0 });
+    to.r += l.r;
+    to.u += l.u;
+  }
   for (const [container, series] of Object.entries(from.http)) {
     const to = (into.http[container] ??= {});
     for (const [key, s] of Object.entries(series)) {
@@ -244,6 +372,7 @@ export function mergeBucket(into: MinuteBucket, from: MinuteBucket): void {
       t.ok += s.ok;
       t.fail += s.fail;
       t.retry += s.retry;
+      if (s.exp) t.exp = (t.exp ?? 0) + s.exp;
       mergeDurations(t, s);
     }
   }

@@ -2,7 +2,7 @@
  * The figures of a window (`--app-window`) from the stored minute buckets: what `app` in
  * `mizual-metrics --json` shows and what the checks of mizual-alerts judge.
  */
-import type { HttpFigure, RouteFigure, RuleFigure, TaskFigure } from '../model.js';
+import type { HttpFigure, RouteFigure, RuleFigure, SourceFigure, TaskFigure } from '../model.js';
 import { mergeSketch, sketchQuantiles, type Sketch } from './sketch.js';
 import type { MinuteBucket } from './tally.js';
 
@@ -28,7 +28,28 @@ function durations3(acc: Acc): { p50: number; p95: number; max: number } | null 
 
 /** The buckets that overlap the window `[sinceMs, untilMs]` (minute resolution). */
 export function bucketsIn(buckets: MinuteBucket[], sinceMs: number, untilMs: number): MinuteBucket[] {
-  return buckets.filter((b) => (b.m + 1) * 60_000 > sinceMs && b.m * 60_000 <= untilMs);
+  return buckets.filter((b) => (b.m + (b.w ?? 1)) * 60_000 > sinceMs && b.m * 60_000 <= untilMs);
+}
+
+/** Lines read and unrecognised per container over the buckets, with the time of its last line when known. */
+export function sourceFigures(buckets: MinuteBucket[], lastLineMs: Record<string, number> = {}): SourceFigure[] {
+  const acc = new Map<string, SourceFigure>();
+  for (const b of buckets) {
+    for (const [container, l] of Object.entries(b.l ?? {})) {
+      let f = acc.get(container);
+      if (!f) acc.set(container, (f = { container, linesRead: 0, linesUnrecognised: 0, lastLineAt: null }));
+      f.linesRead += l.r;
+      f.linesUnrecognised += l.u;
+    }
+  }
+  for (const container of Object.keys(lastLineMs)) {
+    if (!acc.has(container)) acc.set(container, { container, linesRead: 0, linesUnrecognised: 0, lastLineAt: null });
+  }
+  for (const f of acc.values()) {
+    const ms = lastLineMs[f.container];
+    f.lastLineAt = ms === undefined || ms < 0 ? null : new Date(ms).toISOString();
+  }
+  return [...acc.values()].sort((a, b) => a.container.localeCompare(b.container));
 }
 
 /** HTTP figures per container, busiest first. */
@@ -108,12 +129,22 @@ export function taskFigures(buckets: MinuteBucket[]): TaskFigure[] {
         const key = `${container}\t${task}`;
         let f = acc.get(key);
         if (!f) {
-          f = { container, task, succeeded: 0, failed: 0, retried: 0, duration: null, acc: { n: 0, s: null, max: 0 } };
+          f = {
+            container,
+            task,
+            succeeded: 0,
+            failed: 0,
+            retried: 0,
+            expected: 0,
+            duration: null,
+            acc: { n: 0, s: null, max: 0 },
+          };
           acc.set(key, f);
         }
         f.succeeded += s.ok;
         f.failed += s.fail;
         f.retried += s.retry;
+        f.expected = (f.expected ?? 0) + (s.exp ?? 0);
         addDurations(f.acc, s);
       }
     }
