@@ -19,7 +19,7 @@ fi
 # (FastAPI under uvicorn and gunicorn, Celery, Redis), python-dotenv as the .env reference, a real
 # terminal (tmux), a real browser (chromium), fake time (faketime), man, bsdtar and openssl.
 packages=(python3-fastapi python3-uvicorn gunicorn python3-celery python3-redis python3-dotenv redis-server redis-tools
-  tmux chromium faketime man-db libarchive-tools openssl)
+  tmux chromium faketime man-db libarchive-tools openssl docker-compose)
 missing_packages() { for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done; }
 mapfile -t missing < <(missing_packages)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then

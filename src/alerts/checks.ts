@@ -19,6 +19,7 @@ import type { ContainerSpec } from '../core/config.js';
 import { createDockerClient, DockerApiError } from '../docker/client.js';
 import { listGenerations, logRotationConfigured } from '../docker/log-files.js';
 import { type ContainerDetails } from '../docker/model.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { describeError } from '../core/errors.js';
 import {
   computeCpuPercent,
@@ -68,6 +69,8 @@ export interface CheckOptions {
   sysRoot?: string;
   /** The database checks, when a database URL is configured. */
   db?: DbCheckOptions | null;
+  /** Where to connect for a URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 /** Run every check; also returns the CPU counters and trends to store, and what was read (the history's sample). */
@@ -80,7 +83,9 @@ export async function runChecks(options: CheckOptions): Promise<{
 }> {
   const nowMs = options.now.getTime();
   const filesystems = readFilesystemReport({ procRoot: options.procRoot });
-  const database = options.db ? checkDatabase(options.db, options.stateDir, options.now) : null;
+  const database = options.db
+    ? checkDatabase({ ...options.db, dial: options.dial }, options.stateDir, options.now)
+    : null;
   const memoryRead = readMemory({ procRoot: options.procRoot });
   const inspected = options.containers ? inspectContainers(options.containers, options.dockerHost) : null;
   const [cpu, memory, disks, containers, health, shipping, host, network] = await Promise.all([
@@ -88,7 +93,9 @@ export async function runChecks(options: CheckOptions): Promise<{
     checkMemory(options, memoryRead),
     checkDisks(options, filesystems),
     inspected ? inspected.then((i) => containerObservations(options.containers ?? [], i)) : [],
-    options.healthUrl ? checkHealthUrl(options.healthUrl, HEALTH_TIMEOUT_MS, options.limits.healthSlowMs) : [],
+    options.healthUrl
+      ? checkHealthUrl(options.healthUrl, HEALTH_TIMEOUT_MS, options.limits.healthSlowMs, options.dial)
+      : [],
     checkShipping(options.stateDir, options.shipMaxAgeMs, options.now),
     Promise.all([readOomKills({ procRoot: options.procRoot }).catch(() => null), readBootId(options)]),
     readPhysicalNetCounters(options),
@@ -274,10 +281,23 @@ export function describeContainer(
   details: ContainerDetails | null,
 ): { failing: boolean; state: string; message: string } {
   const name = `container ${spec.name}`;
+  const compose = spec.service ? ` (Compose service ${spec.service} of ${spec.project ?? '?'})` : '';
+  if (!details && spec.origin === 'remembered') {
+    return {
+      failing: true,
+      state: 'missing',
+      message: `${name}${compose} is gone: watched before, now not on this host`,
+    };
+  }
+  if (!details && spec.origin === 'one-shot') return { failing: false, state: 'missing', message: `${name} removed` };
   if (!details) return { failing: true, state: 'missing', message: `${name} does not exist` };
   const code = details.exitCode;
   const signal = code > 128 ? SIGNALS[code - 128] : undefined;
   const exit = `exit code ${code}${signal ? `, ${signal}` : ''}${details.oomKilled ? ', OOM-killed' : ''}`;
+  // A one-shot (a migration, restart "no") is meant to exit: only a non-zero exit is worth a WARNING.
+  if (spec.origin === 'one-shot' && details.state === 'exited') {
+    return { failing: code !== 0, state: 'exited', message: `${name} (one-shot) exited (${exit})` };
+  }
   switch (details.state) {
     case 'running':
       if (details.health === 'unhealthy') return { failing: true, state: 'unhealthy', message: `${name} unhealthy` };
@@ -360,7 +380,7 @@ export function containerObservations(specs: readonly ContainerSpec[], inspected
       const c = describeContainer(spec, details ?? null);
       return {
         check: `container:${spec.short}`,
-        severity: 'critical' as const,
+        severity: spec.origin === 'one-shot' ? ('warning' as const) : ('critical' as const),
         value: c.state,
         threshold: null,
         message: c.message,
@@ -419,18 +439,26 @@ export async function checkHealthUrl(
   url: string,
   timeoutMs = HEALTH_TIMEOUT_MS,
   slowMs = Infinity,
+  dial?: DialFn,
 ): Promise<Observation[]> {
   const shown = describeUrl(url);
   const threshold = Number.isFinite(slowMs) ? slowMs : null;
   const base = { check: 'health', severity: 'critical' as const, threshold };
   try {
+    const target = new URL(url);
+    const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+    const to = dial ? await dial(target.hostname.replace(/^\[|\]$/g, ''), port) : null;
+    const connectTo = to?.container ? { host: to.host, port: to.port } : undefined;
     // A slow limit at or past the timeout still needs an answer to compare.
-    const answer = await requestUrl(url, { timeoutMs: Math.max(timeoutMs, Number.isFinite(slowMs) ? slowMs * 2 : 0) });
+    const answer = await requestUrl(url, {
+      timeoutMs: Math.max(timeoutMs, Number.isFinite(slowMs) ? slowMs * 2 : 0),
+      connectTo,
+    });
     const ok = answer.status >= 200 && answer.status < 300;
     const slow = ok && answer.elapsedMs > slowMs;
     const limit = slow ? ` (slower than ${slowMs / 1000} s)` : '';
     const message = `${shown} answered HTTP ${answer.status} in ${answer.elapsedMs} ms${limit}`;
-    const data = { responseMs: answer.elapsedMs };
+    const data = { responseMs: answer.elapsedMs, ...(to?.container ? { via: to.container } : {}) };
     const severity = slow ? ('warning' as const) : ('critical' as const);
     return [{ ...base, severity, value: answer.status, message, failing: !ok || slow, data }];
   } catch (err) {

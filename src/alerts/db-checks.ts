@@ -5,6 +5,7 @@
 import type { DbReport } from '../db/model.js';
 import type { Observation } from './state.js';
 import { configuredDbUrl } from '../db/url.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 
 export interface DbCheckOptions {
   url: string;
@@ -15,6 +16,8 @@ export interface DbCheckOptions {
   connectionsPercent: number;
   /** Keep the snapshot (not with --dry-run). */
   keep: boolean;
+  /** Where to connect for the URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 const DEPENDENT = ['db:connections', 'db:long-query', 'db:idle-in-transaction', 'db:blocked', 'db:wraparound'];
@@ -160,10 +163,11 @@ export function dbObservations(
 /** The database checks' options when a database URL is configured, else null (no check, pg not loaded). */
 export function dbCheckOptions(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
+  isSet: ((name: 'MIZUAL_DATABASE_URL') => boolean) | undefined,
   flags: { longMs: number; windowMs: number; connectionsPercent: number } | undefined,
   dryRun: boolean,
 ): DbCheckOptions | null {
-  const configured = configuredDbUrl(lookup);
+  const configured = configuredDbUrl(lookup, isSet);
   if (!configured) return null;
   return {
     ...configured,

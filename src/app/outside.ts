@@ -5,7 +5,8 @@
 import { collectQueues, parseBrokerUrl, parseQueues } from './broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
 import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes.js';
-import type { Config } from '../core/config.js';
+import { overridableUrl, type Config } from '../core/config.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { describeError } from '../core/errors.js';
 
 export interface OutsideFigures {
@@ -18,7 +19,9 @@ export interface OutsideFigures {
 }
 
 export interface OutsideOptions {
-  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost'>;
+  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost'> & Partial<Pick<Config, 'isSet'>>;
+  /** Where to connect for a URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
   /** Per probe; mizual-metrics passes less than the alerts' 10 s to stay quick. */
   probeTimeoutMs?: number;
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
@@ -33,22 +36,28 @@ export interface OutsideOptions {
 export function collectOutside(options: OutsideOptions): Promise<OutsideFigures> {
   const { config } = options;
   const specs = parseProbes(config.lookup('MIZUAL_PROBES'), config.healthUrl);
-  const ours = config.lookup('MIZUAL_CELERY_BROKER_URL');
-  const brokerUrl = ours ?? config.lookup('CELERY_BROKER_URL');
+  // MIZUAL_CELERY_BROKER_URL=off (or empty) turns the queues off: no connection is attempted.
+  const broker = overridableUrl(config, 'MIZUAL_CELERY_BROKER_URL', 'CELERY_BROKER_URL');
+  const brokerUrl = broker?.url;
   const queueNames = brokerUrl ? parseQueues(config.lookup('MIZUAL_CELERY_QUEUES')) : [];
   const problems: string[] = [];
   let brokerProblem: string | null = null;
   const queues = (async (): Promise<QueueFigure[]> => {
     if (!brokerUrl) return [];
     try {
-      parseBrokerUrl(brokerUrl, ours ? 'MIZUAL_CELERY_BROKER_URL' : 'CELERY_BROKER_URL');
+      parseBrokerUrl(brokerUrl, broker?.variable);
     } catch (err) {
       // The app's own setting, not ours: an unsupported broker leaves the rest of the figures alone.
       brokerProblem = describeError(err);
       problems.push(brokerProblem);
       return queueNames.map((queue) => ({ queue, length: null }));
     }
-    const got = await collectQueues({ brokerUrl, queues: queueNames, dockerHost: config.dockerHost });
+    const got = await collectQueues({
+      brokerUrl,
+      queues: queueNames,
+      dockerHost: config.dockerHost,
+      dial: options.dial,
+    });
     brokerProblem = got.problem;
     if (got.problem) problems.push(got.problem);
     return got.queues;
@@ -60,6 +69,7 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
     record: options.record,
     now: options.now,
     problems,
+    dial: options.dial,
   });
   return Promise.all([probes, queues]).then(([p, q]) => ({ probes: p, queues: q, problems, brokerProblem }));
 }

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { DialFn } from '../docker/compose-hosts.js';
 
 /** What one probe of any protocol saw (blackbox_exporter's common result). */
 export interface ProbeResult {
@@ -25,12 +26,26 @@ export interface ProbeResult {
 const round3 = (ms: number): number => Math.round(ms) / 1000;
 
 /** GET `url`; up when it answers 2xx or 3xx (redirects are not followed) within timeoutMs over a trusted connection. */
-export async function probeHttp(url: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probeHttp(url: string, timeoutMs: number, dial?: DialFn): Promise<ProbeResult> {
   const target = new URL(url);
   const https = target.protocol === 'https:';
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const port = Number(target.port || (https ? 443 : 80));
   const started = performance.now();
+  // A Compose name is dialled at its container; the certificate is still checked against the URL's host.
+  let to: { host: string; port: number };
+  try {
+    to = dial ? await dial(host, port) : { host, port };
+  } catch (err) {
+    return {
+      up: false,
+      status: null,
+      seconds: null,
+      ttfbSeconds: null,
+      certValidToMs: null,
+      error: String((err as Error).message),
+    };
+  }
   const tls = https ? await import('node:tls') : null;
   let certValidToMs: number | null = null;
   let ttfbSeconds: number | null = null;
@@ -79,8 +94,8 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<ProbeRe
     };
     if (tls) {
       const secure: TLSSocket = tls.connect({
-        host,
-        port,
+        host: to.host,
+        port: to.port,
         ...(net.isIP(host) ? {} : { servername: host }),
         // Verified below by hand: an untrusted certificate still has an expiry worth reporting.
         rejectUnauthorized: false,
@@ -98,7 +113,7 @@ export async function probeHttp(url: string, timeoutMs: number): Promise<ProbeRe
         request();
       });
     } else {
-      socket = net.connect({ host, port });
+      socket = net.connect({ host: to.host, port: to.port });
       socket.on('error', failErr);
       socket.once('connect', request);
     }

@@ -7,6 +7,7 @@ import type { Observation } from '../core/observation.js';
 import type { ProbeFigure } from './model.js';
 import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './probe-history.js';
 import { probeHttp, type ProbeResult } from './probe-http.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { describeError, UsageError } from '../core/errors.js';
 import type { Exposition } from '../core/exposition.js';
 import { describeUrl } from '../core/http-client.js';
@@ -57,6 +58,8 @@ export interface ProbeOptions {
   record?: boolean;
   /** Where a history that could not be written is told (the figures are returned all the same). */
   problems?: string[];
+  /** Where to connect for a URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 /** Probe every URL at once and return its figures, p95 over the hour and uptime over the day included. */
@@ -65,7 +68,7 @@ export async function collectProbes(options: ProbeOptions): Promise<ProbeFigure[
   const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
   const [history, results] = await Promise.all([
     readProbeHistory(options.stateDir),
-    Promise.all(options.probes.map((p) => probeHttp(p.url, timeoutMs))),
+    Promise.all(options.probes.map((p) => probeHttp(p.url, timeoutMs, options.dial))),
   ]);
   const nowMs = (options.now ?? new Date()).getTime();
   const samples = options.probes.map((p, i) => {

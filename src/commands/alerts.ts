@@ -7,6 +7,7 @@ import { applyObservations, exitCodeFor, loadAlertState, saveAlertState } from '
 import type { CheckResult } from '../alerts/state.js';
 import { configureProgram, runCli } from '../core/cli.js';
 import { loadConfig } from '../core/config.js';
+import { lookAtEngine, rememberWatched, type EngineLook } from '../docker/watched.js';
 import { EXIT_USAGE, MizualError } from '../core/errors.js';
 import { shouldColor, writeJson, writeText } from '../core/output.js';
 import { acquireLock } from '../core/lock.js';
@@ -72,25 +73,36 @@ export interface AlertsReport {
 
 /** Evaluate every check, and unless dryRun, log changes, keep state and notify. Prints nothing. */
 export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport> {
-  const config = loadConfig({ envFileFlag: options.envFile });
-  const thresholds = resolveThresholds(options, config);
+  const configured = loadConfig({ envFileFlag: options.envFile });
+  const thresholds = resolveThresholds(options, configured);
   const limits: TrendLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const now = options.now ?? new Date();
   const repeatMs = options.repeatMs ?? 3_600_000;
   const dryRun = Boolean(options.dryRun);
-  const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
+  const historyDays = parsePositiveInt(configured.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
   // Resolve the format before any work so a bad MIZUAL_ALERT_WEBHOOK_FORMAT is a usage error.
-  const webhookLib = config.webhookUrl ? await import('../alerts/webhook.js') : null;
+  const webhookLib = configured.webhookUrl ? await import('../alerts/webhook.js') : null;
   const format =
-    webhookLib && config.webhookUrl ? webhookLib.resolveWebhookFormat(config.webhookFormat, config.webhookUrl) : null;
-  const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
+    webhookLib && configured.webhookUrl
+      ? webhookLib.resolveWebhookFormat(configured.webhookFormat, configured.webhookUrl)
+      : null;
+  const lock = dryRun ? null : await acquireLock(path.join(configured.stateDir, 'alerts.lock'));
   if (lock && 'heldBy' in lock) {
     throw new MizualError(`another mizual-alerts run (pid ${lock.heldBy ?? '?'}) is still running`, UNKNOWN);
   }
+  let look: EngineLook | null = null;
   try {
     const diagnostics: string[] = [];
     // The two state files are read (and below written) side by side: their reads and fsyncs overlap.
-    const [loaded, history] = await Promise.all([loadAlertState(config.stateDir), loadRecentHistory(config.stateDir)]);
+    const [loaded, history] = await Promise.all([
+      loadAlertState(configured.stateDir),
+      loadRecentHistory(configured.stateDir),
+    ]);
+    // The watched containers (MIZUAL_CONTAINERS, else discovered, those seen before included) and the
+    // Compose names of the URLs, from one look at the engine.
+    look = await lookAtEngine(configured, { noDocker: options.noDocker, remembered: loaded.state.watched });
+    const config = { ...configured, containers: look.watched.containers };
+    const dial = look.hosts.dial.bind(look.hosts);
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
     // The trend checks read the history's samples; before the first history, what the old state kept.
@@ -103,6 +115,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
     // Probes and the broker run alongside the other checks: a run costs the slowest of them, not their sum.
     const outside = startOutsideChecks({
       config,
+      dial,
       record: !dryRun,
       now,
       limits: { ...DEFAULT_OUTSIDE_LIMITS, ...options.outsideLimits },
@@ -136,7 +149,8 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       stateDir: config.stateDir,
       shipMaxAgeMs: options.shipMaxAgeMs ?? 3_600_000,
       now,
-      db: dbCheckOptions(config.lookup, options.db, dryRun),
+      db: dbCheckOptions(config.lookup, config.isSet, options.db, dryRun),
+      dial,
     });
     const outsideChecked = await outside;
     observations.push(...outsideChecked.observations);
@@ -155,7 +169,17 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       // The log line first: a failing webhook or state write must never lose it.
       await appendAlertLines(config.alertLog, logged, { maxBytes: options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES });
       await Promise.all([
-        saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu }),
+        saveAlertState(config.stateDir, {
+          version: 1,
+          updatedAt: now.toISOString(),
+          checks: records,
+          cpu,
+          // Discovered containers are remembered, so one that disappears stays CRITICAL.
+          watched:
+            look.watched.explicit || look.problem || options.noDocker
+              ? loaded.state.watched
+              : rememberWatched(config.containers),
+        }),
         // A history that cannot be written costs the charts a sample, never the alerts.
         recordRun(history, {
           nowMs: now.getTime(),
@@ -208,6 +232,7 @@ export async function checkAlerts(options: AlertsOptions): Promise<AlertsReport>
       diagnostics,
     };
   } finally {
+    look?.close();
     if (lock && 'release' in lock) await lock.release();
   }
 }

@@ -79,4 +79,6 @@ export interface DbReport {
   notes?: string[];
   /** Regressions found against the snapshots mizual-alerts keeps ([] before a day of them). */
   regressions?: StatementRegression[];
+  /** The container the URL's host was reached through (a Compose service name), when it was. */
+  via?: string | null;
 }

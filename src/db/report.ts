@@ -25,6 +25,8 @@ import {
   writeDbHistory,
 } from './history.js';
 import type { DbReport } from './model.js';
+import { describeError } from '../core/errors.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { DbUrlError, parseDbUrl, type DbTarget } from './url.js';
 
 /** Every collector, in the order they run on the one connection. */
@@ -55,6 +57,8 @@ export interface DbOptions {
   now: Date;
   /** mizual-alerts: keep this run's statement snapshot and size sample. */
   keep: boolean;
+  /** Where to connect for the URL's host (a Compose name: its container, src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 /** A report with nothing in it but why. */
@@ -92,6 +96,16 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
     if (err instanceof DbUrlError) return unavailableDb(err.message, options.windowMs);
     return unavailableDb(`${options.variable} cannot be read`, options.windowMs);
   }
+  let via: string | null = null;
+  if (options.dial && !target.host.startsWith('/')) {
+    try {
+      const to = await options.dial(target.host, target.port);
+      // Only where to connect changes: TLS still verifies the URL's host, and messages name the URL's host.
+      if (to.container) [target, via] = [{ ...target, host: to.host, port: to.port }, to.container];
+    } catch (err) {
+      return { ...unavailableDb(`database ${target.label}: ${describeError(err)}`, options.windowMs), via };
+    }
+  }
   let session: DbSession | null = null;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -104,7 +118,7 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
     return await Promise.race([
       (async () => {
         session = await openSession(target);
-        return await scrapeAll(session, target, options);
+        return { ...(await scrapeAll(session, target, options)), via };
       })(),
       deadline,
     ]);
@@ -113,7 +127,7 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
       err instanceof DbError
         ? err.message
         : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
-    return { ...unavailableDb(reason, options.windowMs), database: target.database };
+    return { ...unavailableDb(reason, options.windowMs), database: target.database, via };
   } finally {
     clearTimeout(timer);
     await (session as DbSession | null)?.close();

@@ -1,6 +1,7 @@
 // What one `mizual-metrics` run gathers: the host and containers, the application's figures (logs,
 // probes, broker), the database's, and the last hour's sparklines from the kept history.
 import { loadConfig } from '../core/config.js';
+import { lookAtEngine } from '../docker/watched.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -43,13 +44,19 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
 export async function gatherDashboard(
   options: MetricsOptions,
 ): Promise<{ report: MetricsReport; spark: (key: string) => string }> {
-  const config = loadConfig({ envFileFlag: options.envFile });
-  const recent = (await loadRecentHistory(config.stateDir)).segments;
+  const configured = loadConfig({ envFileFlag: options.envFile });
+  // The watched containers (MIZUAL_CONTAINERS, else discovered) and the URLs' Compose names: one engine list.
+  const [recent, look] = await Promise.all([
+    loadRecentHistory(configured.stateDir).then((h) => h.segments),
+    lookAtEngine(configured, { noDocker: options.noDocker }),
+  ]);
+  const config = { ...configured, containers: look.watched.containers };
+  const dial = look.hosts.dial.bind(look.hosts);
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
     : (await import('./containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  const dbUrl = configuredDbUrl(config.lookup);
+  const dbUrl = configuredDbUrl(config.lookup, config.isSet);
   // pg is loaded only when a database is configured.
   const db = dbUrl
     ? import('../db/report.js').then((m) =>
@@ -60,6 +67,7 @@ export async function gatherDashboard(
           windowMs: options.dbWindowMs ?? 3_600_000,
           now: new Date(),
           keep: false,
+          dial,
         }),
       )
     : null;
@@ -67,7 +75,7 @@ export async function gatherDashboard(
   // Probes and the broker are asked while the host and containers are sampled; a probe is cut at 5 s here.
   const outside = import('../app/outside.js').then((m) => ({
     m,
-    figures: m.collectOutside({ config, probeTimeoutMs: 5_000 }),
+    figures: m.collectOutside({ config, probeTimeoutMs: 5_000, dial }),
   }));
   // The application figures are read from the logs meanwhile, the outside ones joined to them.
   const app = docker
@@ -102,5 +110,13 @@ export async function gatherDashboard(
   report.app = collected.report;
   if (collected.totals) appTotals.set(report, collected.totals);
   if (db) report.db = await db;
+  if (!options.noDocker) {
+    report.watch = {
+      source: look.watched.explicit ? 'MIZUAL_CONTAINERS' : 'discovered',
+      defaultsNotFound: look.watched.defaultsNotFound,
+    };
+  }
+  report.reachedThrough = await look.hosts.reached();
+  look.close();
   return { report, spark: sparklines(recent, Date.parse(report.time)) };
 }
