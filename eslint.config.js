@@ -37,7 +37,7 @@ export default tseslint.config(
             {
               group: ['metrics', 'alerts', 'ship', 'fetch', 'commands']
                 .filter((other) => other !== tool)
-                .map((other) => `../${other}/*`),
+                .flatMap((other) => [`../${other}/*`, `../../${other}/*`]),
               message: 'a tool folder imports only the shared folders (core, docker, store, host, archive)',
             },
           ],
@@ -62,7 +62,10 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['../metrics/*', '../alerts/*', '../ship/*', '../fetch/*', '../commands/*'],
+              group: ['metrics', 'alerts', 'ship', 'fetch', 'commands'].flatMap((tool) => [
+                `../${tool}/*`,
+                `../../${tool}/*`,
+              ]),
               message: 'shared folders never import a tool folder or a command',
             },
           ],

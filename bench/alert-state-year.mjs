@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyObservations, saveAlertState } from '../src/alerts/state.ts';
-import { containerEventChecks, diskForecastChecks, hostOomCheck, netVolumeChecks } from '../src/alerts/trends.ts';
+import {
+  containerEventChecks,
+  diskForecastChecks,
+  hostOomCheck,
+  netVolumeChecks,
+} from '../src/alerts/checks/trends.ts';
 import { emptyTrends } from '../src/core/trends.ts';
 import { toDetails } from '../src/docker/model.ts';
 

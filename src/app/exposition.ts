@@ -3,7 +3,7 @@
  * format (families whole, histograms as `_bucket{le}`, `_sum`, `_count`), for node_exporter's
  * textfile collector. The counters never go back while the state directory lives.
  */
-import { HISTOGRAM_BOUNDS, type Histogram, type Totals } from './tally.js';
+import { HISTOGRAM_BOUNDS, type Histogram, type Totals } from './logs/tally.js';
 
 /** The text of the application families (empty when nothing was ever counted). */
 export function renderAppExposition(totals: Totals): string {

@@ -1,6 +1,6 @@
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../core/units.js';
-import { parseDurationText } from './formats.js';
+import { parseDurationText } from './logs/formats.js';
 
 /** The thresholds of the application checks (mizual-alerts flags), also used to colour the dashboard. */
 export interface AppLimits {

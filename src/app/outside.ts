@@ -2,12 +2,13 @@
  * The application figures asked from outside the app (its probes and its broker), both at once, from
  * the settings: what mizual-metrics shows and mizual-alerts checks next to the figures from the logs.
  */
-import { collectQueues, parseBrokerUrl, parseQueues } from './broker.js';
+import { collectQueues, parseBrokerUrl, parseQueues } from './broker/broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
-import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes.js';
+import { collectProbes, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
 import { overridableUrl, type Config } from '../core/config.js';
 import type { DialFn } from '../docker/compose-hosts.js';
 import { describeError } from '../core/errors.js';
+import type { Snapshot } from '../docker/snapshot.js';
 
 export interface OutsideFigures {
   probes: ProbeFigure[];
@@ -27,6 +28,8 @@ export interface OutsideOptions {
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
   record?: boolean;
   now?: Date;
+  /** This run's look at the engine (the broker's container is found in its list). */
+  snapshot?: Promise<Snapshot>;
 }
 
 /**
@@ -56,6 +59,7 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
       brokerUrl,
       queues: queueNames,
       dockerHost: config.dockerHost,
+      snapshot: options.snapshot,
       dial: options.dial,
     });
     brokerProblem = got.problem;

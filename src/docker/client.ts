@@ -316,14 +316,23 @@ export class DockerClient {
    * version is above anything we could pin.
    */
   async listContainers(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
+    return (await this.listContainersRaw(options)).map(toSummary);
+  }
+
+  /** The engine's own list entries (labels, ports, every name), for who needs more than a summary. */
+  async listContainersRaw(options: { all?: boolean } = {}): Promise<RawListEntry[]> {
     const list = await this.requestJson<RawListEntry[]>('/containers/json', { query: { all: options.all ?? false } });
-    return (list ?? []).map(toSummary);
+    return list ?? [];
   }
 
   /** Inspect one container by name or id. Missing → DockerApiError with statusCode 404. */
   async inspectContainer(nameOrId: string): Promise<ContainerDetails> {
-    const raw = await this.requestJson<RawInspect>(`/containers/${encodeURIComponent(nameOrId)}/json`);
-    return toDetails(raw);
+    return toDetails(await this.inspectContainerRaw(nameOrId));
+  }
+
+  /** The engine's own inspect document (restart policy, networks, ports). Missing → DockerApiError 404. */
+  async inspectContainerRaw(nameOrId: string): Promise<RawInspect> {
+    return this.requestJson<RawInspect>(`/containers/${encodeURIComponent(nameOrId)}/json`);
   }
 
   /** Stream a container's logs as demultiplexed frames in the engine's (true) order. */

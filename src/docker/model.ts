@@ -114,7 +114,11 @@ export interface RawInspect {
   HostConfig?: {
     LogConfig?: { Type?: string; Config?: Record<string, string> | null };
     Memory?: number;
-    RestartPolicy?: { Name?: string };
+    RestartPolicy?: { Name?: string; MaximumRetryCount?: number };
+  };
+  NetworkSettings?: {
+    Networks?: Record<string, { IPAddress?: string; Aliases?: string[] | null } | null> | null;
+    Ports?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
   };
   State?: {
     Status?: string;

@@ -6,7 +6,7 @@ import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
 import { configuredDbUrl } from '../db/url.js';
-import type { Totals } from '../app/tally.js';
+import type { Totals } from '../app/logs/tally.js';
 import { DEFAULT_APP_WINDOW, parseAppWindow } from '../app/limits.js';
 import { sparklines } from '../history/sparkline.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
@@ -79,7 +79,7 @@ export async function gatherDashboard(
   }));
   // The application figures are read from the logs meanwhile, the outside ones joined to them.
   const app = docker
-    ? import('../app/collect.js').then(async ({ collectApp }) =>
+    ? import('../app/logs/collect.js').then(async ({ collectApp }) =>
         collectApp({
           stateDir: config.stateDir,
           containers: config.containers,

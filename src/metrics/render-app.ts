@@ -1,7 +1,12 @@
 import type { ChalkInstance } from 'chalk';
 import type { AppReport } from '../app/model.js';
-import { DEFAULT_QUEUE_BACKLOG } from '../app/broker.js';
-import { CERT_CRITICAL_DAYS, DEFAULT_CERT_DAYS, DEFAULT_PROBE_SLOW_MS, describeCertDays } from '../app/probes.js';
+import { DEFAULT_QUEUE_BACKLOG } from '../app/broker/broker.js';
+import {
+  CERT_CRITICAL_DAYS,
+  DEFAULT_CERT_DAYS,
+  DEFAULT_PROBE_SLOW_MS,
+  describeCertDays,
+} from '../app/probes/probes.js';
 import { paintLevel } from '../core/paint.js';
 
 const secs = (s: number | null): string => (s === null ? '-' : `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`);

@@ -1,6 +1,6 @@
 import type { MetricsReport } from './report.js';
-import { queueSeries } from '../app/broker.js';
-import { probeSeries } from '../app/probes.js';
+import { queueSeries } from '../app/broker/broker.js';
+import { probeSeries } from '../app/probes/probes.js';
 import { renderAppSection } from './app-render.js';
 import { createExposition } from '../core/exposition.js';
 import { addDbSeries } from '../db/prometheus.js';

@@ -4,7 +4,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkCpu, checkHealthUrl, checkShipping, describeContainer } from '../../src/alerts/checks.js';
+import { describeContainer } from '../../src/alerts/checks/containers.js';
+import { checkCpu } from '../../src/alerts/checks/cpu.js';
+import { checkHealthUrl } from '../../src/alerts/checks/health.js';
+import { checkShipping } from '../../src/alerts/checks/shipping.js';
 import { toDetails } from '../../src/docker/model.js';
 import { ROOT, scratchDir } from '../helpers/cli.js';
 

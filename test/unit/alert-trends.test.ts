@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { checkHealthUrl } from '../../src/alerts/checks.js';
+import { checkHealthUrl } from '../../src/alerts/checks/health.js';
 import { applyObservations, type CheckRecord, type Observation } from '../../src/alerts/state.js';
 import {
   containerEventChecks,
@@ -13,7 +13,7 @@ import {
   hostOomCheck,
   netVolumeChecks,
   type SeenContainer,
-} from '../../src/alerts/trends.js';
+} from '../../src/alerts/checks/trends.js';
 import {
   emptyTrends,
   forecastDisk,

@@ -3,8 +3,8 @@
 import { execa, type ResultPromise } from 'execa';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { collectQueues, parseBrokerUrl, pickContainer, queueChecks, queueKeys } from '../../src/app/broker.js';
-import { encodeCommand, parseReply, RespError } from '../../src/app/resp.js';
+import { collectQueues, parseBrokerUrl, pickContainer, queueChecks, queueKeys } from '../../src/app/broker/broker.js';
+import { encodeCommand, parseReply, RespError } from '../../src/app/broker/resp.js';
 import { UsageError } from '../../src/core/errors.js';
 import type { ContainerSummary } from '../../src/docker/model.js';
 import { freePort } from '../helpers/ports.js';

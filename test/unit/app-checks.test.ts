@@ -1,7 +1,7 @@
 // The application checks of mizual-alerts and the dashboard's application section, at their thresholds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { appObservations } from '../../src/alerts/app-checks.js';
+import { appObservations } from '../../src/alerts/checks/app-logs.js';
 import { DEFAULT_APP_LIMITS } from '../../src/app/limits.js';
 import type { AppReport, HttpFigure, TaskFigure } from '../../src/app/model.js';
 import { renderAppSection } from '../../src/metrics/app-render.js';

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { parseCeleryLine, parseJsonRequest, parseRequestLine, type RequestLine } from '../../src/app/formats.js';
-import { collapseRoute } from '../../src/app/routes.js';
-import { matchRule, parseRules } from '../../src/app/rules.js';
-import { LineScanner } from '../../src/app/scan.js';
-import { emptyTotals, Tally } from '../../src/app/tally.js';
-import { httpFigures, ruleFigures, taskFigures } from '../../src/app/window.js';
+import { parseCeleryLine, parseJsonRequest, parseRequestLine, type RequestLine } from '../../src/app/logs/formats.js';
+import { collapseRoute } from '../../src/app/logs/routes.js';
+import { matchRule, parseRules } from '../../src/app/logs/rules.js';
+import { LineScanner } from '../../src/app/logs/scan.js';
+import { emptyTotals, Tally } from '../../src/app/logs/tally.js';
+import { httpFigures, ruleFigures, taskFigures } from '../../src/app/logs/window.js';
 import { renderAppExposition } from '../../src/app/exposition.js';
 
 function request(line: string): { method: string; path: string; status: number; duration: number } | null {

@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ProbeFigure } from '../../src/app/model.js';
-import { addSamples, summarise, type ProbeHistory, type ProbeSample } from '../../src/app/probe-history.js';
-import { probeHttp } from '../../src/app/probe-http.js';
-import { collectProbes, parseProbes, probeChecks } from '../../src/app/probes.js';
+import { addSamples, summarise, type ProbeHistory, type ProbeSample } from '../../src/app/probes/history.js';
+import { probeHttp } from '../../src/app/probes/http.js';
+import { collectProbes, parseProbes, probeChecks } from '../../src/app/probes/probes.js';
 import { UsageError } from '../../src/core/errors.js';
 import { scratchDir } from '../helpers/cli.js';
 

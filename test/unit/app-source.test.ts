@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
-import { LineScanner } from '../../src/app/scan.js';
-import { logGenerations, readLogFiles } from '../../src/app/source.js';
-import { emptyTotals, Tally } from '../../src/app/tally.js';
+import { LineScanner } from '../../src/app/logs/scan.js';
+import { logGenerations, readLogFiles } from '../../src/app/logs/source.js';
+import { emptyTotals, Tally } from '../../src/app/logs/tally.js';
 import type { FilePosition } from '../../src/core/ship-state.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mizual-app-source-'));
@@ -81,7 +81,7 @@ describe('json-file log positions', () => {
 
 describe('collectApp', () => {
   it('a state directory it cannot write: one problem line and the figures of nothing, never a throw', async () => {
-    const { collectApp } = await import('../../src/app/collect.js');
+    const { collectApp } = await import('../../src/app/logs/collect.js');
     const own = mkdtempSync(path.join(tmpdir(), 'mizual-app-collect-'));
     const blocker = path.join(own, 'not-a-dir');
     writeFileSync(blocker, '');

@@ -2,7 +2,7 @@
 // snapshots alerts runs keep (bounded) and the windows and regressions computed from them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dbObservations } from '../../src/alerts/db-checks.js';
+import { dbObservations } from '../../src/alerts/checks/database.js';
 import { scrub, toDbError } from '../../src/db/connection.js';
 import {
   addSizeSample,

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatAlertLine, parseAlertLine } from '../../src/alerts/log.js';
-import { diskForecastChecks } from '../../src/alerts/trends.js';
+import { diskForecastChecks } from '../../src/alerts/checks/trends.js';
 import { checkAlerts } from '../../src/commands/alerts.js';
 import { gatherHistory } from '../../src/commands/metrics-history.js';
 import { DEFAULT_THRESHOLDS } from '../../src/core/thresholds.js';
@@ -303,7 +303,11 @@ describe('a state written by the version before the history', () => {
       const fs = old.series.find((s) => s.key === 'fs.used|/');
       assert.equal(fs?.points.length, 3);
       assert.deepEqual(old.problems, []);
-      const report = await checkAlerts({ noDocker: true, cpuSampleMs: 0, now: new Date('2026-12-01T08:45:00Z') });
+      const report = await checkAlerts({
+        noDocker: true,
+        flags: { '--cpu-sample': '0' },
+        now: new Date('2026-12-01T08:45:00Z'),
+      });
       assert.deepEqual(
         report.diagnostics.filter((d) => !/webhook/.test(d)),
         [],

@@ -5,12 +5,12 @@
  * the last timestamp otherwise. Only complete lines are consumed: a half-written entry waits.
  */
 import type { FileHandle } from 'node:fs/promises';
-import type { DockerClient } from '../docker/client.js';
-import { FrameCopier } from '../docker/frames.js';
-import { readFirstLine, readWholeLines } from '../docker/json-file.js';
-import { listGenerations, openGeneration } from '../docker/log-files.js';
-import type { FilePosition } from '../core/ship-state.js';
-import { formatNanoTime, parseNanoTime } from '../core/time.js';
+import type { DockerClient } from '../../docker/client.js';
+import { FrameCopier } from '../../docker/frames.js';
+import { readFirstLine, readWholeLines } from '../../docker/json-file.js';
+import { listGenerations, openGeneration } from '../../docker/log-files.js';
+import type { FilePosition } from '../../core/ship-state.js';
+import { formatNanoTime, parseNanoTime } from '../../core/time.js';
 import type { LineScanner } from './scan.js';
 
 const NEWLINE = 0x0a;

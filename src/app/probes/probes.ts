@@ -3,14 +3,14 @@
  * at once, each ended at its deadline, so a run costs the slowest probe's time. mizual-alerts records
  * each result in the probe history; mizual-metrics only reads it.
  */
-import type { Observation } from '../core/observation.js';
-import type { ProbeFigure } from './model.js';
-import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './probe-history.js';
-import { probeHttp, type ProbeResult } from './probe-http.js';
-import type { DialFn } from '../docker/compose-hosts.js';
-import { describeError, UsageError } from '../core/errors.js';
-import type { Exposition } from '../core/exposition.js';
-import { describeUrl } from '../core/http-client.js';
+import type { Observation } from '../../core/observation.js';
+import type { ProbeFigure } from '../model.js';
+import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './history.js';
+import { probeHttp, type ProbeResult } from './http.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
+import { describeError, UsageError } from '../../core/errors.js';
+import type { Exposition } from '../../core/exposition.js';
+import { describeUrl } from '../../core/http-client.js';
 
 /** A probe that has not answered by then is down (CRITICAL): the contract's 10 s. */
 export const PROBE_TIMEOUT_MS = 10_000;

@@ -2,7 +2,7 @@
  * The figures of a window (`--app-window`) from the stored minute buckets: what `app` in
  * `mizual-metrics --json` shows and what the checks of mizual-alerts judge.
  */
-import type { HttpFigure, RouteFigure, RuleFigure, TaskFigure } from './model.js';
+import type { HttpFigure, RouteFigure, RuleFigure, TaskFigure } from '../model.js';
 import { mergeSketch, sketchQuantiles, type Sketch } from './sketch.js';
 import type { MinuteBucket } from './tally.js';
 

@@ -3,7 +3,7 @@
  * (pipelined), read one reply each, close. Enough for AUTH, SELECT and LLEN; no dependency.
  */
 import net from 'node:net';
-import { MizualError } from '../core/errors.js';
+import { MizualError } from '../../core/errors.js';
 
 export type RespReply = string | number | null | RespError | RespReply[];
 

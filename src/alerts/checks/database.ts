@@ -2,10 +2,12 @@
  * The database checks of mizual-alerts, from one collection of the database figures (which also keeps
  * this run's statement snapshot and size sample for the windows and the regression check).
  */
-import type { DbReport } from '../db/model.js';
-import type { Observation } from './state.js';
-import { configuredDbUrl } from '../db/url.js';
-import type { DialFn } from '../docker/compose-hosts.js';
+import type { DbReport } from '../../db/model.js';
+import { defineCheck } from '../check.js';
+import type { Observation } from '../state.js';
+import { parseDuration, parsePercent } from '../../core/units.js';
+import { configuredDbUrl } from '../../db/url.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 
 export interface DbCheckOptions {
   url: string;
@@ -32,7 +34,7 @@ export async function checkDatabase(
   stateDir: string,
   now: Date,
 ): Promise<{ observations: Observation[]; report: DbReport }> {
-  const { collectDb } = await import('../db/report.js');
+  const { collectDb } = await import('../../db/report.js');
   const report = await collectDb({ ...options, stateDir, now });
   return { observations: dbObservations(report, options), report };
 }
@@ -164,16 +166,43 @@ export function dbObservations(
 export function dbCheckOptions(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
   isSet: ((name: 'MIZUAL_DATABASE_URL') => boolean) | undefined,
-  flags: { longMs: number; windowMs: number; connectionsPercent: number } | undefined,
+  flags: { longMs: number; windowMs: number; connectionsPercent: number },
   dryRun: boolean,
 ): DbCheckOptions | null {
   const configured = configuredDbUrl(lookup, isSet);
   if (!configured) return null;
-  return {
-    ...configured,
-    longMs: flags?.longMs ?? 30_000,
-    windowMs: flags?.windowMs ?? 3_600_000,
-    connectionsPercent: flags?.connectionsPercent ?? 80,
-    keep: !dryRun,
-  };
+  return { ...configured, ...flags, keep: !dryRun };
 }
+
+/** `db:*`, only with a database URL (pg is loaded only then). */
+export const databaseCheck = defineCheck({
+  name: 'db',
+  group: 'Database checks:',
+  flags: {
+    longMs: {
+      flag: '--db-long <duration>',
+      help: 'long query, idle transaction or lock wait',
+      default: '30s',
+      parse: parseDuration,
+    },
+    windowMs: {
+      flag: '--db-window <duration>',
+      help: 'window of the top statements',
+      default: '1h',
+      parse: parseDuration,
+    },
+    connectionsPercent: {
+      flag: '--db-connections <percent>',
+      help: 'share of the usable connections in use',
+      default: '80',
+      parse: parsePercent,
+    },
+  },
+  run: async (context, limits) => {
+    const options = dbCheckOptions(context.config.lookup, context.config.isSet, limits, context.dryRun);
+    if (!options) return { observations: [] };
+    const dial = context.dial;
+    const { observations, report } = await checkDatabase({ ...options, dial }, context.config.stateDir, context.now);
+    return { observations, sample: { db: report } };
+  },
+});

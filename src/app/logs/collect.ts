@@ -7,15 +7,16 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerSpec } from '../core/config.js';
-import { describeError } from '../core/errors.js';
-import { formatNanoTime, msToNano } from '../core/time.js';
-import { acquireLock, type Lock } from '../core/lock.js';
-import { readJsonState, writeFileAtomic, ensurePrivateDir } from '../core/state-files.js';
-import type { DockerClient } from '../docker/client.js';
-import { listHeld } from '../docker/held-logs.js';
-import type { ContainerDetails } from '../docker/model.js';
-import type { AppReport } from './model.js';
+import type { ContainerSpec } from '../../core/config.js';
+import { describeError } from '../../core/errors.js';
+import { formatNanoTime, msToNano } from '../../core/time.js';
+import { acquireLock, type Lock } from '../../core/lock.js';
+import { readJsonState, writeFileAtomic, ensurePrivateDir } from '../../core/state-files.js';
+import type { DockerClient } from '../../docker/client.js';
+import { listHeld } from '../../docker/held-logs.js';
+import type { ContainerDetails } from '../../docker/model.js';
+import { inspectedIn, type Snapshot } from '../../docker/snapshot.js';
+import type { AppReport } from '../model.js';
 import { parseRules, rulesFor, type AppRule } from './rules.js';
 import { LineScanner } from './scan.js';
 import { logGenerations, readApiLog, readLogFiles, type LogFile, type LogPosition } from './source.js';
@@ -53,6 +54,8 @@ export interface CollectAppOptions {
   now?: Date;
   /** Read the new lines but keep nothing: no lock, no state written (`mizual-alerts --dry-run`). */
   readOnly?: boolean;
+  /** This run's look at the engine: the configured containers are not inspected again. */
+  snapshot?: Promise<Snapshot>;
   /** Figures from outside the logs (broker queues, probes), merged in unchanged. */
   extras?: Promise<Partial<Pick<AppReport, 'queues' | 'probes' | 'problems'>>>;
 }
@@ -191,9 +194,12 @@ async function readContainers(
   const stateSince = Date.parse(state.createdAt);
   const current = new Set<string>();
   for (const spec of options.containers) {
-    let details: ContainerDetails;
+    let details: ContainerDetails | null;
     try {
-      details = await docker.inspectContainer(spec.name);
+      details = options.snapshot
+        ? inspectedIn(await options.snapshot, spec.name)
+        : await docker.inspectContainer(spec.name);
+      if (!details) continue;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) continue;
       // The engine itself is not answering: one line, and no reading of anything this run.

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { DialFn } from '../docker/compose-hosts.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 
 /** What one probe of any protocol saw (blackbox_exporter's common result). */
 export interface ProbeResult {

@@ -7,14 +7,15 @@
  * is not a container (an address, a real DNS name) is asked directly over a socket in RESP.
  */
 import net from 'node:net';
-import type { Observation } from '../core/observation.js';
-import type { QueueFigure } from './model.js';
+import type { Observation } from '../../core/observation.js';
+import type { QueueFigure } from '../model.js';
 import { runCommands, RespError, type RespReply } from './resp.js';
-import { describeError, UsageError } from '../core/errors.js';
-import type { Exposition } from '../core/exposition.js';
-import { createDockerClient } from '../docker/client.js';
-import type { ContainerSummary } from '../docker/model.js';
-import type { DialFn } from '../docker/compose-hosts.js';
+import { describeError, UsageError } from '../../core/errors.js';
+import type { Exposition } from '../../core/exposition.js';
+import { createDockerClient } from '../../docker/client.js';
+import type { ContainerSummary } from '../../docker/model.js';
+import { listedIn, type Snapshot } from '../../docker/snapshot.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 
 export const DEFAULT_QUEUES = 'celery';
 export const DEFAULT_QUEUE_BACKLOG = 100;
@@ -89,6 +90,8 @@ export interface QueueOptions {
   queues: string[];
   dockerHost?: string;
   timeoutMs?: number;
+  /** This run's look at the engine, when there is one: its list stands for listing again. */
+  snapshot?: Promise<Snapshot>;
   /** Where to connect for the URL's host (a Compose name: its container's address, src/docker/compose-hosts.ts). */
   dial?: DialFn;
 }
@@ -133,7 +136,8 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
     try {
       const client = createDockerClient({ host: options.dockerHost, timeoutMs });
       try {
-        const container = pickContainer(await client.listContainers(), target.host);
+        const list = options.snapshot ? listedIn(await options.snapshot) : await client.listContainers();
+        const container = pickContainer(list, target.host);
         if (container) {
           viaDocker = container.name;
           const lengths = await lengthsInContainer(client, container.name, target, keys, timeoutMs);

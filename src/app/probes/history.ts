@@ -5,7 +5,7 @@
  * are dropped; probes no longer configured are forgotten.
  */
 import path from 'node:path';
-import { readJsonState, writeJsonState } from '../core/state-files.js';
+import { readJsonState, writeJsonState } from '../../core/state-files.js';
 
 export const PROBE_HISTORY_FILE = 'probe-history.json';
 const DAY_MS = 86_400_000;

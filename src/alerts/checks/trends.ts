@@ -3,10 +3,10 @@
  * returns observations plus the trend to store. Pure, so a day or a year of runs can be replayed in
  * tests with injected times.
  */
-import type { Observation } from './state.js';
-import type { ContainerSpec } from '../core/config.js';
-import type { ContainerDetails } from '../docker/model.js';
-import type { DiskFigures, NetCounters } from '../host/index.js';
+import { defineCheck } from '../check.js';
+import type { Observation } from '../state.js';
+import type { DiskFigures, NetCounters } from '../../host/index.js';
+import type { SeenContainer } from '../../docker/snapshot.js';
 import {
   DISK_MIN_SPAN_MS,
   DISK_SAMPLE_SPACING_MS,
@@ -18,27 +18,12 @@ import {
   type DiskTrend,
   type HostTrend,
   type NetTrend,
-} from '../core/trends.js';
-import { formatBytes, formatUptime } from '../core/units.js';
+  type Trends,
+} from '../../core/trends.js';
+import { formatBytes, formatUptime, parsePositiveInt, parsePositiveNumber } from '../../core/units.js';
+import { parseSize } from '../log.js';
 
-/** The limits of the trend checks (`--restarts`, `--disk-days`, `--net-in`, `--net-out`, `--health-slow`, `--docker-log-size`). */
-export interface TrendLimits {
-  restarts: number;
-  diskDays: number;
-  netInBytes: number;
-  netOutBytes: number;
-  healthSlowMs: number;
-  dockerLogBytes: number;
-}
-
-export const DEFAULT_LIMITS: TrendLimits = {
-  restarts: 3,
-  diskDays: 7,
-  netInBytes: 1024 ** 3,
-  netOutBytes: 5 * 1024 ** 3,
-  healthSlowMs: 2_000,
-  dockerLogBytes: 1024 ** 3,
-};
+export type { SeenContainer };
 
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
@@ -178,11 +163,6 @@ export function hostOomCheck(
   };
 }
 
-export interface SeenContainer {
-  spec: ContainerSpec;
-  details: ContainerDetails | null;
-}
-
 /**
  * `oom:<short>` (CRITICAL while a kill was seen in the last hour) and `restarts:<short>` (WARNING at
  * restartsLimit restarts within the hour), from each container's restart count, FinishedAt and
@@ -266,3 +246,90 @@ export function containerEventChecks(
   }
   return { observations, containers: next };
 }
+
+/**
+ * The checks that need history, in one run: `disk-forecast:<mount>`, `oom:host`, `oom:<short>` and
+ * `restarts:<short>` (a container's restart counted as an OOM kill when the host's counter moved),
+ * `net-in:<iface>` and `net-out:<iface>`.
+ */
+export const trendsCheck = defineCheck({
+  name: 'trends',
+  group: 'Trend checks:',
+  flags: {
+    restarts: {
+      flag: '--restarts <count>',
+      help: 'restarts of a container within an hour',
+      default: '3',
+      parse: parsePositiveInt,
+    },
+    diskDays: {
+      flag: '--disk-days <days>',
+      help: 'a filesystem full within this many days',
+      default: '7',
+      parse: parsePositiveNumber,
+    },
+    netInBytes: {
+      flag: '--net-in <size>',
+      help: 'received by an interface per rolling hour',
+      default: '1G',
+      parse: parseSize,
+    },
+    netOutBytes: {
+      flag: '--net-out <size>',
+      help: 'sent by an interface per rolling hour',
+      default: '5G',
+      parse: parseSize,
+    },
+  },
+  run: async (context, limits) => {
+    const nowMs = context.now.getTime();
+    const prev = context.trends;
+    const [filesystems, oomKills, bootId, network, snapshot] = await Promise.all([
+      context.host.filesystems().catch(() => null),
+      context.host.oomKills().catch(() => null),
+      context.host.bootId(),
+      context.host.net(),
+      context.snapshot,
+    ]);
+    const observations: Observation[] = [];
+    const trends: Partial<Trends> = {};
+    if (filesystems) {
+      const forecast = diskForecastChecks(prev.disks, filesystems.disks, nowMs, limits.diskDays);
+      observations.push(...forecast.observations);
+      trends.disks = forecast.disks;
+    }
+    const hostOom = hostOomCheck(prev.host, { oomKills, bootId }, nowMs);
+    observations.push(hostOom.observation);
+    trends.host = hostOom.host;
+    if (snapshot && !('error' in snapshot)) {
+      const events = containerEventChecks(prev.containers, snapshot.watched, {
+        nowMs,
+        lastRunMs: context.lastRunMs,
+        hostKilled: hostOom.killed,
+        restartsLimit: limits.restarts,
+      });
+      observations.push(...events.observations);
+      trends.containers = events.containers;
+    } else if (snapshot) {
+      // Engine unreachable: the event checks are unknown and their history is kept as it was.
+      for (const spec of context.config.containers) {
+        for (const check of [`oom:${spec.short}`, `restarts:${spec.short}`]) {
+          const message = `container ${spec.name}: not checked`;
+          observations.push({ check, severity: 'warning', value: null, threshold: null, message, unknown: true });
+        }
+      }
+    }
+    if (network) {
+      const rebooted = prev.host.bootId !== null && bootId !== null && prev.host.bootId !== bootId;
+      const net = netVolumeChecks(prev.net, network, {
+        nowMs,
+        rebooted,
+        inBytes: limits.netInBytes,
+        outBytes: limits.netOutBytes,
+      });
+      observations.push(...net.observations);
+      trends.net = net.net;
+    }
+    return { observations, trends };
+  },
+});

@@ -2,10 +2,21 @@
  * The application checks: `app-errors:<container>`, `app-latency:<container>` and `tasks:<task>`,
  * judged on the figures of the window (`--app-window`) that src/app reads from the logs.
  */
-import type { AppReport } from '../app/model.js';
-import { taskFailureShare, MIN_TASKS, type AppLimits } from '../app/limits.js';
-import type { Observation } from './state.js';
-import type { Config } from '../core/config.js';
+import type { AppReport } from '../../app/model.js';
+import {
+  DEFAULT_APP_LIMITS,
+  DEFAULT_APP_WINDOW,
+  parseAppWindow,
+  parseLatency,
+  taskFailureShare,
+  MIN_TASKS,
+  type AppLimits,
+} from '../../app/limits.js';
+import { defineCheck } from '../check.js';
+import type { Observation } from '../state.js';
+import type { Config } from '../../core/config.js';
+import { parsePercent, parsePositiveInt } from '../../core/units.js';
+import type { Snapshot } from '../../docker/snapshot.js';
 
 /** One observation per web container and per task kind seen in the window. */
 export function appObservations(app: AppReport, limits: AppLimits): Observation[] {
@@ -66,11 +77,13 @@ export async function checkAppLogs(options: {
   dryRun: boolean;
   /** One line each for stderr: a malformed rule, an unreadable log. */
   diagnostics: string[];
+  /** This run's look at the engine. */
+  snapshot?: Promise<Snapshot>;
 }): Promise<{ observations: Observation[]; report: AppReport }> {
   const { config } = options;
   const [{ collectApp }, { createDockerClient }] = await Promise.all([
-    import('../app/collect.js'),
-    import('../docker/client.js'),
+    import('../../app/logs/collect.js'),
+    import('../../docker/client.js'),
   ]);
   const { report } = await collectApp({
     stateDir: config.stateDir,
@@ -81,6 +94,7 @@ export async function checkAppLogs(options: {
     windowMs: options.windowMs,
     now: options.now,
     readOnly: options.dryRun,
+    snapshot: options.snapshot,
   });
   const observations = appObservations(report, options.limits);
   const ruleProblems = report.problems.filter((p) => p.startsWith('MIZUAL_APP_RULES'));
@@ -97,3 +111,54 @@ export async function checkAppLogs(options: {
   }
   return { observations, report };
 }
+
+/** The application checks, from the containers' new log lines (not with --no-docker). */
+export const appLogsCheck = defineCheck({
+  name: 'app',
+  group: 'Application checks:',
+  flags: {
+    windowMs: {
+      flag: '--app-window <duration>',
+      help: 'window read from the application logs',
+      default: DEFAULT_APP_WINDOW,
+      parse: (text: string) => parseAppWindow(text),
+    },
+    errorRatePercent: {
+      flag: '--error-rate <percent>',
+      help: "5xx share of a container's requests",
+      default: String(DEFAULT_APP_LIMITS.errorRatePercent),
+      parse: parsePercent,
+    },
+    minRequests: {
+      flag: '--min-requests <count>',
+      help: 'fewest requests to judge the error rate',
+      default: String(DEFAULT_APP_LIMITS.minRequests),
+      parse: parsePositiveInt,
+    },
+    latencySeconds: {
+      flag: '--latency <duration>',
+      help: "a container's p95 response time",
+      default: `${DEFAULT_APP_LIMITS.latencySeconds}s`,
+      parse: (text: string) => parseLatency(text),
+    },
+    taskFailuresPercent: {
+      flag: '--task-failures <percent>',
+      help: 'failed share of a Celery task kind (of 5+)',
+      default: String(DEFAULT_APP_LIMITS.taskFailuresPercent),
+      parse: parsePercent,
+    },
+  },
+  run: async (context, limits) => {
+    if (!context.snapshot) return { observations: [] };
+    const { observations, report } = await checkAppLogs({
+      config: context.config,
+      windowMs: limits.windowMs,
+      limits,
+      now: context.now,
+      dryRun: context.dryRun,
+      diagnostics: context.diagnostics,
+      snapshot: context.snapshot,
+    });
+    return { observations, sample: { app: report } };
+  },
+});
