@@ -42,7 +42,12 @@ function run(label, env) {
   const d1 = dockerdCpu();
   if (![0, 1, 2].includes(r.status)) throw new Error(`${label} exited ${r.status}: ${r.stderr}`);
   const [user, sys, rss] = r.stderr.trim().split('\n').at(-1).split(' ').map(Number);
-  const checks = JSON.parse(r.stdout).checks;
+  let checks;
+  try {
+    checks = JSON.parse(r.stdout).checks;
+  } catch {
+    throw new Error(`${label}: no JSON (exit ${r.status}): ${r.stderr.slice(0, 2000)}`);
+  }
   return { wall, own: user + sys, dockerd: d1 - d0, rssMiB: rss / 1024, checks: checks.length };
 }
 
