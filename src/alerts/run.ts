@@ -153,7 +153,12 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       lastRunMs: Number.isFinite(lastRun) ? lastRun : null,
       previousCpu: loaded.state.cpu,
       // One look at the engine, shared by the container checks, the log reader and the broker lookup.
-      snapshot: options.noDocker ? null : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
+      // Discovery's own list and inspects stand for it when MIZUAL_CONTAINERS is unset.
+      snapshot: options.noDocker
+        ? null
+        : look.snapshot
+          ? Promise.resolve(look.snapshot)
+          : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
       host: hostReads(options.procRoot, options.sysRoot),
       diagnostics,
       dial: look.hosts.dial.bind(look.hosts),

@@ -84,6 +84,8 @@ export function findComposeHost(
     const ip = published.ip ?? '';
     return { container, host: LOOPBACK[ip] ?? ip, port: published.publicPort };
   }
+  // `network_mode: host` shares the host's own addresses.
+  if ((container.networks ?? []).some((n) => n.network === 'host')) return { container, host: '127.0.0.1', port };
   const address = (container.networks ?? []).map((n) => n.ip).find((ip) => ip !== '');
   if (!address) {
     throw new ComposeHostError(

@@ -14,7 +14,16 @@ import { mapLimit } from '../core/concurrency.js';
 import { describeError } from '../core/errors.js';
 import type { DockerClient } from './client.js';
 import { COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL, ComposeHosts } from './compose-hosts.js';
-import type { ContainerState, ContainerSummary } from './model.js';
+import {
+  toDetails,
+  toSummary,
+  type ContainerDetails,
+  type ContainerState,
+  type ContainerSummary,
+  type RawInspect,
+  type RawListEntry,
+} from './model.js';
+import type { EngineSnapshot } from './snapshot.js';
 
 export const KEEP_RUNNING_POLICIES: readonly string[] = ['always', 'unless-stopped', 'on-failure'];
 
@@ -139,19 +148,21 @@ function composeOf(c: Pick<Candidate, 'labels'>): { project?: string; service?: 
 
 /** The engine's containers with their restart policies: one list, one inspect each (the list does not say it). */
 export async function listCandidates(
-  client: Pick<DockerClient, 'listContainers' | 'inspectContainer'>,
-  list?: readonly ContainerSummary[],
-): Promise<Candidate[]> {
-  const all = list ?? (await client.listContainers({ all: true }));
-  const inspected = await mapLimit(all, 4, async (c) => {
+  client: Pick<DockerClient, 'listContainersRaw' | 'inspectContainerRaw'>,
+): Promise<{ candidates: Candidate[]; rawList: RawListEntry[]; rawInspected: Map<string, RawInspect> }> {
+  const rawList = await client.listContainersRaw({ all: true });
+  const rawInspected = new Map<string, RawInspect>();
+  const inspected = await mapLimit(rawList.map(toSummary), 4, async (c) => {
     try {
-      return { ...c, restartPolicy: (await client.inspectContainer(c.id)).restartPolicy ?? 'no' };
+      const raw = await client.inspectContainerRaw(c.id);
+      rawInspected.set(c.name, raw);
+      return { ...c, restartPolicy: toDetails(raw).restartPolicy ?? 'no' };
     } catch {
       // Removed between the list and the inspect: not there to watch.
       return null;
     }
   });
-  return inspected.filter((c): c is NonNullable<typeof c> => c !== null);
+  return { candidates: inspected.filter((c): c is NonNullable<typeof c> => c !== null), rawList, rawInspected };
 }
 
 /** The Compose projects of the watched containers (where a URL's service name is looked up first). */
@@ -166,6 +177,8 @@ export interface EngineLook {
   hosts: ComposeHosts;
   /** Why discovery failed (engine unreachable): the remembered or default containers stand in. */
   problem: string | null;
+  /** The run's engine snapshot when discovery took it (its list and inspects); null: take one. */
+  snapshot: EngineSnapshot | null;
   close(): void;
 }
 
@@ -184,7 +197,7 @@ export async function lookAtEngine(
   };
   if (options.noDocker) {
     const watched = config.containersExplicit ? explicitSet(config.containers) : fallback();
-    return { watched, hosts: new ComposeHosts(null), problem: null, close: () => undefined };
+    return { watched, hosts: new ComposeHosts(null), problem: null, snapshot: null, close: () => undefined };
   }
   const { createDockerClient } = await import('./client.js');
   const client = createDockerClient({ host: config.dockerHost });
@@ -192,17 +205,40 @@ export async function lookAtEngine(
   const list = (): Promise<ContainerSummary[]> => (listing ??= client.listContainers({ all: true }));
   let watched: WatchedSet;
   let problem: string | null = null;
+  let snapshot: EngineSnapshot | null = null;
   if (config.containersExplicit) watched = explicitSet(config.containers);
   else {
     try {
-      watched = chooseWatched(await listCandidates(client, await list()), remembered);
+      const found = await listCandidates(client);
+      watched = chooseWatched(found.candidates, remembered);
+      const summaries = found.rawList.map(toSummary);
+      listing = Promise.resolve(summaries);
+      snapshot = snapshotOf(client.endpoint.display, watched.containers, summaries, found);
     } catch (err) {
       problem = `containers not discovered: ${describeError(err)}`;
       watched = fallback();
     }
   }
   const hosts = new ComposeHosts(list, () => watchedProjects(watched.containers));
-  return { watched, hosts, problem, close: () => client.close() };
+  return { watched, hosts, problem, snapshot, close: () => client.close() };
+}
+
+/** The run's engine snapshot from discovery's own list and inspects: the engine is not asked again. */
+function snapshotOf(
+  endpoint: string,
+  specs: readonly ContainerSpec[],
+  list: ContainerSummary[],
+  found: { rawList: RawListEntry[]; rawInspected: Map<string, RawInspect> },
+): EngineSnapshot {
+  const inspected = new Map<string, ContainerDetails | null>();
+  const rawInspected = new Map<string, RawInspect>();
+  for (const spec of specs) {
+    const raw = found.rawInspected.get(spec.name);
+    inspected.set(spec.name, raw ? toDetails(raw) : null);
+    if (raw) rawInspected.set(spec.name, raw);
+  }
+  const watched = specs.map((spec) => ({ spec, details: inspected.get(spec.name) ?? null }));
+  return { endpoint, list, rawList: found.rawList, inspected, rawInspected, watched };
 }
 
 const explicitSet = (containers: ContainerSpec[]): WatchedSet => ({ containers, defaultsNotFound: [], explicit: true });

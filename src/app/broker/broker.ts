@@ -116,9 +116,11 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
   let viaDocker: string | null = null;
   let dockerNote = '';
   if (options.dial) {
+    let through = '';
     try {
       const to = await options.dial(target.host, target.port);
       if (to.container) {
+        through = ` (reached through container ${to.container})`;
         // TLS (rediss://) still verifies the URL's own host name.
         const lengths = await lengthsOverSocket(
           { ...target, host: to.host, port: to.port },
@@ -129,9 +131,10 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
         return { queues: sum(lengths), problem: null, via: `container ${to.container}` };
       }
     } catch (err) {
-      return { queues: unknown, problem: hide(`broker ${target.shown}: ${describeError(err)}`), via: null };
+      return { queues: unknown, problem: hide(`broker ${target.shown}${through}: ${describeError(err)}`), via: null };
     }
   }
+
   if (net.isIP(target.host) === 0 && target.host !== 'localhost') {
     try {
       const client = createDockerClient({ host: options.dockerHost, timeoutMs });
