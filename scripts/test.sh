@@ -20,7 +20,7 @@ fi
 # terminal (tmux), a real browser (chromium), fake time (faketime), man, bsdtar, openssl, and the
 # notification peers: Alertmanager (amtool), sendmail (msmtp-mta) and an SMTP sink (aiosmtpd).
 packages=(python3-fastapi python3-uvicorn gunicorn python3-celery python3-redis python3-dotenv redis-server redis-tools
-  tmux chromium faketime man-db libarchive-tools openssl prometheus-alertmanager msmtp-mta python3-aiosmtpd python3-prometheus-client pgbouncer)
+  tmux chromium faketime man-db libarchive-tools openssl prometheus-alertmanager msmtp-mta python3-aiosmtpd python3-prometheus-client pgbouncer docker-compose)
 missing_packages() { for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"; done; }
 mapfile -t missing < <(missing_packages)
 if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" -eq 0 ]; then

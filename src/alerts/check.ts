@@ -4,6 +4,7 @@
  * src/alerts/checks/index.ts lists it. The command builds its options from the list, and
  * src/alerts/run.ts parses each flag into the check's typed limits and runs every check at once.
  */
+import type { DialFn } from '../docker/compose-hosts.js';
 import type { CpuBaseline, Observation } from './state.js';
 import type { Config, KnownVariable } from '../core/config.js';
 import type { Trends } from '../core/trends.js';
@@ -61,6 +62,8 @@ export interface CheckContext {
   diagnostics: string[];
   /** What one check reads for others too (the application's logs, the broker), by name: see `shareOnce`. */
   shared?: Map<string, Promise<unknown>>;
+  /** Where to connect for a URL's host: a Compose service or container name is dialled at its container. */
+  dial?: DialFn;
 }
 
 /**

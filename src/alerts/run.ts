@@ -25,6 +25,7 @@ import type { Thresholds } from '../core/thresholds.js';
 import { emptyTrends, type Trends } from '../core/trends.js';
 import { parseDuration, parsePositiveInt } from '../core/units.js';
 import { takeSnapshot } from '../docker/snapshot.js';
+import { lookAtEngine, rememberWatched, type EngineLook } from '../docker/watched.js';
 import { recordRun, readContainerCounters, type RunReadings } from '../history/record.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
 import {
@@ -102,28 +103,36 @@ export interface AlertsReport {
 
 /** Evaluate every check, and unless dryRun, log changes, keep state and notify. Prints nothing. */
 export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
-  const config = loadConfig({ envFileFlag: options.envFile });
+  const configured = loadConfig({ envFileFlag: options.envFile });
   const given = options.flags ?? {};
   // Every flag is parsed before any work, so a bad value is a usage error and nothing else.
-  const limits = new Map<AlertCheck, object>(CHECKS.map((c) => [c, parseLimits(c, given, config.lookup)]));
+  const limits = new Map<AlertCheck, object>(CHECKS.map((c) => [c, parseLimits(c, given, configured.lookup)]));
   const limitsOf = <L extends object>(check: AlertCheck<L>): L => limits.get(check as AlertCheck) as L;
   const { repeatMs, logMaxBytes } = parseLimits(runCheck, given);
-  for (const check of CHECKS) check.validate?.(config);
+  for (const check of CHECKS) check.validate?.(configured);
   const now = options.now ?? new Date();
   const dryRun = Boolean(options.dryRun);
-  const historyDays = parsePositiveInt(config.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
+  const historyDays = parsePositiveInt(configured.lookup('MIZUAL_HISTORY_DAYS') ?? '7', 'MIZUAL_HISTORY_DAYS');
   // Parse the targets before any work so a bad MIZUAL_ALERT_WEBHOOK_URL or _FORMAT is a usage error.
-  const targets = config.webhookUrl
-    ? (await import('./notify/targets.js')).parseTargets(config.webhookUrl, config.webhookFormat)
+  const targets = configured.webhookUrl
+    ? (await import('./notify/targets.js')).parseTargets(configured.webhookUrl, configured.webhookFormat)
     : [];
-  const lock = dryRun ? null : await acquireLock(path.join(config.stateDir, 'alerts.lock'));
+  const lock = dryRun ? null : await acquireLock(path.join(configured.stateDir, 'alerts.lock'));
   if (lock && 'heldBy' in lock) {
     throw new MizualError(`another mizual-alerts run (pid ${lock.heldBy ?? '?'}) is still running`, UNKNOWN);
   }
+  let look: EngineLook | null = null;
   try {
     const diagnostics: string[] = [];
     // The two state files are read (and below written) side by side: their reads and fsyncs overlap.
-    const [loaded, history] = await Promise.all([loadAlertState(config.stateDir), loadRecentHistory(config.stateDir)]);
+    const [loaded, history] = await Promise.all([
+      loadAlertState(configured.stateDir),
+      loadRecentHistory(configured.stateDir),
+    ]);
+    // What to watch (MIZUAL_CONTAINERS, else discovered, those seen before and gone included), and
+    // where the URLs' Compose names lead.
+    look = await lookAtEngine(configured, { noDocker: options.noDocker, remembered: loaded.state.watched });
+    const config = { ...configured, containers: look.watched.containers };
     if (loaded.problem) diagnostics.push(loaded.problem);
     const lastRun = loaded.state.updatedAt ? Date.parse(loaded.state.updatedAt) : NaN;
     // The trend checks read the history's samples; before the first history, what the old state kept.
@@ -142,10 +151,16 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       lastRunMs: Number.isFinite(lastRun) ? lastRun : null,
       previousCpu: loaded.state.cpu,
       // One look at the engine, shared by the container checks, the log reader and the broker lookup.
-      snapshot: options.noDocker ? null : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
+      // Discovery's own list and inspects stand for it when MIZUAL_CONTAINERS is unset.
+      snapshot: options.noDocker
+        ? null
+        : look.snapshot
+          ? Promise.resolve(look.snapshot)
+          : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
       host: hostReads(options.procRoot, options.sysRoot),
       diagnostics,
       shared: new Map(),
+      dial: look.hosts.dial.bind(look.hosts),
     };
     // Every check at once: a run costs the slowest check (the CPU wait, a probe), not their sum.
     const outcomes = await Promise.all(CHECKS.map((check) => check.run(context, limits.get(check) as never)));
@@ -160,7 +175,17 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       // The log line first: a failing webhook or state write must never lose it.
       await appendAlertLines(config.alertLog, logged, { maxBytes: logMaxBytes });
       await Promise.all([
-        saveAlertState(config.stateDir, { version: 1, updatedAt: now.toISOString(), checks: records, cpu }),
+        saveAlertState(config.stateDir, {
+          version: 1,
+          updatedAt: now.toISOString(),
+          checks: records,
+          cpu,
+          // Discovered containers are remembered, so one that disappears stays CRITICAL until it is back.
+          watched:
+            look.watched.explicit || look.problem || options.noDocker
+              ? loaded.state.watched
+              : rememberWatched(config.containers),
+        }),
         // A history that cannot be written costs the charts a sample, never the alerts.
         recordRun(history, { nowMs: now.getTime(), readings, before, after: trends, days: historyDays }).catch(
           (err: unknown) =>
@@ -214,6 +239,7 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       diagnostics,
     };
   } finally {
+    look?.close();
     if (lock && 'release' in lock) await lock.release();
   }
 }

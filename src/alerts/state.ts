@@ -8,6 +8,7 @@ import { readJsonState, writeJsonState } from '../core/state-files.js';
 import { clearLevel } from '../core/thresholds.js';
 import { ALERT_STATE_FILE, emptyTrends, toTrends, type Trends } from '../core/trends.js';
 import type { Observation } from '../core/observation.js';
+import type { RememberedContainer } from '../docker/watched.js';
 
 export { ALERT_STATE_FILE };
 
@@ -45,6 +46,11 @@ export interface AlertState {
    * `history/`, never written again.
    */
   trends?: Trends;
+  /**
+   * The containers watched without MIZUAL_CONTAINERS, by short name: one that disappears after it was
+   * seen stays watched (CRITICAL) until it, or a replacement of its Compose service, is back.
+   */
+  watched?: Record<string, RememberedContainer>;
 }
 
 export interface CheckResult {
@@ -119,7 +125,21 @@ function toAlertState(data: unknown): AlertState | null {
     checks,
     cpu: validCpu,
     ...(raw.trends === undefined ? {} : { trends: toTrends(raw.trends) }),
+    ...(raw.watched === undefined ? {} : { watched: toRemembered(raw.watched) }),
   };
+}
+
+function toRemembered(data: unknown): Record<string, RememberedContainer> {
+  const kept: Record<string, RememberedContainer> = {};
+  if (typeof data !== 'object' || data === null) return kept;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  for (const [short, raw] of Object.entries(data as Record<string, Record<string, unknown> | null>)) {
+    const name = text(raw?.name);
+    if (!name) continue;
+    const [project, service] = [text(raw?.project), text(raw?.service)];
+    kept[short] = { name, ...(project ? { project } : {}), ...(service ? { service } : {}) };
+  }
+  return kept;
 }
 
 /**

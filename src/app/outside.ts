@@ -5,7 +5,8 @@
 import { collectQueues, parseBrokerUrl, parseQueues } from './broker/broker.js';
 import type { AppReport, ProbeFigure, QueueFigure } from './model.js';
 import { collectProbes, parseProbeRetries, parseProbes, PROBE_TIMEOUT_MS } from './probes/probes.js';
-import type { Config } from '../core/config.js';
+import { overridableUrl, type Config } from '../core/config.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { describeError } from '../core/errors.js';
 import type { Snapshot } from '../docker/snapshot.js';
 
@@ -21,7 +22,10 @@ export interface OutsideFigures {
 }
 
 export interface OutsideOptions {
-  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost' | 'containers'>;
+  config: Pick<Config, 'lookup' | 'healthUrl' | 'stateDir' | 'dockerHost' | 'containers'> &
+    Partial<Pick<Config, 'isSet'>>;
+  /** Where to connect for a URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
   /** Per probe unless its own `timeout=` says otherwise; the same 10 s for the dashboard and the alerts. */
   probeTimeoutMs?: number;
   /** mizual-alerts records the probe history (not with --dry-run); mizual-metrics only reads it. */
@@ -40,15 +44,16 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
   const specs = parseProbes(config.lookup('MIZUAL_PROBES'), config.healthUrl);
   const retries = parseProbeRetries(config.lookup('MIZUAL_PROBE_RETRIES'));
   const healthProbe = specs.find((s) => s.health)?.name ?? null;
-  const ours = config.lookup('MIZUAL_CELERY_BROKER_URL');
-  const brokerUrl = ours ?? config.lookup('CELERY_BROKER_URL');
+  // MIZUAL_CELERY_BROKER_URL=off (or empty) turns the queues off: no connection is attempted.
+  const broker = overridableUrl(config, 'MIZUAL_CELERY_BROKER_URL', 'CELERY_BROKER_URL');
+  const brokerUrl = broker?.url;
   const queueNames = brokerUrl ? parseQueues(config.lookup('MIZUAL_CELERY_QUEUES')) : [];
   const problems: string[] = [];
   let brokerProblem: string | null = null;
   const queues = (async (): Promise<QueueFigure[]> => {
     if (!brokerUrl) return [];
     try {
-      parseBrokerUrl(brokerUrl, ours ? 'MIZUAL_CELERY_BROKER_URL' : 'CELERY_BROKER_URL');
+      parseBrokerUrl(brokerUrl, broker?.variable);
     } catch (err) {
       // The app's own setting, not ours: an unsupported broker leaves the rest of the figures alone.
       brokerProblem = describeError(err);
@@ -61,6 +66,7 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
       dockerHost: config.dockerHost,
       snapshot: options.snapshot,
       watched: config.containers.map((c) => c.name),
+      dial: options.dial,
     });
     brokerProblem = got.problem;
     if (got.problem) problems.push(got.problem);
@@ -74,6 +80,7 @@ export function collectOutside(options: OutsideOptions): Promise<OutsideFigures>
     record: options.record,
     now: options.now,
     problems,
+    dial: options.dial,
   });
   return Promise.all([probes, queues]).then(([p, q]) => ({
     probes: p,

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { configureProgram, runCli } from '../core/cli.js';
 import { helpFooter } from '../core/help.js';
 import { loadConfig, requireS3 } from '../core/config.js';
+import { lookAtEngine } from '../docker/watched.js';
 import { describeError, MizualError, UsageError } from '../core/errors.js';
 import { writeJson, writeText } from '../core/output.js';
 import type { ShipRun } from '../ship/prometheus.js';
@@ -150,7 +151,7 @@ export async function run(argv: string[]): Promise<void> {
     const flags = program.opts<Flags>();
     const windowMs = parseDuration(flags.window, '--window', MAX_WINDOW);
     const deadlineMs = parseDuration(flags.deadline, '--deadline');
-    const config = loadConfig({ envFileFlag: flags.envFile });
+    const configured = loadConfig({ envFileFlag: flags.envFile });
     // Test-only: shift the clock (e.g. across midnight UTC) without touching the system's.
     const clockOffset = Number(process.env.MIZUAL_TEST_NOW_OFFSET_MS ?? 0);
     const nowMs = Date.now() + clockOffset;
@@ -158,6 +159,9 @@ export async function run(argv: string[]): Promise<void> {
     if (flags.prometheus !== undefined && (flags.dryRun || flags.prune)) {
       throw new UsageError('--prometheus goes with a shipping run, not with --dry-run or --prune');
     }
+    // MIZUAL_CONTAINERS, else the containers discovered on the engine (src/docker/watched.ts).
+    const look = flags.prune ? null : await lookAtEngine(configured);
+    const config = look ? { ...configured, containers: look.watched.containers } : configured;
 
     if (flags.hold) {
       // Nothing else: no lock (it must not wait for a long run), no S3 settings, no SDK.
@@ -171,7 +175,13 @@ export async function run(argv: string[]): Promise<void> {
     if (flags.check) {
       const { runShipCheck, renderCheck } = await import('../ship/check.js');
       const { createStore } = await import('../store/client.js');
-      const report = await runShipCheck({ config, nowMs, env: process.env, openStore: createStore });
+      const report = await runShipCheck({
+        config,
+        nowMs,
+        env: process.env,
+        openStore: createStore,
+        look: look ?? undefined,
+      });
       if (flags.json) writeJson(report);
       else writeText(renderCheck(report));
       return report.ok ? 0 : 1;

@@ -111,10 +111,19 @@ export function readEnvFile(file: string, env: NodeJS.ProcessEnv = {}): Partial<
 }
 
 export interface ContainerSpec {
-  /** Short name used in file names and prefixes (`backend`). */
+  /** Short name used in file names, check names and prefixes (`backend`). */
   short: string;
   /** Docker container name (`mizual-backend`). */
   name: string;
+  /**
+   * Why it is watched when MIZUAL_CONTAINERS is unset (src/docker/watched.ts): a default name found on
+   * this host, a container meant to keep running, a Compose one-shot, or one seen before and gone.
+   * Absent for the containers MIZUAL_CONTAINERS names.
+   */
+  origin?: 'default' | 'discovered' | 'one-shot' | 'remembered';
+  /** Its Compose project and service, when it has them. */
+  project?: string;
+  service?: string;
 }
 
 export interface S3Settings {
@@ -130,7 +139,10 @@ export interface Config {
   hostname: string;
   /** `prod` or `dev`, from STORAGE_PATH_PREFIX. */
   env: 'prod' | 'dev';
+  /** MIZUAL_CONTAINERS, else the defaults until the engine is asked (src/docker/watched.ts). */
   containers: ContainerSpec[];
+  /** True when MIZUAL_CONTAINERS is set: exactly those containers, nothing discovered. */
+  containersExplicit: boolean;
   logDir: string;
   stateDir: string;
   /** Where the shipper hard-links log files it has not shipped yet; default `<Docker data root>/mizual-hold`. */
@@ -145,6 +157,8 @@ export interface Config {
   thresholds: { cpu: string | undefined; memory: string | undefined; disk: string | undefined };
   /** The raw values, for settings a single tool reads. */
   lookup: (name: KnownVariable) => string | undefined;
+  /** Whether a variable is set at all, even to an empty value (`MIZUAL_DATABASE_URL=` turns the database off). */
+  isSet: (name: KnownVariable) => boolean;
 }
 
 /** Load configuration with the contract's precedence: flag > process environment > `.env` file. */
@@ -165,6 +179,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     hostname,
     env: lookup('STORAGE_PATH_PREFIX') === 'production' ? 'prod' : 'dev',
     containers: parseContainers(lookup('MIZUAL_CONTAINERS') ?? DEFAULT_CONTAINERS),
+    containersExplicit: lookup('MIZUAL_CONTAINERS') !== undefined,
     logDir: lookup('MIZUAL_LOG_DIR') ?? '/var/log/mizual',
     stateDir: lookup('MIZUAL_STATE_DIR') ?? '/var/lib/mizual',
     holdDir: lookup('MIZUAL_HOLD_DIR'),
@@ -180,7 +195,24 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       disk: lookup('MIZUAL_ALERT_DISK'),
     },
     lookup,
+    isSet: (name) => env[name] !== undefined || fromFile[name] !== undefined,
   };
+}
+
+/**
+ * A URL the app's `.env` holds that ours overrides (`MIZUAL_DATABASE_URL` over `DATABASE_URL`): ours
+ * when set; `off` or an empty value turns that part off (null), never falling back to the app's.
+ */
+export function overridableUrl(
+  config: Pick<Config, 'lookup'> & Partial<Pick<Config, 'isSet'>>,
+  ours: KnownVariable,
+  app: KnownVariable,
+): { url: string; variable: KnownVariable } | null {
+  const own = config.lookup(ours);
+  if (own !== undefined) return own.toLowerCase() === 'off' ? null : { url: own, variable: ours };
+  if (config.isSet?.(ours)) return null;
+  const theirs = config.lookup(app);
+  return theirs === undefined ? null : { url: theirs, variable: app };
 }
 
 /** The S3 settings ship and fetch need; a missing or malformed one is a usage error naming it. */

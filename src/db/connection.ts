@@ -67,7 +67,7 @@ function clientConfig(target: DbTarget, server: DbHost, tls: DbTarget['tls'] | f
 /** Connect to one server, honouring prefer/allow's fallback as libpq does. */
 async function connectTo(target: DbTarget, server: DbHost): Promise<Client> {
   const pg = (await import('pg')).default;
-  const tls = tlsForHost(target, server.host);
+  const tls = tlsForHost(target, server.servername ?? server.host);
   const attempt = async (withTls: DbTarget['tls'] | false): Promise<Client> => {
     const client = new pg.Client(clientConfig(target, server, withTls));
     // pg would add PGOPTIONS and PGREPLICATION from our environment to the startup packet.

@@ -126,4 +126,6 @@ export interface DbReport {
   regressionsUnjudged?: string | null;
   /** The queryids raised as regressions by the last judged run (kept while unjudged). */
   regressionsHeld?: string[];
+  /** The container the URL's host was reached through (a Compose service name), when it was. */
+  via?: string | null;
 }

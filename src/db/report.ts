@@ -32,6 +32,8 @@ import {
   type RegressionRules,
 } from './history.js';
 import type { DbReport } from './model.js';
+import { describeError } from '../core/errors.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { DbUrlError, parseDbUrl, type DbTarget } from './url.js';
 
 /** Every collector, in the order they run on the one connection. */
@@ -69,6 +71,8 @@ export interface DbOptions {
   keep: boolean;
   /** --db-regression-ms and --db-regression-calls. */
   regression?: RegressionRules;
+  /** Where to connect for the URL's host (a Compose name: its container, src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 /** A report with nothing in it but why. */
@@ -106,6 +110,19 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
     if (err instanceof DbUrlError) return unavailableDb(err.message, options.windowMs);
     return unavailableDb(`${options.variable} cannot be read`, options.windowMs);
   }
+  let via: string | null = null;
+  if (options.dial && !target.host.startsWith('/') && target.hosts.length === 1) {
+    try {
+      const to = await options.dial(target.host, target.port);
+      // Only where to connect changes: TLS still verifies the URL's host, and messages name the URL's host.
+      if (to.container) {
+        const server = { host: to.host, port: to.port, servername: target.host };
+        [target, via] = [{ ...target, host: to.host, port: to.port, hosts: [server] }, to.container];
+      }
+    } catch (err) {
+      return { ...unavailableDb(`database ${target.label}: ${describeError(err)}`, options.windowMs), via };
+    }
+  }
   let session: DbSession | null = null;
   let expired = false;
   let timer: NodeJS.Timeout | undefined;
@@ -127,13 +144,13 @@ export async function collectDb(options: DbOptions): Promise<DbReport> {
   })();
   work.catch(() => undefined);
   try {
-    return await Promise.race([work, deadline]);
+    return { ...(await Promise.race([work, deadline])), via };
   } catch (err) {
     const reason =
       err instanceof DbError
         ? err.message
         : `database ${target.label}: ${scrub(String((err as Error)?.message ?? err), target)}`;
-    const down = { ...unavailableDb(reason, options.windowMs), database: target.database };
+    const down = { ...unavailableDb(reason, options.windowMs), database: target.database, via };
     // Regressions raised before stay as they are while the database cannot be asked.
     const kept = options.stateDir
       ? await readDbHistory(options.stateDir, target.label).catch(() => emptyHistory(target.label))

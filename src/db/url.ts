@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { overridableUrl } from '../core/config.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -16,6 +17,8 @@ const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
 export interface DbHost {
   host: string;
   port: number;
+  /** The name TLS verifies when `host` is the address a Compose name was dialled at. */
+  servername?: string;
 }
 
 export interface DbTarget {
@@ -203,13 +206,20 @@ function tlsFor(mode: SslMode, host: string, params: URLSearchParams): Connectio
   return { ...client, servername, rejectUnauthorized: false };
 }
 
-/** The URL to monitor: MIZUAL_DATABASE_URL, else the app's DATABASE_URL; null when neither is set. */
+/**
+ * The URL to monitor: MIZUAL_DATABASE_URL, else the app's DATABASE_URL; null when neither is set, or
+ * when MIZUAL_DATABASE_URL is `off` or empty (`isSet` tells an empty value from none).
+ */
 export function configuredDbUrl(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
+  isSet?: (name: 'MIZUAL_DATABASE_URL') => boolean,
 ): { url: string; variable: string } | null {
-  for (const variable of ['MIZUAL_DATABASE_URL', 'DATABASE_URL'] as const) {
-    const url = lookup(variable);
-    if (url !== undefined && url.trim() !== '') return { url, variable };
-  }
-  return null;
+  return overridableUrl(
+    {
+      lookup: (name) => (name === 'MIZUAL_DATABASE_URL' || name === 'DATABASE_URL' ? lookup(name) : undefined),
+      isSet: (name) => name === 'MIZUAL_DATABASE_URL' && Boolean(isSet?.(name)),
+    },
+    'MIZUAL_DATABASE_URL',
+    'DATABASE_URL',
+  );
 }

@@ -13,6 +13,26 @@ export interface ContainerSummary {
   status: string;
   health: ContainerHealth;
   labels: Record<string, string>;
+  /** Ports published on the host (`docker run -p`), from the list entry. */
+  ports?: PublishedPort[];
+  /** Its address on each network it is attached to, from the list entry. */
+  networks?: NetworkAddress[];
+}
+
+export interface PublishedPort {
+  /** The port inside the container. */
+  privatePort: number;
+  /** The host port, absent when the port is only exposed. */
+  publicPort?: number;
+  /** The host address it is bound to (`0.0.0.0`, `127.0.0.1`, `::`). */
+  ip?: string;
+  type: string;
+}
+
+export interface NetworkAddress {
+  network: string;
+  /** IPv4 address on that network ('' when none, e.g. `host` or `none`). */
+  ip: string;
 }
 
 export interface ContainerDetails {
@@ -40,6 +60,10 @@ export interface ContainerDetails {
   memoryLimitBytes: number;
   /** The process the container runs: `Path` then `Args` (how its log lines are formatted, say). */
   command?: string[];
+  /** `HostConfig.RestartPolicy.Name`: `always`, `unless-stopped`, `on-failure`, or `no` (also for ''). */
+  restartPolicy?: string;
+  /** `Config.Labels` (Compose's project and service among them). */
+  labels?: Record<string, string>;
 }
 
 const KNOWN_STATES = new Set(['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead']);
@@ -78,7 +102,8 @@ export interface RawListEntry {
   Status?: string;
   Labels?: Record<string, string> | null;
   Health?: { Status?: string };
-  Ports?: { IP?: string; PrivatePort?: number; PublicPort?: number; Type?: string }[];
+  Ports?: { IP?: string; PrivatePort?: number; PublicPort?: number; Type?: string }[] | null;
+  NetworkSettings?: { Networks?: Record<string, { IPAddress?: string } | null> | null };
 }
 
 export interface RawInspect {
@@ -88,7 +113,7 @@ export interface RawInspect {
   Name?: string;
   Created?: string;
   RestartCount?: number;
-  Config?: { Image?: string; Tty?: boolean };
+  Config?: { Image?: string; Tty?: boolean; Labels?: Record<string, string> | null };
   LogPath?: string;
   HostConfig?: {
     LogConfig?: { Type?: string; Config?: Record<string, string> | null };
@@ -122,6 +147,15 @@ export function toSummary(raw: RawListEntry): ContainerSummary {
     // Newer engines put Health in the list entry; 20.10 only says it in the status text.
     health: raw.Health?.Status ? mapHealth(raw.Health.Status) : healthFromStatus(status),
     labels: raw.Labels ?? {},
+    ports: (raw.Ports ?? []).flatMap((p) =>
+      typeof p.PrivatePort === 'number'
+        ? [{ privatePort: p.PrivatePort, publicPort: p.PublicPort, ip: p.IP, type: p.Type ?? 'tcp' }]
+        : [],
+    ),
+    networks: Object.entries(raw.NetworkSettings?.Networks ?? {}).map(([network, n]) => ({
+      network,
+      ip: n?.IPAddress ?? '',
+    })),
   };
 }
 
@@ -146,5 +180,7 @@ export function toDetails(raw: RawInspect): ContainerDetails {
     logOptions: { ...(raw.HostConfig?.LogConfig?.Config ?? {}) },
     memoryLimitBytes: raw.HostConfig?.Memory ?? 0,
     command: [...(raw.Path ? [raw.Path] : []), ...(raw.Args ?? [])],
+    restartPolicy: raw.HostConfig?.RestartPolicy?.Name || 'no',
+    labels: { ...(raw.Config?.Labels ?? {}) },
   };
 }

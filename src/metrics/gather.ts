@@ -3,6 +3,7 @@
 import { loadConfig, type Config } from '../core/config.js';
 import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics/collect.js';
 import { readHostFigures } from '../host/index.js';
+import { lookAtEngine } from '../docker/watched.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -59,7 +60,7 @@ export async function gatherMetrics(options: MetricsOptions): Promise<MetricsRep
 
 /** The report and the last hour's sparklines from the kept history (the forecasts read the same samples). */
 export async function gatherDashboard(options: MetricsOptions): Promise<Dashboard> {
-  const config = loadConfig({ envFileFlag: options.envFile });
+  const configured = loadConfig({ envFileFlag: options.envFile });
   // The CPU and network sample (its interval is most of a run) starts first; everything else overlaps it.
   const hostFigures = readHostFigures({
     procRoot: options.procRoot,
@@ -68,12 +69,18 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
   });
   // Awaited in collectMetrics; until then a failure must not count as unhandled.
   hostFigures.catch(() => undefined);
-  const recent = (await loadRecentHistory(config.stateDir)).segments;
+  // The watched containers (MIZUAL_CONTAINERS, else discovered) and the URLs' Compose names: one engine list.
+  const [recent, look] = await Promise.all([
+    loadRecentHistory(configured.stateDir).then((h) => h.segments),
+    lookAtEngine(configured, { noDocker: options.noDocker }),
+  ]);
+  const config = { ...configured, containers: look.watched.containers };
+  const dial = look.hosts.dial.bind(look.hosts);
   // Loaded only when used, so --no-docker starts as fast as plain node.
   const docker = options.noDocker
     ? null
     : (await import('./containers.js')).createDockerSource(config.dockerHost, config.holdDir);
-  const dbUrl = configuredDbUrl(config.lookup);
+  const dbUrl = configuredDbUrl(config.lookup, config.isSet);
   // pg is loaded only when a database is configured.
   const db = dbUrl
     ? import('../db/report.js').then((m) =>
@@ -84,12 +91,13 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
           windowMs: options.dbWindowMs ?? 3_600_000,
           now: new Date(),
           keep: false,
+          dial,
         }),
       )
     : null;
   const windowMs = options.appWindowMs ?? parseAppWindow(DEFAULT_APP_WINDOW);
   // Probes and the broker are asked while the host and containers are sampled, with the alerts' timeout.
-  const outside = import('../app/outside.js').then((m) => ({ m, figures: m.collectOutside({ config }) }));
+  const outside = import('../app/outside.js').then((m) => ({ m, figures: m.collectOutside({ config, dial }) }));
   // The application figures are read from the logs meanwhile, the outside ones joined to them.
   const app = docker
     ? import('../app/logs/collect.js').then(async ({ collectApp }) =>
@@ -144,6 +152,14 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
       }),
     );
   }
+  if (!options.noDocker) {
+    report.watch = {
+      source: look.watched.explicit ? 'MIZUAL_CONTAINERS' : 'discovered',
+      defaultsNotFound: look.watched.defaultsNotFound,
+    };
+  }
+  report.reachedThrough = await look.hosts.reached();
+  look.close();
   return {
     report,
     spark: sparklines(recent, Date.parse(report.time)),

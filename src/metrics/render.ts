@@ -5,6 +5,8 @@ import { renderAppSection } from './app-render.js';
 import { createExposition } from '../core/exposition.js';
 import { addDbSeries } from '../db/prometheus.js';
 import { renderDbSection } from './db-render.js';
+import { describeReached } from '../docker/compose-hosts.js';
+import { defaultsNotFoundAdvice } from '../docker/watched.js';
 import { createPainter, paintLevel, renderTable, type Level } from '../core/paint.js';
 import { levelFor } from '../core/thresholds.js';
 import { formatBytes, formatUptime } from '../core/units.js';
@@ -170,6 +172,10 @@ export function renderDashboard(
       ),
     );
   }
+  if (report.watch?.source === 'discovered' && report.watch.defaultsNotFound.length > 0) {
+    lines.push(paint.dim(defaultsNotFoundAdvice(report.watch.defaultsNotFound)));
+  }
+  for (const r of report.reachedThrough ?? []) lines.push(paint.dim(describeReached(r)));
   if (report.redis) lines.push('', `redis (${report.redis.container}): used_memory ${report.redis.usedMemoryHuman}`);
   if (report.hold) {
     const only =

@@ -1,3 +1,4 @@
+import type { ReachedHost } from '../docker/compose-hosts.js';
 import type { AppReport } from '../app/model.js';
 import type { ContainerSpec } from '../core/config.js';
 import type { DbReport } from '../db/model.js';
@@ -92,6 +93,10 @@ export interface MetricsReport extends HostFigures {
   hostMemoryFit?: CostFigures['hostMemoryFit'];
   self?: CostFigures['self'];
   shipCost?: CostFigures['shipCost'];
+  /** How the containers shown were chosen: MIZUAL_CONTAINERS, or discovered (and the defaults not found). */
+  watch?: { source: 'MIZUAL_CONTAINERS' | 'discovered'; defaultsNotFound: string[] };
+  /** The URL hosts (Compose names) reached through a container. */
+  reachedThrough?: ReachedHost[];
 }
 
 /** What the report needs from Docker; `docker-metrics.ts` implements it over the Engine API. */

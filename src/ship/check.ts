@@ -8,7 +8,10 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostPrefix } from '../archive/contract.js';
-import { requireS3, type Config, type S3Settings } from '../core/config.js';
+import { overridableUrl, requireS3, type Config, type S3Settings } from '../core/config.js';
+import { configuredDbUrl, parseDbUrl } from '../db/url.js';
+import { describeReached, resolvesHere } from '../docker/compose-hosts.js';
+import { defaultsNotFoundAdvice, type EngineLook } from '../docker/watched.js';
 import { freeBytes } from '../core/disk-space.js';
 import { describeError } from '../core/errors.js';
 import { requestUrl } from '../core/http-client.js';
@@ -44,6 +47,8 @@ export interface CheckOptions {
   env: NodeJS.ProcessEnv;
   /** Builds the store (lazily loads the SDK). */
   openStore: (s3: S3Settings) => Promise<Store>;
+  /** The watched containers and the Compose-name resolver of this run (src/docker/watched.ts). */
+  look?: EngineLook;
 }
 
 /** Run every step; a step that cannot run because an earlier one failed says so and fails too. */
@@ -75,6 +80,7 @@ export async function runShipCheck(options: CheckOptions): Promise<CheckReport> 
       add(step, false, 'not checked: settings missing');
 
   await checkDocker(config, add);
+  if (options.look) await checkWatchAndUrls(config, options.look, add);
   for (const [label, dir] of [
     ['state directory', config.stateDir],
     ['log directory', config.logDir],
@@ -202,6 +208,79 @@ async function checkDocker(config: Config, add: Add): Promise<void> {
     docker.close();
   }
 }
+
+/**
+ * How the containers were chosen (defaults not found), and where each URL of the settings is reached.
+ * The URLs are the other tools' (shipping needs none of them): their steps inform and never fail.
+ */
+async function checkWatchAndUrls(config: Config, look: EngineLook, add: Add): Promise<void> {
+  const { watched } = look;
+  if (!watched.explicit) {
+    const names = watched.containers.map((c) => c.short).join(', ') || 'none';
+    add('containers', true, `MIZUAL_CONTAINERS unset: watching ${names}`);
+    if (watched.defaultsNotFound.length > 0) add('defaults', true, defaultsNotFoundAdvice(watched.defaultsNotFound));
+  }
+  for (const u of urlSettings(config)) {
+    if ('off' in u) {
+      add(`url ${u.setting}`, true, u.off);
+      continue;
+    }
+    try {
+      const to = await look.hosts.dial(u.host, u.port);
+      const detail = to.container
+        ? describeReached({ host: u.host, port: u.port, container: to.container, address: `${to.host}:${to.port}` })
+        : (await resolvesHere(u.host))
+          ? `${u.host}:${u.port} resolves on this host`
+          : `${u.host} does not resolve on this host and is no running container or Compose service here`;
+      add(`url ${u.setting}`, true, detail);
+    } catch (err) {
+      add(`url ${u.setting}`, true, describeError(err));
+    }
+  }
+}
+
+/** The hosts the settings' URLs name (never their credentials): database, broker, health, probes, app metrics. */
+function urlSettings(
+  config: Config,
+): ({ setting: string; host: string; port: number } | { setting: string; off: string })[] {
+  const found: ({ setting: string; host: string; port: number } | { setting: string; off: string })[] = [];
+  const db = configuredDbUrl(config.lookup, config.isSet);
+  if (!db && config.isSet('MIZUAL_DATABASE_URL'))
+    found.push({ setting: 'MIZUAL_DATABASE_URL', off: 'off: no connection' });
+  if (db) {
+    try {
+      const t = parseDbUrl(db.url, db.variable);
+      if (!t.host.startsWith('/')) found.push({ setting: db.variable, host: t.host, port: t.port });
+    } catch (err) {
+      found.push({ setting: db.variable, off: describeError(err) });
+    }
+  }
+  const broker = overridableUrl(config, 'MIZUAL_CELERY_BROKER_URL', 'CELERY_BROKER_URL');
+  if (!broker && config.isSet('MIZUAL_CELERY_BROKER_URL')) {
+    found.push({ setting: 'MIZUAL_CELERY_BROKER_URL', off: 'off: no connection' });
+  }
+  const web: { setting: string; url: string }[] = [];
+  if (broker) web.push({ setting: broker.variable, url: broker.url });
+  if (config.healthUrl) web.push({ setting: 'MIZUAL_HEALTH_URL', url: config.healthUrl });
+  for (const variable of ['MIZUAL_PROBES', 'MIZUAL_APP_METRICS'] as const) {
+    for (const item of (config.lookup(variable) ?? '').split(',')) {
+      const m = /^\s*([^=\s]+)\s*=\s*(\S+)/.exec(item);
+      if (m) web.push({ setting: `${variable} ${m[1]}`, url: m[2]! });
+    }
+  }
+  for (const { setting, url } of web) {
+    try {
+      const u = new URL(url);
+      const port = Number(u.port || DEFAULT_PORTS[u.protocol] || 80);
+      found.push({ setting, host: u.hostname.replace(/^\[|\]$/g, ''), port });
+    } catch {
+      found.push({ setting, off: 'not a URL' });
+    }
+  }
+  return found;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'redis:': 6379, 'rediss:': 6379 };
 
 /** The directory is (or can be made) 0700 and writable; files in it are 0600. */
 async function checkDirectory(dir: string): Promise<[boolean, string]> {

@@ -14,10 +14,24 @@ export function describeContainer(
   details: ContainerDetails | null,
 ): { failing: boolean; state: string; message: string } {
   const name = `container ${spec.name}`;
+  const compose = spec.service ? ` (Compose service ${spec.service} of ${spec.project ?? '?'})` : '';
+  if (!details && spec.origin === 'remembered') {
+    return {
+      failing: true,
+      state: 'missing',
+      message: `${name}${compose} is gone: watched before, now not on this host`,
+    };
+  }
+  if (!details && spec.origin === 'one-shot') return { failing: false, state: 'missing', message: `${name} removed` };
   if (!details) return { failing: true, state: 'missing', message: `${name} does not exist` };
   const code = details.exitCode;
   const signal = code > 128 ? SIGNALS[code - 128] : undefined;
   const exit = `exit code ${code}${signal ? `, ${signal}` : ''}${details.oomKilled ? ', OOM-killed' : ''}`;
+  // A one-shot (a migration, restart "no") is meant to exit: only a non-zero exit is worth a WARNING.
+  if (spec.origin === 'one-shot' && (details.state === 'exited' || details.state === 'created')) {
+    const done = details.state === 'created' ? 'created, not run yet' : `exited (${exit})`;
+    return { failing: code !== 0, state: details.state, message: `${name} (one-shot) ${done}` };
+  }
   switch (details.state) {
     case 'running':
       if (details.health === 'unhealthy') return { failing: true, state: 'unhealthy', message: `${name} unhealthy` };
@@ -74,7 +88,7 @@ export function containerObservations(specs: readonly ContainerSpec[], inspected
       const c = describeContainer(spec, details ?? null);
       return {
         check: `container:${spec.short}`,
-        severity: 'critical' as const,
+        severity: spec.origin === 'one-shot' ? ('warning' as const) : ('critical' as const),
         value: c.state,
         threshold: null,
         message: c.message,

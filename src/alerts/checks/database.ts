@@ -8,6 +8,7 @@ import { parseSize } from '../log.js';
 import { loadAlertState, type Observation } from '../state.js';
 import { formatBytes, parseDuration, parsePercent, parsePositiveInt, parsePositiveNumber } from '../../core/units.js';
 import { configuredDbUrl } from '../../db/url.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 
 /** The database flags of mizual-alerts (`--db-*`). */
 export interface DbFlags {
@@ -25,6 +26,8 @@ export interface DbCheckOptions extends DbFlags {
   variable: string;
   /** Keep the snapshot (not with --dry-run). */
   keep: boolean;
+  /** Where to connect for the URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 const DEPENDENT = ['db:connections', 'db:long-query', 'db:idle-in-transaction', 'db:blocked', 'db:wraparound'];
@@ -241,10 +244,11 @@ export function dbObservations(
 /** The database checks' options when a database URL is configured, else null (no check, pg not loaded). */
 export function dbCheckOptions(
   lookup: (name: 'MIZUAL_DATABASE_URL' | 'DATABASE_URL') => string | undefined,
+  isSet: ((name: 'MIZUAL_DATABASE_URL') => boolean) | undefined,
   flags: DbFlags,
   dryRun: boolean,
 ): DbCheckOptions | null {
-  const configured = configuredDbUrl(lookup);
+  const configured = configuredDbUrl(lookup, isSet);
   if (!configured) return null;
   return { ...configured, ...flags, keep: !dryRun };
 }
@@ -296,9 +300,10 @@ export const databaseCheck = defineCheck<DbFlags>({
     },
   },
   run: async (context, limits) => {
-    const options = dbCheckOptions(context.config.lookup, limits, context.dryRun);
+    const options = dbCheckOptions(context.config.lookup, context.config.isSet, limits, context.dryRun);
     if (!options) return { observations: [] };
-    const { observations, report } = await checkDatabase(options, context.config.stateDir, context.now);
+    const dial = context.dial;
+    const { observations, report } = await checkDatabase({ ...options, dial }, context.config.stateDir, context.now);
     return { observations, sample: { db: report } };
   },
 });

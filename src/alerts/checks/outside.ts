@@ -96,6 +96,7 @@ export const outsideCheck = defineCheck<OutsideLimits>({
         now: context.now,
         limits,
         snapshot: context.snapshot ?? undefined,
+        dial: context.dial,
       }),
     );
     context.diagnostics.push(...checked.problems);

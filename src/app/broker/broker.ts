@@ -15,6 +15,7 @@ import type { Exposition } from '../../core/exposition.js';
 import { createDockerClient } from '../../docker/client.js';
 import type { ContainerSummary } from '../../docker/model.js';
 import { listedIn, type Snapshot } from '../../docker/snapshot.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 
 export const DEFAULT_QUEUES = 'celery';
 export const DEFAULT_QUEUE_BACKLOG = 100;
@@ -93,6 +94,8 @@ export interface QueueOptions {
   snapshot?: Promise<Snapshot>;
   /** The watched containers' names: the broker's Compose service is looked up in their projects. */
   watched?: readonly string[];
+  /** Where to connect for the URL's host (a Compose name: its container's address, src/docker/compose-hosts.ts). */
+  dial?: DialFn;
 }
 
 /** Ask the broker the length of each queue; never throws (a failure is the collection's problem). */
@@ -114,6 +117,26 @@ export async function collectQueues(options: QueueOptions): Promise<QueueCollect
     );
   let viaDocker: string | null = null;
   let dockerNote = '';
+  if (options.dial) {
+    let through = '';
+    try {
+      const to = await options.dial(target.host, target.port);
+      if (to.container) {
+        through = ` (reached through container ${to.container})`;
+        // TLS (rediss://) still verifies the URL's own host name.
+        const lengths = await lengthsOverSocket(
+          { ...target, host: to.host, port: to.port },
+          keys,
+          timeoutMs,
+          target.host,
+        );
+        return { queues: sum(lengths), problem: null, via: `container ${to.container}` };
+      }
+    } catch (err) {
+      return { queues: unknown, problem: hide(`broker ${target.shown}${through}: ${describeError(err)}`), via: null };
+    }
+  }
+
   if (net.isIP(target.host) === 0 && target.host !== 'localhost') {
     try {
       const client = createDockerClient({ host: options.dockerHost, timeoutMs });
@@ -221,14 +244,22 @@ async function lengthsInContainer(
   throw new Error(`redis-cli${result.exitCode === 0 ? '' : ` exited ${result.exitCode}`}: ${said ?? 'no answer'}`);
 }
 
-async function lengthsOverSocket(target: BrokerTarget, keys: string[], timeoutMs: number): Promise<number[]> {
+async function lengthsOverSocket(
+  target: BrokerTarget,
+  keys: string[],
+  timeoutMs: number,
+  servername?: string,
+): Promise<number[]> {
   const commands: string[][] = [];
   if (target.password)
     commands.push(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]);
   if (target.db !== 0) commands.push(['SELECT', String(target.db)]);
   const first = commands.length;
   for (const key of keys) commands.push(['LLEN', key]);
-  const replies = await runCommands({ host: target.host, port: target.port, tls: target.tls, timeoutMs }, commands);
+  const replies = await runCommands(
+    { host: target.host, port: target.port, tls: target.tls, timeoutMs, servername },
+    commands,
+  );
   const failed = replies.find((r): r is RespError => r instanceof RespError);
   if (failed) throw new Error(`Redis said: ${failed.message}`);
   return replies.slice(first).map((r: RespReply) => (typeof r === 'number' ? r : 0));

@@ -17,6 +17,8 @@ export interface RespTarget {
   port: number;
   tls?: boolean;
   timeoutMs: number;
+  /** The name TLS verifies when `host` is a Compose container's address (the URL's own host). */
+  servername?: string;
 }
 
 /** Encode one command as a RESP array of bulk strings (binary-safe: Celery's priority keys hold \x06\x16). */
@@ -75,7 +77,11 @@ export async function runCommands(target: RespTarget, commands: readonly (readon
     ? (await import('node:tls')).connect({
         host: target.host,
         port: target.port,
-        ...(net.isIP(target.host) ? {} : { servername: target.host }),
+        ...(target.servername
+          ? { servername: target.servername }
+          : net.isIP(target.host)
+            ? {}
+            : { servername: target.host }),
       })
     : net.connect({ host: target.host, port: target.port });
   return new Promise((resolve, reject) => {

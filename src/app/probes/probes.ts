@@ -8,7 +8,8 @@
 import type { Observation } from '../../core/observation.js';
 import type { ProbeFigure } from '../model.js';
 import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './history.js';
-import { probeHttp, type ProbeConnect, type ProbeResult } from './http.js';
+import { probeHttp, type ProbeConnect, type ProbeHttpOptions, type ProbeResult } from './http.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 import { describeError, UsageError } from '../../core/errors.js';
 import type { Exposition } from '../../core/exposition.js';
 import { describeUrl } from '../../core/http-client.js';
@@ -134,6 +135,26 @@ export interface ProbeOptions {
   record?: boolean;
   /** Where a history that could not be written is told (the figures are returned all the same). */
   problems?: string[];
+  /** Where to connect for a URL's host (Compose names: src/docker/compose-hosts.ts). */
+  dial?: DialFn;
+}
+
+/**
+ * The probe's options with where to connect for the URL's own host: a Compose service or container name
+ * is dialled at its container, the certificate still checked against the URL's host.
+ */
+async function dialled(url: string, opts: ProbeHttpOptions, dial: DialFn | undefined): Promise<ProbeHttpOptions> {
+  if (!dial || opts.connect) return opts;
+  const target = new URL(url);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  try {
+    const to = await dial(host, port);
+    return to.container ? { ...opts, connect: { host: to.host, port: to.port, servername: host } } : opts;
+  } catch {
+    // Not resolvable either way: the probe fails with the URL's own host's error.
+    return opts;
+  }
 }
 
 /** Probe every URL at once and return its figures, p95 over the hour, uptime over the day and failed runs in a row included. */
@@ -147,7 +168,7 @@ export async function collectProbes(options: ProbeOptions): Promise<ProbeFigure[
     const opts = { timeoutMs: p.timeoutMs ?? timeoutMs, status: p.status, contains: p.contains, connect: p.connect };
     const key = JSON.stringify([p.url, opts]);
     let pending = asked.get(key);
-    if (!pending) asked.set(key, (pending = probeHttp(p.url, opts)));
+    if (!pending) asked.set(key, (pending = dialled(p.url, opts, options.dial).then((o) => probeHttp(p.url, o))));
     return pending;
   };
   const [history, results] = await Promise.all([
