@@ -27,6 +27,8 @@ export interface CheckFlag<T> {
   variable?: KnownVariable;
   /** Text to the typed limit; a bad value throws a usage error naming `what` (the flag or the variable). */
   parse: (text: string, what: string) => T;
+  /** A finer setting: --help names it on its closing line only (it stays within 60 lines); the man page says the rest. */
+  more?: true;
 }
 
 /** The flags of a check, one per field of its limits. */

@@ -17,7 +17,24 @@ export const checkAlerts = runAlerts;
 /** A check's flag as a commander option: no commander default (the run parses the default, written once). */
 function toOption(flag: CheckFlag<unknown>, group: string): Option {
   const shown = flag.variable ? `${flag.variable} or ${flag.default}` : flag.default;
-  return new Option(flag.flag, `${flag.help} [${shown}]`).helpGroup(group);
+  const option = new Option(flag.flag, `${flag.help} [${shown}]`).helpGroup(group);
+  return flag.more ? option.hideHelp() : option;
+}
+
+/** The closing line of --help naming the finer settings it leaves out, wrapped at 80 columns. */
+function moreFlags(flags: readonly CheckFlag<unknown>[]): string {
+  const names = flags.filter((f) => f.more).map((f) => longName(f));
+  if (names.length === 0) return '';
+  const lines: string[] = [];
+  let line = 'Also:';
+  for (const name of names) {
+    if (line.length + 1 + name.length > 80) {
+      lines.push(line);
+      line = ' ';
+    }
+    line += ` ${name}`;
+  }
+  return `\n${[...lines, line].join('\n')}\n`;
 }
 
 function buildProgram(): Command {
@@ -45,15 +62,16 @@ function buildProgram(): Command {
   }
   return program.addHelpText(
     'after',
-    helpFooter(
-      'mizual-alerts',
-      [
-        ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
-        ['mizual-alerts --json --no-docker', 'host checks as JSON'],
-        ['mizual-alerts --test-notification', 'a test message to every MIZUAL_ALERT_WEBHOOK_URL target'],
-      ],
-      'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
-    ),
+    moreFlags(CHECKS.flatMap((c) => Object.values(c.flags) as CheckFlag<unknown>[])) +
+      helpFooter(
+        'mizual-alerts',
+        [
+          ['mizual-alerts --dry-run', 'what would be logged; writes nothing'],
+          ['mizual-alerts --json --no-docker', 'host checks as JSON'],
+          ['mizual-alerts --test-notification', 'a test message to every target'],
+        ],
+        'Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (including usage errors).',
+      ),
   );
 }
 

@@ -165,6 +165,7 @@ export const appLogsCheck = defineCheck({
     },
     minRequests: {
       flag: '--min-requests <count>',
+      more: true,
       help: 'fewest requests to judge the error rate',
       default: String(DEFAULT_APP_LIMITS.minRequests),
       parse: parsePositiveInt,
@@ -177,7 +178,7 @@ export const appLogsCheck = defineCheck({
     },
     taskFailuresPercent: {
       flag: '--task-failures <percent>',
-      help: 'failed share of a Celery task (any failure under 5 runs)',
+      help: 'failed share of a Celery task (of 5+ runs)',
       default: String(DEFAULT_APP_LIMITS.taskFailuresPercent),
       parse: parsePercent,
     },

@@ -18,6 +18,7 @@ export const celeryStalledCheck = defineCheck<{ workerSilentMs: number }>({
   flags: {
     workerSilentMs: {
       flag: '--worker-silent <duration>',
+      more: true,
       help: 'a Celery worker silent this long while its queue waits',
       default: DEFAULT_WORKER_SILENT,
       parse: parseDuration,

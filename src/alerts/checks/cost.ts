@@ -50,17 +50,19 @@ export async function checkCost(
 
 export const costCheck = defineCheck({
   name: 'cost',
-  group: 'Cost checks:',
+  group: 'Container checks:',
   flags: {
     budget: {
       flag: '--cost-budget <amount>',
-      help: 'projected monthly log storage cost past this',
+      more: true,
+      help: 'projected monthly bucket cost past this',
       default: 'off',
       variable: 'MIZUAL_COST_BUDGET',
       parse: parseAmount,
     },
     pricePerTb: {
       flag: '--price-per-tb <amount>',
+      more: true,
       help: 'with the cost check: price per TB-month',
       default: String(DEFAULT_PRICE_PER_TB),
       parse: (text, what) => parseAmount(text, what) ?? DEFAULT_PRICE_PER_TB,

@@ -79,12 +79,14 @@ export const cpuCheck = defineCheck({
     },
     cpuFor: {
       flag: '--cpu-for <runs>',
+      more: true,
       help: 'WARNING after this many runs above it',
       default: '2',
       parse: parsePositiveInt,
     },
     cpuSampleMs: {
       flag: '--cpu-sample <duration>',
+      more: true,
       help: 'CPU sample wait without a recent baseline',
       default: '3s',
       parse: (text: string, what: string) => (/^0+(\.0*)?[smhd]?$/.test(text.trim()) ? 0 : parseDuration(text, what)),

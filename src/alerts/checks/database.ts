@@ -270,6 +270,7 @@ export const databaseCheck = defineCheck<DbFlags>({
     },
     windowMs: {
       flag: '--db-window <duration>',
+      more: true,
       help: 'window of the top statements',
       default: '1h',
       parse: parseDuration,
@@ -282,18 +283,21 @@ export const databaseCheck = defineCheck<DbFlags>({
     },
     regressionMs: {
       flag: '--db-regression-ms <ms>',
+      more: true,
       help: "a regression's least mean over the last hour",
       default: '20',
       parse: parsePositiveNumber,
     },
     regressionCalls: {
       flag: '--db-regression-calls <count>',
+      more: true,
       help: "a regression's least calls over the last hour",
       default: '100',
       parse: (text, what) => parsePositiveInt(text, what),
     },
     slotBytes: {
       flag: '--db-slot-bytes <size>',
+      more: true,
       help: 'WAL an inactive replication slot may hold',
       default: '1G',
       parse: parseSize,

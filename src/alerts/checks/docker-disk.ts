@@ -33,7 +33,7 @@ export const dockerDiskCheck = defineCheck({
   flags: {
     reclaimableBytes: {
       flag: '--reclaimable <size>',
-      help: 'what Docker could reclaim (unused images, build cache, stopped containers, volumes) past this',
+      help: 'what Docker could reclaim past this',
       default: '5G',
       parse: parseSize,
     },

@@ -254,7 +254,7 @@ export function containerEventChecks(
  */
 export const trendsCheck = defineCheck({
   name: 'trends',
-  group: 'Trend checks:',
+  group: 'Host checks:',
   flags: {
     restarts: {
       flag: '--restarts <count>',
