@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../core/config.js';
 import type { AppMetricsCollection, AppMetricsTotals } from '../app/app-metrics/collect.js';
 import { readHostFigures } from '../host/index.js';
 import { lookAtEngine } from '../docker/watched.js';
+import type { DialFn } from '../docker/compose-hosts.js';
 import { collectMetrics, type MetricsReport } from './report.js';
 import { resolveThresholds } from '../core/thresholds.js';
 import { readAlertTrends } from '../core/trends.js';
@@ -42,11 +43,11 @@ export interface Dashboard {
 }
 
 /** Read MIZUAL_APP_METRICS (a bad value rejects with its usage error), or null when unset. */
-function startAppMetrics(config: Config, windowMs: number): Promise<AppMetricsCollection | null> | null {
+function startAppMetrics(config: Config, windowMs: number, dial: DialFn): Promise<AppMetricsCollection | null> | null {
   const value = config.lookup('MIZUAL_APP_METRICS');
   if (!value?.trim()) return null;
   const collected = import('../app/app-metrics/collect.js').then((m) =>
-    m.collectConfiguredAppMetrics(config, { windowMs }),
+    m.collectConfiguredAppMetrics(config, { windowMs, dial }),
   );
   // Awaited after the other figures; a usage error must not count as unhandled meanwhile.
   collected.catch(() => undefined);
@@ -116,7 +117,7 @@ export async function gatherDashboard(options: MetricsOptions): Promise<Dashboar
         totals: null,
       }));
   // The app's own /metrics endpoints are read meanwhile too (nothing loaded when none is configured).
-  const appMetrics = startAppMetrics(config, windowMs);
+  const appMetrics = startAppMetrics(config, windowMs, dial);
   const [report, collected] = await Promise.all([
     collectMetrics({
       trends: recent.length > 0 ? trendsFromHistory(recent, Date.now()) : await readAlertTrends(config.stateDir),

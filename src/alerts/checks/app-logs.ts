@@ -188,7 +188,12 @@ export const appLogsCheck = defineCheck({
     const { config, now, dryRun } = context;
     const fromMetrics = config.lookup('MIZUAL_APP_METRICS')?.trim()
       ? import('../../app/app-metrics/collect.js').then((m) =>
-          m.collectConfiguredAppMetrics(config, { windowMs: limits.windowMs, now, readOnly: dryRun }),
+          m.collectConfiguredAppMetrics(config, {
+            windowMs: limits.windowMs,
+            now,
+            readOnly: dryRun,
+            dial: context.dial,
+          }),
         )
       : Promise.resolve(null);
     // Awaited below; until then a failure must not count as unhandled.

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../../core/config.js';
+import type { DialFn } from '../../docker/compose-hosts.js';
 import { describeError, UsageError } from '../../core/errors.js';
 import { describeUrl } from '../../core/http-client.js';
 import { acquireLockWaiting, type Lock } from '../../core/lock.js';
@@ -77,10 +78,10 @@ export interface CollectAppMetricsOptions {
   readOnly?: boolean;
   timeoutMs?: number;
   /**
-   * Where a URL is really reached and through which container (a Compose service name resolved on
-   * this host); by default the URL as written and no container.
+   * Where to connect for a URL's host: a Compose service or container name is dialled at its container
+   * (src/docker/compose-hosts.ts), the entry's `container` then that container; by default the URL's own.
    */
-  resolve?: (url: string) => Promise<{ url: string; container: string | null }>;
+  dial?: DialFn;
 }
 
 export interface AppMetricsCollection {
@@ -146,9 +147,19 @@ export async function collectAppMetrics(options: CollectAppMetricsOptions): Prom
   const timeoutMs = options.timeoutMs ?? APP_METRICS_TIMEOUT_MS;
   // The scrapes run while the lock is awaited: they need no state.
   const scrapes = options.specs.map(async (spec) => {
-    const where = options.resolve ? await options.resolve(spec.url) : { url: spec.url, container: null };
+    let where: { container: string | null; connect?: { host: string; port: number } } = { container: null };
     try {
-      const scraped = await scrapeHistograms(where.url, { timeoutMs, maxBytes: MAX_ANSWER_BYTES });
+      if (options.dial) {
+        const target = new URL(spec.url);
+        const host = target.hostname.replace(/^\[|\]$/g, '');
+        const to = await options.dial(host, Number(target.port || (target.protocol === 'https:' ? 443 : 80)));
+        if (to.container) where = { container: to.container, connect: { host: to.host, port: to.port } };
+      }
+      const scraped = await scrapeHistograms(spec.url, {
+        timeoutMs,
+        maxBytes: MAX_ANSWER_BYTES,
+        connect: where.connect,
+      });
       return { spec, container: where.container ?? spec.name, scraped, error: null };
     } catch (err) {
       return { spec, container: where.container ?? spec.name, scraped: null, error: describeError(err) };

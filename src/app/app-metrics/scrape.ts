@@ -199,6 +199,8 @@ export interface ScrapeOptions {
   timeoutMs: number;
   /** An answer larger than this is an error (the endpoint is not what we think it is). */
   maxBytes: number;
+  /** Where to connect instead of the URL's host (a Compose name dialled); Host and TLS keep the URL's. */
+  connect?: { host: string; port: number };
 }
 
 /** GET the endpoint and parse its answer as it arrives; rejects with one line (no credentials in it). */
@@ -222,14 +224,19 @@ export async function scrapeHistograms(url: string, options: ScrapeOptions): Pro
     const req = transport.request(
       {
         protocol: target.protocol,
-        host: target.hostname.replace(/^\[|\]$/g, ''),
-        port: target.port || undefined,
+        host: options.connect?.host ?? target.hostname.replace(/^\[|\]$/g, ''),
+        port: options.connect?.port ?? (target.port || undefined),
+        ...(options.connect && target.protocol === 'https:' ? { servername: target.hostname } : {}),
         path: `${target.pathname}${target.search}`,
         method: 'GET',
         auth,
         agent: false,
         // The classic text format: prometheus_client answers OpenMetrics only when asked for it.
-        headers: { Accept: 'text/plain;version=0.0.4', 'User-Agent': 'mizual-monitoring' },
+        headers: {
+          Accept: 'text/plain;version=0.0.4',
+          'User-Agent': 'mizual-monitoring',
+          ...(options.connect ? { Host: target.host } : {}),
+        },
       },
       (res) => {
         if ((res.statusCode ?? 0) < 200 || (res.statusCode ?? 0) >= 300) {
