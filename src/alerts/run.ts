@@ -24,7 +24,8 @@ import { acquireLock } from '../core/lock.js';
 import type { Thresholds } from '../core/thresholds.js';
 import { emptyTrends, type Trends } from '../core/trends.js';
 import { parseDuration, parsePositiveInt } from '../core/units.js';
-import { takeSnapshot } from '../docker/snapshot.js';
+import { takeSnapshot, type Snapshot } from '../docker/snapshot.js';
+import type { ContainerSpec } from '../core/config.js';
 import { lookAtEngine, rememberWatched, type EngineLook } from '../docker/watched.js';
 import { recordRun, readContainerCounters, type RunReadings } from '../history/record.js';
 import { loadRecentHistory, trendsFromHistory } from '../history/store.js';
@@ -101,6 +102,16 @@ export interface AlertsReport {
   diagnostics: string[];
 }
 
+/** The run's snapshot when discovery took none; the Compose-name resolver lists from it too. */
+function taken(look: EngineLook, config: { containers: ContainerSpec[]; dockerHost?: string }): Promise<Snapshot> {
+  const snapshot = takeSnapshot(config.containers, { dockerHost: config.dockerHost });
+  const list = snapshot.then((s) => ('error' in s ? Promise.reject(s.error) : s.list));
+  // Read only when a URL names a Compose service; until then a failure must not count as unhandled.
+  list.catch(() => undefined);
+  look.adoptList(list);
+  return snapshot;
+}
+
 /** Evaluate every check, and unless dryRun, log changes, keep state and notify. Prints nothing. */
 export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
   const configured = loadConfig({ envFileFlag: options.envFile });
@@ -152,11 +163,7 @@ export async function runAlerts(options: AlertsOptions): Promise<AlertsReport> {
       previousCpu: loaded.state.cpu,
       // One look at the engine, shared by the container checks, the log reader and the broker lookup.
       // Discovery's own list and inspects stand for it when MIZUAL_CONTAINERS is unset.
-      snapshot: options.noDocker
-        ? null
-        : look.snapshot
-          ? Promise.resolve(look.snapshot)
-          : takeSnapshot(config.containers, { dockerHost: config.dockerHost }),
+      snapshot: options.noDocker ? null : look.snapshot ? Promise.resolve(look.snapshot) : taken(look, config),
       host: hostReads(options.procRoot, options.sysRoot),
       diagnostics,
       shared: new Map(),

@@ -115,7 +115,7 @@ export class ComposeHosts {
   private readonly seen = new Map<string, Promise<Dial>>();
   constructor(
     private readonly list: ContainerList | null,
-    private readonly preferProjects: () => readonly string[] = () => [],
+    private readonly preferProjects: (list: readonly ContainerSummary[]) => readonly string[] = () => [],
   ) {}
 
   /** Where to dial `host:port`; throws ComposeHostError when the name is ambiguous or unreachable. */
@@ -151,7 +151,7 @@ export class ComposeHosts {
       // No engine to ask: dial as written, and the connection's own error says the name is unknown.
       return asIs;
     }
-    const found = findComposeHost(host, port, list, this.preferProjects());
+    const found = findComposeHost(host, port, list, this.preferProjects(list));
     if (!found) return asIs;
     return { host: found.host, port: found.port, container: found.container.name };
   }

@@ -166,8 +166,14 @@ export async function listCandidates(
 }
 
 /** The Compose projects of the watched containers (where a URL's service name is looked up first). */
-export function watchedProjects(specs: readonly ContainerSpec[]): string[] {
-  return [...new Set(specs.flatMap((s) => (s.project ? [s.project] : [])))];
+export function watchedProjects(specs: readonly ContainerSpec[], list: readonly ContainerSummary[] = []): string[] {
+  // A container named in MIZUAL_CONTAINERS carries no project: its list entry's Compose label says it.
+  const names = new Set(specs.map((s) => s.name));
+  const listed = list.flatMap((c) => {
+    const project = c.labels[COMPOSE_PROJECT_LABEL];
+    return names.has(c.name) && project ? [project] : [];
+  });
+  return [...new Set([...specs.flatMap((s) => (s.project ? [s.project] : [])), ...listed])];
 }
 
 /** One run's look at the engine for what to watch, and where the URLs' Compose names lead. */
@@ -179,6 +185,8 @@ export interface EngineLook {
   problem: string | null;
   /** The run's engine snapshot when discovery took it (its list and inspects); null: take one. */
   snapshot: EngineSnapshot | null;
+  /** The list of a snapshot taken afterwards, for the resolver to use instead of asking for its own. */
+  adoptList(list: Promise<ContainerSummary[]>): void;
   close(): void;
 }
 
@@ -197,7 +205,14 @@ export async function lookAtEngine(
   };
   if (options.noDocker) {
     const watched = config.containersExplicit ? explicitSet(config.containers) : fallback();
-    return { watched, hosts: new ComposeHosts(null), problem: null, snapshot: null, close: () => undefined };
+    return {
+      watched,
+      hosts: new ComposeHosts(null),
+      problem: null,
+      snapshot: null,
+      adoptList: () => undefined,
+      close: () => undefined,
+    };
   }
   const { createDockerClient } = await import('./client.js');
   const client = createDockerClient({ host: config.dockerHost });
@@ -219,8 +234,11 @@ export async function lookAtEngine(
       watched = fallback();
     }
   }
-  const hosts = new ComposeHosts(list, () => watchedProjects(watched.containers));
-  return { watched, hosts, problem, snapshot, close: () => client.close() };
+  const hosts = new ComposeHosts(list, (listed) => watchedProjects(watched.containers, listed));
+  const adoptList = (given: Promise<ContainerSummary[]>): void => {
+    listing ??= given;
+  };
+  return { watched, hosts, problem, snapshot, adoptList, close: () => client.close() };
 }
 
 /** The run's engine snapshot from discovery's own list and inspects: the engine is not asked again. */
