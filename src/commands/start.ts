@@ -3,7 +3,7 @@
  * written at build time from the real program (dist/help/<tool>.txt), so printing it loads no bundle.
  * Anything else loads the tool's bundle, with Node's compile cache on where it can be.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,20 +45,16 @@ function readPreparedHelp(tool: string): string | null {
 }
 
 /**
- * Node's compile cache (Node 22.1+) in a private directory: under MIZUAL_STATE_DIR when the environment
- * names an existing one, else the OS temp dir per user. Never fails the run: a cache that cannot be used is skipped.
+ * Node's compile cache (Node 22.1+) in a private directory of the OS temp dir, per user: never in
+ * MIZUAL_STATE_DIR, whose contents are the tools' state (a refused second run must change nothing there).
+ * Never fails the run: a cache that cannot be used is skipped.
  */
 function enableCompileCache(): void {
   try {
     const enable = (module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
     if (typeof enable !== 'function') return;
     const uid = process.getuid?.() ?? 0;
-    // The state directory only when it exists already: starting a tool must not create it.
-    const state = process.env.MIZUAL_STATE_DIR;
-    const dir =
-      state && existsSync(state)
-        ? path.join(state, 'compile-cache')
-        : path.join(tmpdir(), `mizual-compile-cache-${uid}`);
+    const dir = path.join(tmpdir(), `mizual-compile-cache-${uid}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Compiled code is only taken from a directory nobody else can write.
     const st = statSync(dir);

@@ -1,7 +1,7 @@
 // The executables' first module: `--help` and `--version` alone are answered from text prepared at build
 // time, which must be exactly what the program itself prints; and the compile cache never fails a run.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Command } from 'commander';
@@ -51,12 +51,14 @@ describe('start', () => {
     for (const line of lines) assert.ok(line.length <= 80, line);
   });
 
-  it('a state directory the compile cache cannot use never fails the run', async () => {
+  it('a compile cache that cannot be used never fails the run, and the state directory is left alone', async () => {
     const state = path.join(scratch.dir, 'state');
+    const tmp = path.join(scratch.dir, 'tmp');
     mkdirSync(state, { recursive: true, mode: 0o700 });
+    mkdirSync(tmp, { recursive: true });
     // Where the cache directory would go, a file: the cache is skipped, the run goes on.
-    writeFileSync(path.join(state, 'compile-cache'), 'not a directory');
-    const env = { MIZUAL_STATE_DIR: state, MIZUAL_ALERT_LOG: path.join(scratch.dir, 'alerts.log') };
+    writeFileSync(path.join(tmp, `mizual-compile-cache-${process.getuid?.() ?? 0}`), 'not a directory');
+    const env = { MIZUAL_STATE_DIR: state, MIZUAL_ALERT_LOG: path.join(scratch.dir, 'alerts.log'), TMPDIR: tmp };
     const result = await runTool('mizual-alerts', ['--no-docker', '--cpu-sample', '0', '--dry-run', '--json'], {
       env,
       cwd: scratch.dir,
@@ -64,5 +66,6 @@ describe('start', () => {
     assert.ok([0, 1, 2].includes(result.exitCode ?? -1), result.stderr);
     assert.equal(result.stderr, '');
     assert.equal((JSON.parse(result.stdout) as { dryRun: boolean }).dryRun, true);
+    assert.deepEqual(readdirSync(state), [], 'a --dry-run writes nothing in the state directory, no cache either');
   });
 });
