@@ -86,7 +86,7 @@ export const cpuCheck = defineCheck({
     },
     cpuSampleMs: {
       flag: '--cpu-sample <duration>',
-      more: true,
+
       help: 'CPU sample wait without a recent baseline',
       default: '3s',
       parse: (text: string, what: string) => (/^0+(\.0*)?[smhd]?$/.test(text.trim()) ? 0 : parseDuration(text, what)),

@@ -264,6 +264,7 @@ export const trendsCheck = defineCheck({
     },
     diskDays: {
       flag: '--disk-days <days>',
+      more: true,
       help: 'a filesystem full within this many days',
       default: '7',
       parse: parsePositiveNumber,
