@@ -68,7 +68,7 @@ describe('store against a real S3 server behind the B2-strict proxy', () => {
 
     assert.deepEqual(
       { ...(await store.headObject('logs/dev/host/2025-01-23/big.tar.gz')), lastModified: undefined },
-      { size: 20 * MiB, etag: big.etag, lastModified: undefined },
+      { size: 20 * MiB, etag: big.etag, lastModified: undefined, metadata: {} },
     );
     assert.equal((await store.headObject('logs/dev/host/2025-01-23/small.txt'))?.size, 9);
     assert.equal(await store.headObject('logs/dev/host/2025-01-23/absent'), null);
