@@ -70,7 +70,12 @@ export function findComposeHost(
   if (matches.length === 0) matches = running.filter((c) => c.name === host);
   if (matches.length === 0) return null;
   if (matches.length > 1) {
-    const names = matches.map((c) => c.name).sort();
+    const names = matches
+      .map((c) => {
+        const project = c.labels[COMPOSE_PROJECT_LABEL];
+        return project ? `${c.name} (project ${project})` : c.name;
+      })
+      .sort();
     throw new ComposeHostError(
       `${host} is the Compose service of ${matches.length} running containers (${names.join(', ')}): ` +
         'give an address or a container name in the URL',

@@ -238,10 +238,11 @@ describe('Celery queues in a Redis broker found behind its Compose service name'
       run('mizual-alerts', ['--json', '--dry-run', '--cpu-sample', '0']),
     ]);
     outputs.push(json, human, alerts);
+    // One resolver for every URL's Compose name (src/docker/compose-hosts.ts) says it, naming both.
     const line =
-      `broker redis://redis:${port}/0: 2 running containers of the Compose service redis in the watched ` +
-      `containers' project: ${otherRedis} (project ${otherProject}), ${redisName} (project ${project}); ` +
-      'name one in MIZUAL_CELERY_BROKER_URL';
+      `broker redis://redis:${port}/0: redis is the Compose service of 2 running containers ` +
+      `(${otherRedis} (project ${otherProject}), ${redisName} (project ${project})): ` +
+      'give an address or a container name in the URL';
     const report = JSON.parse(json.stdout) as { app: { queues: unknown[]; problems: string[] } };
     assert.deepEqual(report.app.queues, [{ queue: 'celery', length: null }]);
     assert.deepEqual(report.app.problems, [line]);

@@ -121,7 +121,7 @@ describe('findComposeHost: where a Compose name in a URL is reached', () => {
     const list = [summary('a_redis_1', compose('a', 'redis')), summary('b_redis_1', compose('b', 'redis'))];
     assert.equal(findComposeHost('redis', 6379, list, ['b'])?.container.name, 'b_redis_1');
     assert.throws(() => findComposeHost('redis', 6379, list), ComposeHostError);
-    assert.throws(() => findComposeHost('redis', 6379, list), /a_redis_1, b_redis_1/);
+    assert.throws(() => findComposeHost('redis', 6379, list), /a_redis_1 \(project a\), b_redis_1 \(project b\)/);
   });
 
   it('passes over stopped containers', () => {
