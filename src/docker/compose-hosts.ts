@@ -23,6 +23,14 @@ export interface Dial {
 /** Where to dial a URL's host and port (a ComposeHosts' dial, or a test's). */
 export type DialFn = (host: string, port: number) => Promise<Dial>;
 
+/** Where to connect for an http(s) URL's own host and port (80/443 when it names none), and that host. */
+export async function dialUrl(dial: DialFn, url: string): Promise<Dial & { urlHost: string }> {
+  const target = new URL(url);
+  const urlHost = target.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  return { ...(await dial(urlHost, port)), urlHost };
+}
+
 /** A URL host reached through a container, as `--json` shows it. */
 export interface ReachedHost {
   host: string;

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../../core/config.js';
-import type { DialFn } from '../../docker/compose-hosts.js';
+import { dialUrl, type DialFn } from '../../docker/compose-hosts.js';
 import { describeError, UsageError } from '../../core/errors.js';
 import { describeUrl } from '../../core/http-client.js';
 import { acquireLockWaiting, type Lock } from '../../core/lock.js';
@@ -150,9 +150,7 @@ export async function collectAppMetrics(options: CollectAppMetricsOptions): Prom
     let where: { container: string | null; connect?: { host: string; port: number } } = { container: null };
     try {
       if (options.dial) {
-        const target = new URL(spec.url);
-        const host = target.hostname.replace(/^\[|\]$/g, '');
-        const to = await options.dial(host, Number(target.port || (target.protocol === 'https:' ? 443 : 80)));
+        const to = await dialUrl(options.dial, spec.url);
         if (to.container) where = { container: to.container, connect: { host: to.host, port: to.port } };
       }
       const scraped = await scrapeHistograms(spec.url, {

@@ -9,7 +9,7 @@ import type { Observation } from '../../core/observation.js';
 import type { ProbeFigure } from '../model.js';
 import { addSamples, readProbeHistory, summarise, writeProbeHistory, type ProbeSample } from './history.js';
 import { probeHttp, type ProbeConnect, type ProbeHttpOptions, type ProbeResult } from './http.js';
-import type { DialFn } from '../../docker/compose-hosts.js';
+import { dialUrl, type DialFn } from '../../docker/compose-hosts.js';
 import { describeError, UsageError } from '../../core/errors.js';
 import type { Exposition } from '../../core/exposition.js';
 import { describeUrl } from '../../core/http-client.js';
@@ -145,12 +145,9 @@ export interface ProbeOptions {
  */
 async function dialled(url: string, opts: ProbeHttpOptions, dial: DialFn | undefined): Promise<ProbeHttpOptions> {
   if (!dial || opts.connect) return opts;
-  const target = new URL(url);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
   try {
-    const to = await dial(host, port);
-    return to.container ? { ...opts, connect: { host: to.host, port: to.port, servername: host } } : opts;
+    const to = await dialUrl(dial, url);
+    return to.container ? { ...opts, connect: { host: to.host, port: to.port, servername: to.urlHost } } : opts;
   } catch {
     // Not resolvable either way: the probe fails with the URL's own host's error.
     return opts;
