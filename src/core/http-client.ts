@@ -15,14 +15,7 @@ export interface HttpAnswer {
 /** Send a request and resolve with the status once the whole answer arrived; rejects after timeoutMs in total. */
 export async function requestUrl(
   url: string,
-  options: {
-    method?: 'GET' | 'POST';
-    body?: string;
-    headers?: Record<string, string>;
-    timeoutMs: number;
-    /** Connect here instead of the URL's host (a Compose container); TLS and `Host` stay the URL's. */
-    connectTo?: { host: string; port: number };
-  },
+  options: { method?: 'GET' | 'POST'; body?: string; headers?: Record<string, string>; timeoutMs: number },
 ): Promise<HttpAnswer> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? (await import('node:https')).default : http;
@@ -48,10 +41,7 @@ export async function requestUrl(
       );
     };
     let answering = false;
-    const to = options.connectTo;
-    const redirect = to ? { hostname: to.host, host: to.host, port: to.port, servername: target.hostname } : {};
-    if (to) headers.Host = target.host;
-    const req = transport.request(target, { method: options.method ?? 'GET', headers, agent: false, ...redirect });
+    const req = transport.request(target, { method: options.method ?? 'GET', headers, agent: false });
     const timer = setTimeout(() => {
       const seconds = Math.round(options.timeoutMs / 100) / 10;
       const err = new MizualError(`no ${answering ? 'complete ' : ''}answer within ${seconds} s`);
